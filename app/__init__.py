@@ -1,0 +1,1 @@
+"""fastapi-modulith: an async modular-monolith starter kit for FastAPI."""

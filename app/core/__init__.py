@@ -1,0 +1,1 @@
+"""Shared services with no business rules; imports no module."""

@@ -1,0 +1,62 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+logger = structlog.get_logger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+router = APIRouter(prefix="/health", tags=["operations"])
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "unavailable"]] | None = None
+
+
+async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> bool:
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+    except Exception as error:
+        logger.warning("readiness check failed", check=name, error_type=type(error).__name__)
+        return False
+    return True
+
+
+@router.get("/live", response_model=HealthRead, response_model_exclude_none=True)
+async def live() -> HealthRead:
+    """The process is up (no I/O)."""
+    return HealthRead(status="ok")
+
+
+@router.get(
+    "/ready",
+    response_model=HealthRead,
+    responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    """The database (and Redis when configured) answer."""
+    state = request.app.state
+
+    async def ping_database() -> None:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    probes: dict[str, Callable[[], Awaitable[Any]]] = {"database": ping_database}
+    if state.redis is not None:
+        probes["redis"] = state.redis.ping
+    results = await asyncio.gather(*(_check(name, probe) for name, probe in probes.items()))
+    checks = {name: "ok" if ok else "unavailable" for name, ok in zip(probes, results, strict=True)}
+    healthy = all(results)
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if healthy else 503)

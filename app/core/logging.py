@@ -1,0 +1,103 @@
+"""structlog wired through the stdlib, so every library logs in one format.
+
+uvicorn, SQLAlchemy, taskiq and the app share the same renderer (console or
+JSON) and carry the request id bound in structlog's context variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+from app.core.config import Settings
+
+REDACTED = "[REDACTED]"
+_SENSITIVE_KEY = re.compile(
+    r"pass(word)?|secret|token|authorization|cookie|api[_-]?key|credential", re.IGNORECASE
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def redact(value: Any) -> Any:
+    """Hide secrets in a logged value: sensitive keys, bearer tokens, URL passwords."""
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if _SENSITIVE_KEY.search(str(key)) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact(item) for item in value)
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(
+            rf"\g<scheme>{REDACTED}@", _BEARER.sub(f"Bearer {REDACTED}", value)
+        )
+    return value
+
+
+def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """structlog processor applying `redact` to every field of a log line."""
+    redacted: MutableMapping[str, Any] = redact(event_dict)
+    return dict(redacted)
+
+
+def current_request_id() -> str | None:
+    """The id of the request (or of the task's originating request) being handled."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and stdlib logging through one formatter."""
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        redact_processor,
+    ]
+    renderer: Processor
+    if settings.log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "structlog": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        renderer,
+                    ],
+                    "foreign_pre_chain": shared,
+                }
+            },
+            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+            "root": {"handlers": ["default"], "level": settings.log_level},
+            "loggers": {
+                # Our middleware writes one access line per request.
+                "uvicorn.access": {"level": "WARNING", "propagate": True},
+                "uvicorn.error": {"handlers": [], "propagate": True},
+                "uvicorn": {"handlers": [], "propagate": True},
+                "sqlalchemy.engine": {"level": "INFO" if settings.database_echo else "WARNING"},
+            },
+        }
+    )

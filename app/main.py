@@ -1,0 +1,80 @@
+"""create_app(): the composition root. Nothing else wires the application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from app.core.config import Settings
+from app.core.db import create_engine, create_session_factory
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.logging import configure_logging
+from app.core.metrics import Metrics, metrics_endpoint
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.pages import router as pages_router
+from app.core.redis import create_redis
+from app.modules import api_routers
+
+API_PREFIX = "/api/v1"
+TITLE = "fastapi-modulith"
+VERSION = "0.1.0"
+
+logger = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build every shared resource at start-up and release it at shutdown."""
+    settings: Settings = app.state.settings
+    app.state.engine = create_engine(settings)
+    app.state.session_factory = create_session_factory(app.state.engine)
+    app.state.redis = create_redis(settings)
+    logger.info("app started", environment=settings.environment, redis=bool(settings.redis_url))
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        await app.state.engine.dispose()
+        logger.info("app stopped")
+
+
+def _new_fastapi(settings: Settings) -> FastAPI:
+    if settings.show_docs:
+        return FastAPIOffline(title=TITLE, version=VERSION, lifespan=lifespan)
+    return FastAPI(
+        title=TITLE,
+        version=VERSION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build a fresh application; two apps in one process share nothing."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    app = _new_fastapi(settings)
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+
+    install_error_handlers(app)
+    # The last added is the outermost: proxy headers, then request context, then body limit.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+
+    app.include_router(pages_router)
+    app.include_router(health_router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,7 @@
+"""The posts module's public API: the only names other modules may import."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []
+
+__all__ = ["routers"]

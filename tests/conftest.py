@@ -1,0 +1,130 @@
+"""Shared fixtures: a migrated test database, per-test rollback, and an HTTP client.
+
+The schema is migrated once per session. Each test gets one connection with an
+outer transaction; the app's sessions join it through SAVEPOINTs, so app code
+commits freely and everything is rolled back after the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from psycopg import sql
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.db import create_engine
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+
+TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
+
+
+def load_test_settings(**overrides: Any) -> Settings:
+    return Settings(_env_file=TEST_ENV_FILE, **overrides)
+
+
+def recreate_database(url: str) -> None:
+    """Create the suite's own database if missing, with an empty public schema."""
+    parsed = make_url(url)
+    assert parsed.database, "the test DATABASE_URL must name a database"
+    server = parsed.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(server, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)
+        ).fetchone()
+        if not exists:
+            connection.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database))
+            )
+    target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(target, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_test_settings()
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    await asyncio.to_thread(recreate_database, settings.database_url)
+    await asyncio.to_thread(upgrade_to_head, settings)
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction, rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def session_factory(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+async def session(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """The suite's own Redis db, emptied before each test that uses it."""
+    client = Redis.from_url(settings.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+async def _running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def app(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: Redis,
+) -> AsyncIterator[FastAPI]:
+    """The real app, lifespan run, with its sessions bound to the test transaction."""
+    application = create_app(settings)
+    async for running in _running(application):
+        running.state.session_factory = session_factory
+        yield running
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
