@@ -11,14 +11,13 @@ from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.config import Settings
-from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, metrics_endpoint
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.pages import router as pages_router
-from app.core.redis import create_redis
+from app.core.services import CoreServices
 from app.modules import api_routers
 
 API_PREFIX = "/api/v1"
@@ -32,16 +31,13 @@ logger = structlog.get_logger(__name__)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build every shared resource at start-up and release it at shutdown."""
     settings: Settings = app.state.settings
-    app.state.engine = create_engine(settings)
-    app.state.session_factory = create_session_factory(app.state.engine)
-    app.state.redis = create_redis(settings)
+    services = await CoreServices.start(settings)
+    app.state.services = services
     logger.info("app started", environment=settings.environment, redis=bool(settings.redis_url))
     try:
         yield
     finally:
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
-        await app.state.engine.dispose()
+        await services.close()
         logger.info("app stopped")
 
 

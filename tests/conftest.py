@@ -119,7 +119,7 @@ async def app(
     """The real app, lifespan run, with its sessions bound to the test transaction."""
     application = create_app(settings)
     async for running in _running(application):
-        running.state.session_factory = session_factory
+        running.state.services.session_factory = session_factory
         yield running
 
 

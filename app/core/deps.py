@@ -10,16 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import UnitOfWork
+from app.core.services import CoreServices
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def get_services(request: Request) -> CoreServices:
+    services: CoreServices = request.app.state.services
+    return services
 
 
-async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+ServicesDep = Annotated[CoreServices, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+async def get_unit_of_work(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
     """Commit once after the handler returns (before the response), roll back on error."""
-    async with request.app.state.session_factory() as session:
+    async with services.session_factory() as session:
         uow = UnitOfWork(session)
         try:
             yield uow

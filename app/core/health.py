@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+
+from app.core.deps import ServicesDep
 
 logger = structlog.get_logger(__name__)
 
@@ -44,17 +46,16 @@ async def live() -> HealthRead:
     response_model=HealthRead,
     responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
 )
-async def ready(request: Request) -> JSONResponse:
+async def ready(services: ServicesDep) -> JSONResponse:
     """The database (and Redis when configured) answer."""
-    state = request.app.state
 
     async def ping_database() -> None:
-        async with state.engine.connect() as connection:
+        async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     probes: dict[str, Callable[[], Awaitable[Any]]] = {"database": ping_database}
-    if state.redis is not None:
-        probes["redis"] = state.redis.ping
+    if services.redis is not None:
+        probes["redis"] = services.redis.ping
     results = await asyncio.gather(*(_check(name, probe) for name, probe in probes.items()))
     checks = {name: "ok" if ok else "unavailable" for name, ok in zip(probes, results, strict=True)}
     healthy = all(results)
