@@ -5,8 +5,6 @@ and operators are whitelisted per resource by a `ListSpec`; values are turned
 into the column's Python type and always bound, never spliced into SQL.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import enum
 import math
@@ -238,7 +236,11 @@ def parse_filters(spec: ListSpec, raw: str | None) -> tuple[Filter, ...]:
 
 
 def list_params(spec: ListSpec) -> Callable[..., ListParams]:
-    """A FastAPI dependency that parses the list query parameters for `spec`."""
+    """A FastAPI dependency that parses the list query parameters for `spec`.
+
+    (This module does not use postponed annotations: FastAPI must see the
+    per-resource descriptions of the nested function's parameters.)
+    """
 
     def dependency(
         page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,

@@ -47,6 +47,12 @@ def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventD
     return dict(redacted)
 
 
+def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """uvicorn adds an ANSI-coloured copy of its message; one copy is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def current_request_id() -> str | None:
     """The id of the request (or of the task's originating request) being handled."""
     value = structlog.contextvars.get_contextvars().get("request_id")
@@ -61,6 +67,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        drop_color_message,
         redact_processor,
     ]
     renderer: Processor
@@ -68,7 +75,9 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -8,18 +8,19 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
-from app.core.db import Base, SoftDeleteMixin
+from app.core.db import SoftDeleteMixin
 from app.core.errors import NotFoundError
 from app.core.listing import ListParams, ListSpec, Page, page_of
 
-ModelT = TypeVar("ModelT", bound=Base)
+ModelT = TypeVar("ModelT", bound=DeclarativeBase)
 
 
 class BaseRepository(Generic[ModelT]):
     """Typed CRUD over one model; soft-deleted rows are hidden unless asked for."""
 
-    model: ClassVar[type[Base]]
+    model: ClassVar[type[DeclarativeBase]]
     not_found_error: ClassVar[type[NotFoundError]] = NotFoundError
 
     def __init__(self, session: AsyncSession) -> None:

@@ -1,0 +1,157 @@
+"""Every error becomes an RFC 9457 problem, with the request id and nothing internal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict
+
+from app.core.errors import ConflictError
+
+PROBLEM = "application/problem+json"
+
+
+class Echo(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    count: int
+
+
+@pytest.fixture
+def probe_app(app: FastAPI) -> FastAPI:
+    async def boom() -> None:
+        raise RuntimeError("SELECT password FROM users -- internals")
+
+    async def conflict() -> None:
+        raise ConflictError("Gadget 7 already exists")
+
+    async def echo(body: Echo) -> Echo:
+        return body
+
+    app.add_api_route("/test/boom", boom)
+    app.add_api_route("/test/conflict", conflict)
+    app.add_api_route("/test/echo", echo, methods=["POST"])
+    return app
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, object] = response.json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+async def test_unknown_route_is_404_problem_with_the_callers_request_id(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/v1/nope", headers={"X-Request-ID": "trace-42.a_b"})
+    body = assert_problem(response, 404)
+    assert body["request_id"] == "trace-42.a_b"
+    assert body["instance"] == "/api/v1/nope"
+    assert body["title"] == "Not Found"
+
+
+@pytest.mark.parametrize("incoming", ["", "has space", "x" * 129, "bad/slash", "semi;colon"])
+async def test_insane_request_id_is_replaced(client: httpx.AsyncClient, incoming: str) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": incoming})
+    assert response.headers["x-request-id"] != incoming
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_unknown_method_is_405_problem_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/health/live")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["allow"]
+
+
+async def test_domain_error_maps_to_its_status(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    body = assert_problem(await client.get("/test/conflict"), 409)
+    assert body["detail"] == "Gadget 7 already exists"
+
+
+async def test_unexpected_error_is_generic_500_and_logged_with_request_id(
+    probe_app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    response = await client.get("/test/boom", headers={"X-Request-ID": "boom-1"})
+    body = assert_problem(response, 500)
+    assert "SELECT" not in response.text
+    assert "Traceback" not in response.text
+    assert body["detail"] == "An unexpected error occurred; it has been logged with this request id"
+    logged = [r for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("request_id")]
+    assert any(r.msg["request_id"] == "boom-1" and r.exc_info for r in logged)  # type: ignore[index]
+
+
+async def test_validation_error_lists_fields_without_echoing_input(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post("/test/echo", json={"name": "hunter2-secret", "count": "x"})
+    body = assert_problem(response, 422)
+    assert body["errors"] == [
+        {"loc": ["body", "count"], "msg": "Input should be a valid integer", "type": "int_type"}
+    ]
+    assert "hunter2-secret" not in response.text
+
+
+async def test_unknown_body_field_is_rejected(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post("/test/echo", json={"name": "a", "count": 1, "admin": True})
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "admin"]  # type: ignore[index]
+
+
+async def test_invalid_json_is_a_problem(probe_app: FastAPI, client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/test/echo", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 422)
+
+
+async def test_json_sent_as_another_content_type_is_a_problem(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/test/echo", content=b'{"name": "a", "count": 1}', headers={"Content-Type": "text/plain"}
+    )
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_declared_oversized_body_is_413_before_parsing(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/test/echo",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 413)
+
+
+async def test_streamed_oversized_body_is_413(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = await client.post(
+        "/test/echo", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+
+async def test_nul_in_query_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live?filters=name:a%00b")
+    assert_problem(response, 422)

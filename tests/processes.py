@@ -1,0 +1,76 @@
+"""Helpers for tests that run the real `python -m app ...` as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def app_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app", *args]
+
+
+def start_app_process(
+    args: list[str], env: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start `python -m app ...` with exactly these settings, logging to a file."""
+    clean_env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    clean_env.pop("REDIS_URL", None)
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            app_command(*args),
+            cwd=PROJECT_ROOT,
+            env={**clean_env, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], seconds: float = 20.0
+) -> httpx.Response:
+    """Poll a URL until it answers 200; fail early when the process died."""
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"process exited with {process.returncode} before {url} was ready"
+                )
+            try:
+                response = await client.get(url)
+            except httpx.TransportError:
+                response = None
+            if response is not None and response.status_code == 200:
+                return response
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {seconds} s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """SIGTERM, then wait; returns the exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

@@ -1,0 +1,51 @@
+"""Settings defaults and the production safety checks."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.core.config import DEV_SECRET_KEY, ConfigurationError, Settings
+
+STRONG_KEY = SecretStr("k" * 48)
+
+
+def test_defaults_run_embedded_with_no_configuration() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.database_url == "sqlite+aiosqlite:///./var/app.db"
+    assert settings.redis_url == ""
+    assert settings.is_sqlite
+    assert settings.show_docs
+    assert settings.trusted_proxies == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("key", [DEV_SECRET_KEY, "short-but-random"])
+def test_production_refuses_a_default_or_short_secret(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY") as raised:
+        Settings(_env_file=None, environment="production", secret_key=SecretStr(key))
+    assert key not in str(raised.value)
+
+
+def test_production_refuses_debug() -> None:
+    with pytest.raises(ConfigurationError, match="DEBUG"):
+        Settings(_env_file=None, environment="production", secret_key=STRONG_KEY, debug=True)
+
+
+def test_production_hides_docs_unless_enabled() -> None:
+    production = Settings(_env_file=None, environment="production", secret_key=STRONG_KEY)
+    assert not production.show_docs
+    enabled = Settings(
+        _env_file=None, environment="production", secret_key=STRONG_KEY, docs_enabled=True
+    )
+    assert enabled.show_docs
+
+
+def test_cli_names_the_bad_setting_and_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SECRET_KEY", "tiny")
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 2
+    assert "SECRET_KEY" in result.output
+    assert "tiny" not in result.output
