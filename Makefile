@@ -3,18 +3,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-RUN := $(UV) run --frozen
+# Evaluated when used, so that a uv installed by `install` is found.
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN = $(UV) run --frozen
 
-.PHONY: help install run test lint fmt migrate worker clean
+.PHONY: help install run test lint fmt migrate worker bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(UV):
-	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
-
-install: $(UV) ## Install the project and its tools into .venv (from uv.lock)
+install: ## Install the project and its tools into .venv (from uv.lock)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
 run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no services needed)
@@ -27,11 +27,13 @@ test: install lint ## Run every check and the whole test suite against PostgreSQ
 	$(RUN) coverage combine --quiet
 	$(RUN) coverage report
 
-lint: install ## ruff, formatting, mypy --strict and the import contracts
+lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) lint-imports
+	$(RUN) hadolint Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml
 
 fmt: install ## Format the code and fix what ruff can
 	$(RUN) ruff format .
@@ -42,6 +44,9 @@ migrate: install ## Migrate the database to the newest revision
 
 worker: install ## Run a background-task worker (needs REDIS_URL)
 	$(RUN) python -m app worker
+
+bench: install ## Load-test a real server on loopback (requests/s, latency percentiles, peak RSS)
+	$(RUN) python bench/run.py
 
 clean: ## Remove the local SQLite database, mail files and caches
 	rm -rf var .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
