@@ -3,11 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
+# Cached bytecode keeps the start of every `python -m app` subprocess short.
+unexport PYTHONDONTWRITEBYTECODE
 # Evaluated when used, so that a uv installed by `install` is found.
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN = $(UV) run --frozen
 
-.PHONY: help install run test lint fmt migrate worker bench clean
+.PHONY: help install run test lint fmt migrate worker scheduler bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +46,9 @@ migrate: install ## Migrate the database to the newest revision
 
 worker: install ## Run a background-task worker (needs REDIS_URL)
 	$(RUN) python -m app worker
+
+scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
+	$(RUN) python -m app scheduler
 
 bench: install ## Load-test a real server on loopback (requests/s, latency percentiles, peak RSS)
 	$(RUN) python bench/run.py

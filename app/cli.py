@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from app.auth import InvalidAccountError, create_user_from_settings
 from app.core.config import ConfigurationError, Settings
+from app.core.errors import ConflictError
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
+from app.movies import seed_demo_data
+from app.worker import run_scheduler, run_worker
 
 cli = typer.Typer(
     help="fastapi-modulith: serve the API, run workers, manage data.", no_args_is_help=True
@@ -58,6 +63,72 @@ def serve(
         log_config=None,  # keep the structlog configuration
         timeout_graceful_shutdown=30,
     )
+
+
+@cli.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Email address (unique, whatever its case)")],
+    username: Annotated[str, typer.Option(help="3-50 characters of A-Z a-z 0-9 _ . -")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="8-128 characters"
+        ),
+    ],
+    superuser: Annotated[bool, typer.Option("--superuser", help="Grant every right")] = False,
+) -> None:
+    """Create a user (exit 1 when the username or email is taken)."""
+    settings = load_settings()
+    try:
+        user = asyncio.run(
+            create_user_from_settings(settings, username, email, password, is_superuser=superuser)
+        )
+    except (InvalidAccountError, ConflictError) as error:
+        typer.secho(f"Cannot create the user: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+    kind = "superuser" if user.is_superuser else "user"
+    typer.echo(f"Created {kind} {user.username} <{user.email}> with id {user.id}")
+
+
+NO_REDIS_EXIT_CODE = 2
+
+
+def load_queue_settings(command: str) -> Settings:
+    """Settings for a queue process; exit 2 at once when there is no Redis to share tasks."""
+    settings = load_settings()
+    if not settings.redis_url:
+        typer.secho(
+            f"Nothing to do: REDIS_URL is empty, so tasks run inside the app process "
+            f"(embedded mode). To run them in separate `{command}` processes, set "
+            f"REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0) for the app and the {command}.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        raise typer.Exit(code=NO_REDIS_EXIT_CODE)
+    return settings
+
+
+@cli.command()
+def worker() -> None:
+    """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
+    asyncio.run(run_worker(load_queue_settings("worker")))
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the one periodic-task scheduler (needs REDIS_URL; exit 2 without)."""
+    asyncio.run(run_scheduler(load_queue_settings("scheduler")))
+
+
+@cli.command()
+def seed(
+    movies: Annotated[
+        int, typer.Option("--movies", min=0, help="Also add N generated movies (rated below 9.0)")
+    ] = 0,
+) -> None:
+    """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
+    report = asyncio.run(seed_demo_data(load_settings(), generated=movies))
+    typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
 
 
 def main() -> None:

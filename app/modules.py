@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from types import ModuleType
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from app import auth, movies, posts
+from app.core.config import Settings
 from app.core.db import Base
+from app.core.queue import tasks_in
 
 INSTALLED_MODULES: tuple[ModuleType, ...] = (auth, movies, posts)
 
 # Core services that own tables of their own.
-CORE_MODEL_MODULES: tuple[str, ...] = ()
+CORE_MODEL_MODULES: tuple[str, ...] = ("app.core.queue.outbox",)
+
+# Core services that declare queue tasks of their own.
+CORE_TASK_MODULES: tuple[str, ...] = ("app.core.queue.tasks", "app.core.mail.tasks")
 
 
 def module_parts(part: str) -> list[ModuleType]:
@@ -32,6 +40,21 @@ def module_parts(part: str) -> list[ModuleType]:
 def api_routers() -> list[APIRouter]:
     """Every router the modules publish in their package root."""
     return [router for module in INSTALLED_MODULES for router in module.routers]
+
+
+ModuleLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def module_lifespans() -> list[ModuleLifespan]:
+    """The start-up/shut-down hooks (`lifespan` in a package root) of the modules."""
+    return [module.lifespan for module in INSTALLED_MODULES if hasattr(module, "lifespan")]
+
+
+def task_functions(settings: Settings) -> list[Callable[..., Awaitable[Any]]]:
+    """Every `@task` of core, of the modules' `tasks.py`, and of `QUEUE_TASK_MODULES`."""
+    extra = [name.strip() for name in settings.queue_task_modules.split(",") if name.strip()]
+    core = [importlib.import_module(name) for name in (*CORE_TASK_MODULES, *extra)]
+    return tasks_in([*core, *module_parts("tasks")])
 
 
 def load_all_models() -> MetaData:

@@ -8,13 +8,16 @@ commits freely and everything is rolled back after the test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from dotenv import dotenv_values
 from fastapi import FastAPI
 from psycopg import sql
 from redis.asyncio import Redis
@@ -25,8 +28,26 @@ from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
+from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
+
+
+def pytest_configure() -> None:
+    """Export `.test.env` (without overriding the environment), so that every CLI
+    call and subprocess of the suite reads the same settings as the suite.
+
+    Under pytest-xdist each worker gets a database and a Redis db of its own.
+    """
+    for name, value in dotenv_values(TEST_ENV_FILE).items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        index = int(worker.removeprefix("gw"))
+        os.environ["DATABASE_URL"] = f"{os.environ['DATABASE_URL']}_{worker}"
+        server, _, db = os.environ["REDIS_URL"].rpartition("/")
+        os.environ["REDIS_URL"] = f"{server}/{int(db) + index}"
 
 
 def load_test_settings(**overrides: Any) -> Settings:
@@ -103,6 +124,14 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of the test's own on a free port, which it may kill: URL and process."""
+    url, server = start_redis_server(tmp_path)
+    yield url, server
+    stop(server)
 
 
 async def _running(app: FastAPI) -> AsyncIterator[FastAPI]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -74,3 +75,41 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+def start_redis_server(
+    workdir: Path, seconds: float = 5.0, port: int | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A throwaway `redis-server` on a free port, for tests that stop Redis; its URL and process.
+
+    No persistence; returns once it accepts connections. Stop it with `stop()` (or `kill()`).
+    Pass the `port` of a server the test killed to bring Redis back at the same address.
+    """
+    port = port or free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+        except OSError:
+            time.sleep(0.01)
+            continue
+        return f"redis://127.0.0.1:{port}/0", process
+    process.kill()
+    raise TimeoutError(f"redis-server not listening on port {port} after {seconds} s")

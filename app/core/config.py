@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.rates import check_limit_text
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-deploying-0000"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_BYTES = 32
 
 Environment = Literal["local", "testing", "staging", "production"]
+# "10/minute" and the like, or empty for no limit (see `app.core.rates`).
+LimitText = Annotated[str, AfterValidator(check_limit_text)]
 
 
 class ConfigurationError(Exception):
@@ -39,9 +43,35 @@ class Settings(BaseSettings):
 
     redis_url: str = ""
     redis_timeout: float = Field(default=2.0, gt=0)
+    # Seconds a request waits for Redis in the cache and the rate limiter before it goes on
+    # without it; short, so an unreachable Redis does not stall every request.
+    redis_request_timeout: float = Field(default=0.5, gt=0)
+    # Connections per client and process; more concurrent commands wait for a free one.
+    redis_max_connections: int = Field(default=100, ge=1)
+
+    cache_version: str = "1"
+    cache_ttl: float = Field(default=300.0, gt=0)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+
+    # Queue (taskiq): see the "Queue" block of `.sample.env`.
+    queue_stream: str = "modulith:tasks"
+    queue_maxlen: int = Field(default=100_000, ge=1)
+    queue_idle_timeout: float = Field(default=600.0, gt=0)
+    queue_unacknowledged_lock_timeout: float = Field(default=30.0, gt=0)
+    queue_max_concurrent_tasks: int = Field(default=50, ge=1)
+    queue_shutdown_timeout: float = Field(default=30.0, ge=0)
+    queue_task_retries: int = Field(default=3, ge=0)
+    queue_retry_delay: float = Field(default=1.0, ge=0)
+    queue_retry_max_delay: float = Field(default=300.0, ge=0)
+    queue_poll_interval: float = Field(default=1.0, gt=0)
+    queue_relay_batch_size: int = Field(default=100, ge=1)
+    queue_outbox_retention_hours: float = Field(default=24.0, ge=0)
+    queue_task_modules: str = ""
 
     rate_limit_enabled: bool = True
-    rate_limit_default: str = ""
+    rate_limit_default: LimitText = ""
+    rate_limit_login: LimitText = "10/minute"
+    rate_limit_credentials: LimitText = "5/minute"
     forwarded_allow_ips: str = "127.0.0.1"
 
     first_superuser_email: str = ""
@@ -51,6 +81,17 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=15, ge=1)
     refresh_token_expire_days: int = Field(default=7, ge=1)
     reset_token_expire_minutes: int = Field(default=15, ge=1)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "fastapi-modulith"
+    jwt_audience: str = "fastapi-modulith"
+    # argon2id cost: the library's strong defaults; tests lower them in `.test.env`.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Password hashes computed at once per process (each in a thread, off the event loop).
+    password_hash_concurrency: int = Field(default=4, ge=1)
+    # The page of the front end that takes a reset token; the mail links to it with ?token=.
+    password_reset_url: str = "http://localhost:8000/reset-password"  # noqa: S105 - a URL
 
     mail_backend: Literal["smtp", "file", "console"] = "file"
     mail_file_dir: Path = Path("./var/mail")

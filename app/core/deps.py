@@ -8,8 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.cache import Cache
 from app.core.config import Settings
 from app.core.db import UnitOfWork
+from app.core.events import Events
+from app.core.mail.mailer import Mailer
+from app.core.queue import Queue
 from app.core.services import CoreServices
 
 
@@ -27,14 +31,8 @@ def get_settings(services: ServicesDep) -> Settings:
 
 async def get_unit_of_work(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
     """Commit once after the handler returns (before the response), roll back on error."""
-    async with services.session_factory() as session:
-        uow = UnitOfWork(session)
-        try:
-            yield uow
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+    async with services.unit_of_work() as uow:
+        yield uow
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -46,3 +44,35 @@ def get_session(uow: UnitOfWorkDep) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_events(services: ServicesDep, uow: UnitOfWorkDep) -> Events:
+    """Events published in this request, dispatched after its commit."""
+    return Events(services, uow)
+
+
+EventsDep = Annotated[Events, Depends(get_events)]
+
+
+def get_queue(services: ServicesDep, uow: UnitOfWorkDep) -> Queue:
+    """Tasks enqueued in this request's transaction, sent after its commit."""
+    return Queue(uow, services.queue)
+
+
+QueueDep = Annotated[Queue, Depends(get_queue)]
+
+
+def get_mailer(services: ServicesDep, queue: QueueDep) -> Mailer:
+    """Emails rendered now and delivered by a queue task after this request's commit."""
+    return Mailer(services.mail, queue)
+
+
+MailDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+def get_cache(services: ServicesDep) -> Cache:
+    """The process's cache (Redis-backed when `REDIS_URL` is set)."""
+    return services.cache
+
+
+CacheDep = Annotated[Cache, Depends(get_cache)]

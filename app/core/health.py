@@ -9,6 +9,7 @@ from typing import Any, Literal
 import structlog
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi_limiter.decorators import skip_limiter
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -35,7 +36,9 @@ async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> bool:
     return True
 
 
+# Probes are exempt from RATE_LIMIT_DEFAULT: a throttled liveness probe restarts the pod.
 @router.get("/live", response_model=HealthRead, response_model_exclude_none=True)
+@skip_limiter
 async def live() -> HealthRead:
     """The process is up (no I/O)."""
     return HealthRead(status="ok")
@@ -46,6 +49,7 @@ async def live() -> HealthRead:
     response_model=HealthRead,
     responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
 )
+@skip_limiter
 async def ready(services: ServicesDep) -> JSONResponse:
     """The database (and Redis when configured) answer."""
 

@@ -17,6 +17,7 @@ async def test_serve_migrates_and_answers_on_a_fresh_sqlite_file(tmp_path: Path)
         "REDIS_URL": "",
         "ENVIRONMENT": "local",
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "LOG_LEVEL": "INFO",
     }
     process = start_app_process(["serve", "--port", str(port)], env=env, log=tmp_path / "serve.log")
     try:

@@ -12,7 +12,9 @@ from app.core.config import DEV_SECRET_KEY, ConfigurationError, Settings
 STRONG_KEY = SecretStr("k" * 48)
 
 
-def test_defaults_run_embedded_with_no_configuration() -> None:
+def test_defaults_run_embedded_with_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     settings = Settings(_env_file=None)
     assert settings.database_url == "sqlite+aiosqlite:///./var/app.db"
     assert settings.redis_url == ""

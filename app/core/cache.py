@@ -1,0 +1,225 @@
+"""The cache: JSON values under namespaced, versioned keys, in process or in Redis.
+
+One interface (`Cache`) over two backends: a bounded in-process LRU with expiry when
+`REDIS_URL` is empty, Redis (shared by every process) when it is set. Keys are stored as
+`cache:v<CACHE_VERSION>:<key>`; bumping `CACHE_VERSION` on a deploy makes every old entry
+unreachable (they expire on their own). By convention a key starts with the module that owns
+it (`movies:42`), so a module can drop all its entries with `delete_prefix("movies:")`.
+
+Values are JSON, never pickle: a poisoned cache entry can at worst fail validation.
+When Redis is unreachable a read is a miss and a write is skipped, with one warning per
+outage: the request is served from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar, overload
+
+import structlog
+from pydantic import TypeAdapter, ValidationError
+from redis.asyncio import Redis
+
+from app.core.config import Settings
+from app.core.db import UnitOfWork
+from app.core.redis import REDIS_FAILURES, OutageLog
+
+logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+SCAN_BATCH = 500
+
+
+class CacheBackend(Protocol):
+    """Raw string storage with expiry; `Cache` adds keys, JSON and the helpers."""
+
+    async def get(self, key: str) -> str | bytes | None: ...
+    async def set(self, key: str, value: str, ttl: float) -> None: ...
+    async def delete(self, keys: Sequence[str]) -> None: ...
+    async def delete_prefix(self, prefix: str) -> None: ...
+
+
+class MemoryCacheBackend:
+    """A per-process LRU with expiry, bounded to `max_entries` (the oldest used go first)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    async def get(self, key: str) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        for key in [key for key in self._entries if key.startswith(prefix)]:
+            del self._entries[key]
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis glob characters so a prefix matches only itself."""
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
+
+
+class RedisCacheBackend:
+    """Redis storage; every failure is a miss or a skipped write, never an error."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._outage = OutageLog(logger, "cache")
+
+    async def _attempt(self, operation: Awaitable[T], consequence: str) -> T | None:
+        try:
+            result = await operation
+        except REDIS_FAILURES as error:
+            self._outage.failed(error, consequence)
+            return None
+        self._outage.recovered()
+        return result
+
+    async def get(self, key: str) -> str | bytes | None:
+        return await self._attempt(self._redis.get(key), "reads are misses")
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        await self._attempt(self._redis.set(key, value, px=max(1, int(ttl * 1000))), "skipped")
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._attempt(self._redis.unlink(*keys), "invalidation skipped")
+
+    async def delete_prefix(self, prefix: str) -> None:
+        await self._attempt(self._unlink_matching(prefix), "invalidation skipped")
+
+    async def _unlink_matching(self, prefix: str) -> None:
+        batch: list[bytes] = []
+        async for key in self._redis.scan_iter(match=f"{_glob_escape(prefix)}*", count=SCAN_BATCH):
+            batch.append(key)
+            if len(batch) >= SCAN_BATCH:
+                await self._redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self._redis.unlink(*batch)
+
+
+class Cache:
+    """get / set with TTL / delete / delete by prefix, over either backend."""
+
+    def __init__(self, backend: CacheBackend, *, version: str, default_ttl: float) -> None:
+        self._backend = backend
+        self._prefix = f"cache:v{version}:"
+        self._default_ttl = default_ttl
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis | None) -> Cache:
+        """Redis-backed when a client is given, otherwise in process."""
+        backend: CacheBackend = (
+            RedisCacheBackend(redis)
+            if redis is not None
+            else MemoryCacheBackend(settings.cache_max_entries)
+        )
+        return cls(backend, version=settings.cache_version, default_ttl=settings.cache_ttl)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def get(self, key: str) -> Any:
+        """The stored JSON value, or None on a miss (so never cache None itself)."""
+        raw = await self._backend.get(self._key(key))
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:  # UnicodeDecodeError included
+            logger.warning("cache entry is not JSON; ignored", key=key)
+            return None
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store a JSON-serialisable value for `ttl` seconds (default `CACHE_TTL`)."""
+        raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        await self._backend.set(self._key(key), raw, ttl or self._default_ttl)
+
+    async def delete(self, *keys: str) -> None:
+        await self._backend.delete([self._key(key) for key in keys])
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Delete every key starting with `prefix` (`"movies:"` drops all of a module's)."""
+        await self._backend.delete_prefix(self._key(prefix))
+
+    @overload
+    async def get_or_load(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[T]],
+        adapter: TypeAdapter[T],
+        ttl: float | None = None,
+    ) -> T: ...
+
+    @overload
+    async def get_or_load(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[T | None]],
+        adapter: TypeAdapter[T],
+        ttl: float | None = None,
+    ) -> T | None: ...
+
+    async def get_or_load(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[T | None]],
+        adapter: TypeAdapter[T],
+        ttl: float | None = None,
+    ) -> T | None:
+        """A cached service read: the cached value when valid, else `load()` stored for next time.
+
+        `adapter` (a module constant such as `TypeAdapter(MovieRead)`) turns the value into
+        JSON and back. A None result (not found) is returned but not cached; an entry
+        that no longer validates (the schema changed without a `CACHE_VERSION` bump) is
+        reloaded.
+        """
+        cached = await self.get(key)
+        if cached is not None:
+            try:
+                return adapter.validate_python(cached)
+            except ValidationError:
+                logger.warning("cache entry no longer valid; reloaded", key=key)
+        value = await load()
+        if value is not None:
+            await self.set(key, adapter.dump_python(value, mode="json"), ttl)
+        return value
+
+    def invalidate_after_commit(
+        self, uow: UnitOfWork, *keys: str, prefixes: Sequence[str] = ()
+    ) -> None:
+        """Drop `keys` (and every key under `prefixes`) once `uow` has committed.
+
+        Nothing happens when the transaction rolls back or its commit fails, so a failed
+        write never evicts a value that is still right.
+        """
+
+        async def invalidate() -> None:
+            await self.delete(*keys)
+            for prefix in prefixes:
+                await self.delete_prefix(prefix)
+
+        uow.after_commit(invalidate)

@@ -1,0 +1,44 @@
+"""The `send_email` task: every email leaves through the queue, never inside a request."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from taskiq import Context, TaskiqDepends
+
+from app.core.mail.message import OutgoingEmail
+from app.core.queue import TaskServicesDep, task
+from app.core.queue.broker import attempt_number
+
+logger = structlog.get_logger(__name__)
+
+
+@task()
+async def send_email(
+    email: dict[str, Any],
+    services: TaskServicesDep,
+    context: Annotated[Context, TaskiqDepends()],
+) -> None:
+    """Deliver one rendered email through the configured backend; raise to be retried."""
+    outgoing = OutgoingEmail.model_validate(email)
+    log = logger.bind(to=outgoing.to, subject=outgoing.subject, message_id=outgoing.message_id)
+    try:
+        await services.mail.deliver(outgoing)
+    except Exception as error:
+        attempt = attempt_number(context.message)
+        attempts = int(
+            context.message.labels.get("max_retries", services.settings.queue_task_retries + 1)
+        )
+        reason = f"{type(error).__name__}: {error}"
+        if attempt < attempts:
+            log.warning("email not delivered; will retry", attempt=attempt, error=reason)
+        else:
+            log.error(
+                "email NOT delivered; giving up",
+                attempts=attempt,
+                backend=services.settings.mail_backend,
+                error=reason,
+            )
+        raise
+    log.info("email delivered", backend=services.settings.mail_backend)

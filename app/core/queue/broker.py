@@ -1,0 +1,118 @@
+"""The taskiq broker of one process and its middlewares.
+
+Redis configured: a `RedisStreamBroker` (consumer group, acknowledgements,
+reclaim of tasks a dead worker left un-acknowledged). Embedded mode: an
+`InMemoryBroker` that runs each task as a background asyncio task of the app.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq.exceptions import NoResultError
+from taskiq.kicker import AsyncKicker
+from taskiq.middlewares import SmartRetryMiddleware
+from taskiq_redis import RedisStreamBroker
+
+from app.core.config import Settings
+
+logger = structlog.get_logger("app.queue")
+
+REQUEST_ID_LABEL = "request_id"
+CONSUMER_GROUP = "workers"
+# How long one read of the stream blocks, and so the longest a Redis socket stays silent.
+STREAM_READ_BLOCK_SECONDS = 2
+
+ScheduleRetry = Callable[[TaskiqMessage, dict[str, Any], float], Awaitable[None]]
+
+
+class TaskLogMiddleware(TaskiqMiddleware):
+    """Binds the originating request id to the task's log lines; logs start, finish and failure."""
+
+    def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=message.labels.get(REQUEST_ID_LABEL),
+            task=message.task_name,
+            task_id=message.task_id,
+        )
+        logger.info("task started", attempt=attempt_number(message))
+        return message
+
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        duration_s = result.execution_time
+        if not result.is_err:
+            logger.info("task finished", duration_s=duration_s)
+        elif isinstance(result.error, NoResultError):
+            logger.warning("task failed; retry scheduled", duration_s=duration_s)
+        else:
+            logger.error(
+                "task failed",
+                duration_s=duration_s,
+                attempt=attempt_number(message),
+                error=type(result.error).__name__,
+            )
+        structlog.contextvars.clear_contextvars()
+
+
+def attempt_number(message: TaskiqMessage) -> int:
+    return int(message.labels.get("_retries", 0)) + 1
+
+
+class OutboxRetryMiddleware(SmartRetryMiddleware):
+    """`SmartRetryMiddleware` with exponential backoff and jitter, whose retries wait durably.
+
+    taskiq's brokers ignore a delay, so a retry is written to the outbox with a
+    not-before time instead, and the relay sends it when it is due: a worker
+    that dies during the backoff loses nothing, and waiting holds no slot.
+    """
+
+    def __init__(self, settings: Settings, schedule_retry: ScheduleRetry) -> None:
+        super().__init__(
+            default_retry_count=settings.queue_task_retries + 1,  # counts the first attempt
+            default_retry_label=True,
+            default_delay=settings.queue_retry_delay,
+            use_jitter=True,
+            use_delay_exponent=True,
+            max_delay_exponent=settings.queue_retry_max_delay,
+        )
+        self._schedule_retry = schedule_retry
+
+    def make_delay(self, message: TaskiqMessage, retries: int) -> float:
+        """`delay * 2^(n-1)`, capped, plus up to half again of random jitter."""
+        base = float(message.labels.get("delay", self.default_delay))
+        delay = min(base * 2.0 ** (retries - 1), float(self.max_delay_exponent))
+        return delay + random.uniform(0, delay / 2)  # noqa: S311 - spreading, not security
+
+    async def on_send(
+        self, kicker: AsyncKicker[Any, Any], message: TaskiqMessage, delay: float
+    ) -> None:
+        await self._schedule_retry(message, dict(kicker.labels), delay)
+
+
+def create_broker(settings: Settings, schedule_retry: ScheduleRetry) -> AsyncBroker:
+    """The broker for this process's settings; connects lazily."""
+    broker: AsyncBroker
+    if settings.redis_url:
+        broker = RedisStreamBroker(
+            url=settings.redis_url,
+            queue_name=settings.queue_stream,
+            consumer_group_name=CONSUMER_GROUP,
+            # A group created after tasks were sent still reads them from the start.
+            consumer_id="0",
+            maxlen=settings.queue_maxlen,
+            idle_timeout=int(settings.queue_idle_timeout * 1000),
+            unacknowledged_lock_timeout=settings.queue_unacknowledged_lock_timeout,
+            xread_block=STREAM_READ_BLOCK_SECONDS * 1000,
+            socket_connect_timeout=settings.redis_timeout,
+            socket_timeout=settings.redis_timeout + STREAM_READ_BLOCK_SECONDS,
+        )
+    else:
+        broker = InMemoryBroker(max_async_tasks=settings.queue_max_concurrent_tasks)
+    return broker.with_middlewares(
+        TaskLogMiddleware(), OutboxRetryMiddleware(settings, schedule_retry)
+    )

@@ -1,0 +1,73 @@
+"""The `@task` marker and the collection of marked functions from task modules.
+
+Marking only sets metadata on the function: there is no global registry, and
+each broker (one per process) registers the tasks it is handed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+TASK_OPTIONS_ATTRIBUTE = "__queue_task__"
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What `@task` records on a function."""
+
+    name: str
+    retries: int | None = None
+    schedule: str | None = None
+
+
+class NotATaskError(TypeError):
+    """A function was enqueued without being marked with `@task`."""
+
+
+def task(*, retries: int | None = None, schedule: str | None = None) -> Callable[[F], F]:
+    """Mark a plain async function in a module's `tasks.py` (or a core module) as a queue task.
+
+    `retries`: how many times a failing run is retried (default: `QUEUE_TASK_RETRIES`).
+    `schedule`: a cron string; the scheduler then sends the task on that schedule.
+    The task's name is `module:qualname`, stable across processes.
+    """
+
+    def mark(fn: F) -> F:
+        options = TaskOptions(
+            name=f"{fn.__module__}:{fn.__qualname__}", retries=retries, schedule=schedule
+        )
+        setattr(fn, TASK_OPTIONS_ATTRIBUTE, options)
+        return fn
+
+    return mark
+
+
+def task_options(fn: Callable[..., Any]) -> TaskOptions:
+    """The options `@task` recorded on `fn`, or `NotATaskError`."""
+    options = getattr(fn, TASK_OPTIONS_ATTRIBUTE, None)
+    if not isinstance(options, TaskOptions):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise NotATaskError(f"{name} is not marked with @task")
+    return options
+
+
+def tasks_in(modules: Iterable[ModuleType]) -> list[Callable[..., Awaitable[Any]]]:
+    """Every `@task` function defined in (not merely imported into) the given modules."""
+    found: list[Callable[..., Awaitable[Any]]] = []
+    for module in modules:
+        for value in vars(module).values():
+            options = getattr(value, TASK_OPTIONS_ATTRIBUTE, None)
+            # taskiq re-exports each registered function under a second name
+            # (`<name>__taskiq_original`): count every function once.
+            if (
+                isinstance(options, TaskOptions)
+                and value.__module__ == module.__name__
+                and value not in found
+            ):
+                found.append(value)
+    return found

@@ -1,0 +1,180 @@
+"""The queue of one process (`QueueService`) and the per-transaction `Queue`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pydantic_core import to_jsonable_python
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqScheduler
+from taskiq.api import run_scheduler_task
+from taskiq.kicker import AsyncKicker
+from taskiq.schedule_sources import LabelScheduleSource
+
+from app.core.config import Settings
+from app.core.db import UnitOfWork
+from app.core.logging import current_request_id
+from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
+from app.core.queue.outbox import OutboxMessage, OutboxRelay, utc_now
+from app.core.queue.registry import TaskOptions, task_options
+
+if TYPE_CHECKING:
+    from app.core.services import CoreServices
+
+logger = structlog.get_logger("app.queue")
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+
+def task_labels(options: TaskOptions) -> dict[str, Any]:
+    """The labels a task carries on every call (its own retry count, if it set one)."""
+    return {} if options.retries is None else {"max_retries": options.retries + 1}
+
+
+class QueueService:
+    """The broker of this process, the outbox relay, and (embedded mode) the in-app runners.
+
+    Built from `Settings` without connecting; `attach` binds it to the
+    process's `CoreServices` so tasks can reach them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker: AsyncBroker = create_broker(settings, self._schedule_retry)
+        self._services: CoreServices | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: tasks run in the app process, which also relays and schedules."""
+        return not self.settings.redis_url
+
+    def attach(self, services: CoreServices) -> None:
+        self._services = services
+        self.broker.state.services = services
+
+    @property
+    def services(self) -> CoreServices:
+        if self._services is None:
+            raise RuntimeError("QueueService.attach() was not called")
+        return self._services
+
+    @property
+    def relay(self) -> OutboxRelay:
+        # Built on each use, with the current session factory (tests swap it after start-up).
+        return OutboxRelay(
+            self.services.session_factory,
+            self._send,
+            batch_size=self.settings.queue_relay_batch_size,
+        )
+
+    def register(self, tasks: Iterable[TaskFunction]) -> None:
+        """Make the given `@task` functions runnable (and schedulable) by this broker."""
+        for fn in tasks:
+            options = task_options(fn)
+            labels = task_labels(options)
+            if options.schedule:
+                labels["schedule"] = [{"cron": options.schedule}]
+            self.broker.register_task(fn, task_name=options.name, **labels)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(row.task_name, self.broker, dict(row.labels))
+        await kicker.with_task_id(row.task_id).kiq(**row.kwargs)
+
+    async def _schedule_retry(
+        self, message: TaskiqMessage, labels: dict[str, Any], delay: float
+    ) -> None:
+        async with self.services.session_factory() as session, session.begin():
+            session.add(
+                OutboxMessage(
+                    task_name=message.task_name,
+                    kwargs=message.kwargs,
+                    labels=labels,
+                    task_id=message.task_id,
+                    available_at=utc_now() + dt.timedelta(seconds=delay),
+                )
+            )
+        logger.info("task retry scheduled", attempt=labels.get("_retries"), delay_s=delay)
+
+    async def run_relay(self, stop: asyncio.Event) -> None:
+        """Send pending outbox rows until `stop` is set (full batches back to back)."""
+        while not stop.is_set():
+            try:
+                sent = await self.relay.relay()
+            except Exception:
+                logger.exception("outbox relay pass failed")
+                sent = 0
+            if sent < self.settings.queue_relay_batch_size:
+                await wait_for_event(stop, self.settings.queue_poll_interval)
+
+    async def start_in_app(self, tasks: Iterable[TaskFunction]) -> None:
+        """Register the tasks; in embedded mode also run the relay and the scheduler here."""
+        self.register(tasks)
+        if not self.embedded:
+            return
+        await self.broker.startup()
+        self._background = [
+            asyncio.create_task(self.run_relay(asyncio.Event())),
+            asyncio.create_task(self.run_scheduler()),
+        ]
+
+    async def run_scheduler(self) -> None:
+        """Send each task that has a `schedule` on time, until cancelled."""
+        scheduler = TaskiqScheduler(self.broker, sources=[LabelScheduleSource(self.broker)])
+        await run_scheduler_task(scheduler)
+
+    async def close(self) -> None:
+        """Stop the in-app runners, let running in-process tasks finish, close connections."""
+        for runner in self._background:
+            runner.cancel()
+        for runner in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        self._background = []
+        if isinstance(self.broker, InMemoryBroker):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.broker.wait_all(), self.settings.queue_shutdown_timeout)
+        await self.broker.shutdown()
+
+
+async def wait_for_event(event: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `event` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+class Queue:
+    """Enqueues tasks inside one unit of work's transaction (the transactional outbox).
+
+    Rows are sent right after the commit; a rolled-back transaction sends
+    nothing, and a relay sends whatever the after-commit send could not.
+    """
+
+    def __init__(self, uow: UnitOfWork, service: QueueService) -> None:
+        self._uow = uow
+        self._service = service
+        self._unsent: list[int] = []
+
+    async def enqueue(self, fn: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> None:
+        """Write a call of the `@task` function `fn` with JSON-able `kwargs` to the outbox."""
+        options = task_options(fn)
+        labels = task_labels(options)
+        request_id = current_request_id()
+        if request_id is not None:
+            labels[REQUEST_ID_LABEL] = request_id
+        row = OutboxMessage(
+            task_name=options.name, kwargs=to_jsonable_python(kwargs), labels=labels
+        )
+        self._uow.session.add(row)
+        await self._uow.session.flush()
+        if not self._unsent:
+            self._uow.after_commit(self._send_committed)
+        self._unsent.append(row.id)
+
+    async def _send_committed(self) -> None:
+        ids, self._unsent = self._unsent, []
+        await self._service.relay.relay(ids)

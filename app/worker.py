@@ -1,0 +1,99 @@
+"""The queue worker and the scheduler processes (`python -m app worker|scheduler`).
+
+Both build the same `CoreServices` as the app. A worker consumes the Redis
+stream, runs the outbox relay, and stops gracefully on SIGTERM or SIGINT: it
+takes no new task, lets the running ones finish (up to
+`QUEUE_SHUTDOWN_TIMEOUT`), and leaves any still running un-acknowledged so
+that another worker gets it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from taskiq.receiver import Receiver
+
+from app.core.config import Settings
+from app.core.events import listeners_in
+from app.core.queue.service import wait_for_event
+from app.core.services import CoreServices
+from app.modules import module_parts, task_functions
+
+logger = structlog.get_logger("app.worker")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+@asynccontextmanager
+async def queue_process(settings: Settings) -> AsyncIterator[CoreServices]:
+    """The core services of a queue process, with every task registered."""
+    services = await CoreServices.start(settings, listeners=listeners_in(module_parts("listeners")))
+    services.queue.register(task_functions(settings))
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def consume(services: CoreServices, stop: asyncio.Event) -> None:
+    """Run tasks from the stream until `stop`; reconnect when Redis goes away."""
+    settings = services.settings
+    broker = services.queue.broker
+    broker.is_worker_process = True
+    while not stop.is_set():
+        receiver = Receiver(
+            broker,
+            max_async_tasks=settings.queue_max_concurrent_tasks,
+            wait_tasks_timeout=settings.queue_shutdown_timeout,
+            run_startup=True,  # (re)declares the consumer group, lost if Redis restarted empty
+        )
+        try:
+            await receiver.listen(stop)
+        except Exception as error:
+            while isinstance(error, ExceptionGroup) and error.exceptions:
+                error = error.exceptions[0]  # the receiver's task group wraps the cause
+            logger.warning(
+                "cannot read the task stream; retrying",
+                error=str(error) or type(error).__name__,
+                retry_in_s=settings.queue_poll_interval,
+            )
+            await wait_for_event(stop, settings.queue_poll_interval)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Consume tasks and relay the outbox until SIGTERM."""
+    stop = stop_on_signals()
+    async with queue_process(settings) as services:
+        logger.info(
+            "worker started",
+            tasks=len(services.queue.broker.get_all_tasks()),
+            stream=settings.queue_stream,
+            concurrency=settings.queue_max_concurrent_tasks,
+        )
+        async with asyncio.TaskGroup() as group:
+            group.create_task(consume(services, stop))
+            group.create_task(services.queue.run_relay(stop))
+        logger.info("worker stopping")
+    logger.info("worker stopped")
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """Send the scheduled tasks on time until SIGTERM; run exactly one."""
+    stop = stop_on_signals()
+    async with queue_process(settings) as services:
+        runner = asyncio.create_task(services.queue.run_scheduler())
+        logger.info("scheduler started")
+        await stop.wait()
+        runner.cancel()
+    logger.info("scheduler stopped")

@@ -1,0 +1,94 @@
+"""Tasks committed while Redis is down wait in the outbox, and go out once when it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.config import Settings
+from app.core.queue import Queue
+from tests.integration.queue import tasks
+from tests.integration.queue.conftest import (
+    Workers,
+    outbox_counts,
+    queue_test_settings,
+    running_services,
+    wait_for,
+)
+from tests.processes import free_port, start_redis_server
+
+REDIS_SERVER = shutil.which("redis-server")
+TASK_COUNT = 30
+
+
+class RedisServer:
+    """A throw-away redis-server that a test may kill and bring back on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        _, self.process = start_redis_server(self.workdir, port=self.port)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    server.kill()
+
+
+@pytest.mark.skipif(REDIS_SERVER is None, reason="needs the redis-server binary")
+async def test_tasks_committed_while_redis_is_down_are_delivered_once_when_it_returns(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis_server: RedisServer,
+    workers: Workers,
+    tmp_path: Path,
+) -> None:
+    queue_settings = queue_test_settings(settings, redis_url=redis_server.url)
+    redis_server.start()
+    # Two workers, so two relays compete for the same pending rows.
+    started = [workers.start(queue_settings) for _ in range(2)]
+    await asyncio.gather(*(workers.started(*worker) for worker in started))
+    redis_server.kill()
+
+    done = tmp_path / "done"
+    async with running_services(queue_settings) as services:
+        async with services.unit_of_work() as uow:
+            queue = Queue(uow, services.queue)
+            for number in range(TASK_COUNT):
+                await queue.enqueue(tasks.record, path=str(done), value=str(number))
+        # The commit held; the send after it failed; every task waits in the outbox.
+        assert await outbox_counts(engine, tasks.MODULE) == (TASK_COUNT, 0)
+        await asyncio.sleep(0.2)  # both relays try, and fail, meanwhile
+        assert tasks.read_lines(done) == []
+
+        redis_server.start()
+        await wait_for(
+            lambda: len(tasks.read_lines(done)) >= TASK_COUNT, seconds=30, what="all delivered"
+        )
+        await asyncio.sleep(0.2)  # room for a duplicate to show up
+
+        assert sorted(tasks.read_lines(done), key=int) == [str(n) for n in range(TASK_COUNT)]
+        assert await outbox_counts(engine, tasks.MODULE) == (0, TASK_COUNT)
+        redis = Redis.from_url(redis_server.url)
+        try:
+            assert await redis.xlen(queue_settings.queue_stream) == TASK_COUNT
+        finally:
+            await redis.aclose()
