@@ -2,6 +2,28 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from app.auth.bootstrap import InvalidAccountError, create_user_from_settings, lifespan
+from app.auth.deps import ActiveUser, CurrentUser, Superuser
+from app.auth.events import UserBlocked, UserCreated, UserDeleted
+from app.auth.gateway import AuthGateway, AuthGatewayDep, UserPublic
+from app.auth.router import auth_router, profile_router, users_router
+from app.auth.schemas import UserRead
 
-__all__ = ["routers"]
+routers: list[APIRouter] = [auth_router, users_router, profile_router]
+
+__all__ = [
+    "ActiveUser",
+    "AuthGateway",
+    "AuthGatewayDep",
+    "CurrentUser",
+    "InvalidAccountError",
+    "Superuser",
+    "UserBlocked",
+    "UserCreated",
+    "UserDeleted",
+    "UserPublic",
+    "UserRead",
+    "create_user_from_settings",
+    "lifespan",
+    "routers",
+]

@@ -1,0 +1,135 @@
+"""The auth module's dependencies: who is calling, and the services of its routes.
+
+Resolving the caller costs one indexed query per request, and nothing is cached
+on purpose: the same query checks that the account is not deleted, that the
+access token was not logged out (its `jti` in `revoked_access_tokens`) and that
+it was not issued before the last password reset. Status and `is_superuser`
+come from that row, never from the token. So a block, a deletion or a logout
+applies at once in every process, in embedded mode and with Redis alike, and a
+Redis outage or flush can never bring a revoked token back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.exceptions import SuperuserRequiredError
+from app.auth.repository import USER_LIST_SPEC, UserRepository
+from app.auth.schemas import UserRead
+from app.auth.security import AccessClaims, InvalidAccessTokenError
+from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
+from app.core.deps import EventsDep, MailDep, SessionDep, SettingsDep, UnitOfWorkDep
+from app.core.errors import AuthenticationError
+from app.core.listing import ListParams, list_params
+
+LOGIN_URL = "/api/v1/auth/login"
+
+bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
+
+
+async def get_auth_security(request: Request) -> AuthSecurity:
+    security: AuthSecurity = request.app.state.auth_security
+    return security
+
+
+AuthSecurityDep = Annotated[AuthSecurity, Depends(get_auth_security)]
+
+
+async def get_access_claims(
+    token: Annotated[str | None, Depends(bearer_token)], security: AuthSecurityDep
+) -> AccessClaims:
+    if not token:
+        raise AuthenticationError("Not authenticated: send an access token as Bearer")
+    try:
+        return security.access_tokens.decode(token)
+    except InvalidAccessTokenError:
+        raise AuthenticationError("The access token is invalid or expired") from None
+
+
+AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
+
+
+def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str | None]]:
+    """The rate limiter's identity of a request: the user id of a valid access token
+    (signature and claims only, no I/O), or None for anonymous callers."""
+
+    async def identity(request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        try:
+            return str(security.access_tokens.decode(token).user_id)
+        except InvalidAccessTokenError:
+            return None
+
+    return identity
+
+
+async def get_current_user(claims: AccessClaimsDep, session: SessionDep) -> UserRead:
+    """The account behind the access token, read from its current record."""
+    user = await UserRepository(session).get_authenticated(
+        claims.user_id, claims.jti, claims.issued_at
+    )
+    if user is None:
+        raise AuthenticationError("The access token is no longer valid")
+    return UserRead.model_validate(user)
+
+
+CurrentUser = Annotated[UserRead, Depends(get_current_user)]
+
+
+async def get_active_user(user: CurrentUser) -> UserRead:
+    if user.status != "active":
+        raise AuthenticationError("This account is disabled")
+    return user
+
+
+ActiveUser = Annotated[UserRead, Depends(get_active_user)]
+
+
+async def get_superuser(user: ActiveUser) -> UserRead:
+    if not user.is_superuser:
+        raise SuperuserRequiredError()
+    return user
+
+
+Superuser = Annotated[UserRead, Depends(get_superuser)]
+
+
+async def get_client_info(request: Request) -> ClientInfo:
+    """The peer address (proxies already resolved by the middleware) and user agent."""
+    return ClientInfo(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
+
+
+async def get_auth_service(
+    uow: UnitOfWorkDep,
+    security: AuthSecurityDep,
+    settings: SettingsDep,
+    mailer: MailDep,
+    events: EventsDep,
+) -> AuthService:
+    return AuthService(uow, security, settings, mailer, events)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+async def get_user_service(
+    uow: UnitOfWorkDep, security: AuthSecurityDep, events: EventsDep
+) -> UserService:
+    return UserService(uow, security, events)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+UserListParams = Annotated[ListParams, Depends(list_params(USER_LIST_SPEC))]

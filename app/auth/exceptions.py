@@ -1,0 +1,51 @@
+"""The auth module's errors; `app.core.errors` turns each into a problem response."""
+
+from __future__ import annotations
+
+from app.core.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+
+class InvalidCredentialsError(BadRequestError):
+    detail = "Incorrect username or password"
+
+
+class AccountDisabledError(PermissionDeniedError):
+    detail = "This account is disabled"
+
+
+class RegistrationClosedError(PermissionDeniedError):
+    detail = "Registration is disabled"
+
+
+class UsernameTakenError(ConflictError):
+    detail = "This username is already taken"
+
+
+class EmailTakenError(ConflictError):
+    detail = "This email is already registered"
+
+
+class InvalidRefreshTokenError(AuthenticationError):
+    detail = "The refresh token is invalid, expired or revoked"
+
+
+class InvalidResetTokenError(BadRequestError):
+    detail = "The reset token is invalid, expired or already used"
+
+
+class WrongCurrentPasswordError(BadRequestError):
+    detail = "current_password is missing or wrong; it is required to change email or password"
+
+
+class SuperuserRequiredError(PermissionDeniedError):
+    detail = "This requires a superuser"
+
+
+class UserNotFoundError(NotFoundError):
+    detail = "User not found"

@@ -1,0 +1,94 @@
+"""The auth module's tables: users and the tokens issued to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, SoftDeleteMixin, TimestampMixin, UTCDateTime
+
+USERNAME_MAX_LENGTH = 50
+EMAIL_MAX_LENGTH = 320
+TOKEN_HASH_LENGTH = 64  # hex SHA-256
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+class User(TimestampMixin, SoftDeleteMixin, Base):
+    """An account. Email is unique whatever its case; deleted accounts keep theirs."""
+
+    __tablename__ = "users"
+    # Read `updated_at` back in the UPDATE itself (RETURNING): no lazy load after a flush.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative API
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[UserStatus] = mapped_column(
+        Enum(
+            UserStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda members: [member.value for member in members],
+            validate_strings=True,
+        ),
+        default=UserStatus.ACTIVE,
+        server_default=UserStatus.ACTIVE.value,
+    )
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Access tokens issued before this moment are refused (set by a password reset).
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class RefreshToken(Base):
+    """One opaque refresh token, stored as its hash. A login starts a family;
+    each rotation adds a child and marks its parent used."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refresh_tokens.id", ondelete="SET NULL"), default=None
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
+    ip_address: Mapped[str | None] = mapped_column(String(45), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class PasswordResetToken(Base):
+    """A single-use password reset token, stored as its hash."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class RevokedAccessToken(Base):
+    """The `jti` of an access token logged out before it expired; kept until it expires."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

@@ -1,0 +1,202 @@
+"""Queries of the auth module. Repositories flush; only the unit of work commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.exceptions import UserNotFoundError
+from app.auth.models import PasswordResetToken, RefreshToken, RevokedAccessToken, User, UserStatus
+from app.core.listing import ListSpec, SortField
+from app.core.repository import BaseRepository
+
+USER_LIST_SPEC = ListSpec(
+    sortable={
+        "id": User.id,
+        "username": User.username,
+        "email": User.email,
+        "status": User.status,
+        "created_at": User.created_at,
+    },
+    filterable={
+        "id": User.id,
+        "username": User.username,
+        "email": User.email,
+        "status": User.status,
+        "is_superuser": User.is_superuser,
+    },
+    default_sort=(SortField("id"),),
+    tiebreaker=User.id,
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ConsumedRefreshToken:
+    id: int
+    user_id: int
+    family_id: uuid.UUID
+
+
+class UserRepository(BaseRepository[User]):
+    model = User
+    not_found_error = UserNotFoundError
+
+    async def get_by_login(self, login: str) -> User | None:
+        """The account (deleted ones included) named by an email or a username."""
+        if "@" in login:
+            condition = func.lower(User.email) == login.lower()
+        else:
+            condition = User.username == login
+        found: User | None = await self.session.scalar(
+            self.select(include_deleted=True).where(condition)
+        )
+        return found
+
+    async def get_active_by_email(self, email: str) -> User | None:
+        found: User | None = await self.session.scalar(
+            self.select().where(
+                func.lower(User.email) == email.lower(), User.status == UserStatus.ACTIVE
+            )
+        )
+        return found
+
+    async def get_authenticated(
+        self, user_id: int, jti: str, issued_at: dt.datetime
+    ) -> User | None:
+        """The live account behind an access token, in one query: not deleted, the
+        token not logged out, and not issued before the account's last password reset."""
+        revoked = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == jti)
+        found: User | None = await self.session.scalar(
+            self.select().where(
+                User.id == user_id,
+                ~revoked.exists(),
+                or_(User.tokens_valid_after.is_(None), User.tokens_valid_after <= issued_at),
+            )
+        )
+        return found
+
+    async def get_names(self, user_ids: Iterable[int]) -> dict[int, str]:
+        """The usernames of the live users among `user_ids`, by id, in one query."""
+        ids = set(user_ids)
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(User.id, User.username).where(User.id.in_(ids), User.deleted_at.is_(None))
+        )
+        return {row.id: row.username for row in rows}
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def consume(self, token_hash: str) -> ConsumedRefreshToken | None:
+        """Mark a live token used and return it; None when it is unknown, used,
+        revoked or expired. One conditional UPDATE, so of two concurrent calls
+        for the same token exactly one gets it."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used.is_(False),
+                RefreshToken.revoked.is_(False),
+                RefreshToken.expires_at > _now(),
+            )
+            .values(used=True)
+            .execution_options(synchronize_session=False)
+            .returning(RefreshToken.id, RefreshToken.user_id, RefreshToken.family_id)
+        )
+        row = result.one_or_none()
+        if row is None:
+            return None
+        return ConsumedRefreshToken(id=row.id, user_id=row.user_id, family_id=row.family_id)
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        found: RefreshToken | None = await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        )
+        return found
+
+    async def revoke_family(self, family_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked.is_(False))
+            .values(revoked=True)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def revoke_all_of_user(self, user_id: int) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_(False))
+            .values(revoked=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class PasswordResetTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: PasswordResetToken) -> PasswordResetToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def consume(self, token_hash: str) -> int | None:
+        """Mark a live reset token used and return its user id (None if unusable)."""
+        result = await self.session.execute(
+            update(PasswordResetToken)
+            .where(
+                PasswordResetToken.token_hash == token_hash,
+                PasswordResetToken.used.is_(False),
+                PasswordResetToken.expires_at > _now(),
+            )
+            .values(used=True)
+            .execution_options(synchronize_session=False)
+            .returning(PasswordResetToken.user_id)
+        )
+        user_id: int | None = result.scalar_one_or_none()
+        return user_id
+
+    async def consume_all_of_user(self, user_id: int) -> None:
+        await self.session.execute(
+            update(PasswordResetToken)
+            .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used.is_(False))
+            .values(used=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class RevokedAccessTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def revoke(self, jti: str, expires_at: dt.datetime) -> None:
+        """Refuse this access token from now on; expired entries are swept on the way."""
+        await self.session.execute(
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= _now())
+        )
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(RevokedAccessToken)
+            .values(jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=[RevokedAccessToken.jti])
+        )

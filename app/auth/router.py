@@ -1,0 +1,151 @@
+"""HTTP layer of the auth module: parse, call one service method, return the DTO."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Form, Path
+
+from app.auth.deps import (
+    AccessClaimsDep,
+    ActiveUser,
+    AuthServiceDep,
+    ClientInfoDep,
+    CurrentUser,
+    Superuser,
+    UserListParams,
+    UserServiceDep,
+)
+from app.auth.schemas import (
+    LogoutRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    ResetPasswordRequest,
+    RestorePasswordRequest,
+    Token,
+    UserAdminUpdate,
+    UserCreate,
+    UserRead,
+)
+from app.core.listing import Page
+from app.core.rate_limit import by_client_ip, by_client_ip_and_form_field, rate_limit
+
+NO_NUL = r"^[^\x00]*$"
+
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+# Credential endpoints refuse to run unlimited: with Redis down they answer 503.
+LOGIN_LIMIT = rate_limit(
+    lambda settings: settings.rate_limit_login,
+    key=by_client_ip_and_form_field("username"),
+    fail_closed=True,
+)
+CREDENTIALS_LIMIT = rate_limit(
+    lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
+)
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"])
+profile_router = APIRouter(prefix="/profile", tags=["profile"])
+
+
+@auth_router.post("/register", status_code=HTTPStatus.CREATED, dependencies=[CREDENTIALS_LIMIT])
+async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
+    """Create an account (a welcome mail follows)."""
+    return UserRead.model_validate(await auth.register(data))
+
+
+@auth_router.post("/login", dependencies=[LOGIN_LIMIT])
+async def login(
+    username: Annotated[
+        str, Form(min_length=1, max_length=320, pattern=NO_NUL, description="Email or username")
+    ],
+    password: Annotated[str, Form(min_length=1, max_length=128, pattern=NO_NUL)],
+    auth: AuthServiceDep,
+    client: ClientInfoDep,
+) -> Token:
+    """Exchange a username (or email) and password for a token pair (OAuth 2 password flow)."""
+    return await auth.login(username, password, client)
+
+
+@auth_router.post("/refresh-token")
+async def refresh_token(data: RefreshRequest, auth: AuthServiceDep, client: ClientInfoDep) -> Token:
+    """Rotate a refresh token into a new token pair; a reused one revokes its family."""
+    return await auth.refresh(data.refresh_token, client)
+
+
+@auth_router.post("/logout", status_code=HTTPStatus.NO_CONTENT)
+async def logout(
+    user: CurrentUser,
+    claims: AccessClaimsDep,
+    auth: AuthServiceDep,
+    data: Annotated[LogoutRequest | None, Body()] = None,
+) -> None:
+    """Revoke the presented access token, and the refresh token's family when given."""
+    await auth.logout(user.id, claims, data.refresh_token if data else None)
+
+
+@auth_router.post(
+    "/restore-password", status_code=HTTPStatus.ACCEPTED, dependencies=[CREDENTIALS_LIMIT]
+)
+async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -> None:
+    """Mail a password reset link when the email belongs to an account (202 either way)."""
+    await auth.restore_password(data.email)
+
+
+@auth_router.post(
+    "/reset-password", status_code=HTTPStatus.NO_CONTENT, dependencies=[CREDENTIALS_LIMIT]
+)
+async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> None:
+    """Set a new password with a reset token; every session of the account ends."""
+    await auth.reset_password(data.token, data.password)
+
+
+@users_router.get("")
+async def list_users(
+    _: Superuser,
+    params: UserListParams,
+    users: UserServiceDep,
+) -> Page[UserRead]:
+    """List users (superuser)."""
+    page = await users.list_users(params)
+    return Page[UserRead].model_validate(page, from_attributes=True)
+
+
+@users_router.get("/{user_id}")
+async def get_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> UserRead:
+    """Read one user (superuser)."""
+    return UserRead.model_validate(await users.get_user(user_id))
+
+
+@users_router.patch("/{user_id}")
+async def update_user(
+    user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
+) -> UserRead:
+    """Block or unblock a user, grant or withdraw superuser (superuser)."""
+    return UserRead.model_validate(await users.update_user(user_id, data))
+
+
+@users_router.delete("/{user_id}", status_code=HTTPStatus.NO_CONTENT)
+async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> None:
+    """Soft-delete a user; their tokens stop working at once (superuser)."""
+    await users.delete_user(user_id)
+
+
+@profile_router.get("")
+async def read_profile(user: ActiveUser) -> UserRead:
+    """The signed-in user's account."""
+    return user
+
+
+@profile_router.patch("")
+async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServiceDep) -> UserRead:
+    """Change username, email or password (email and password need `current_password`)."""
+    return UserRead.model_validate(await users.update_profile(user.id, data))
+
+
+@profile_router.delete("", status_code=HTTPStatus.NO_CONTENT)
+async def delete_profile(user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep) -> None:
+    """Delete the signed-in user's account."""
+    await users.delete_profile(user.id, claims)

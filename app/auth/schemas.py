@@ -1,0 +1,81 @@
+"""Request and response bodies of the auth, users and profile endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from app.auth.models import USERNAME_MAX_LENGTH
+from app.core.schemas import RequestModel
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=USERNAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$"),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+StatusName = Literal["active", "blocked"]
+
+
+class UserRead(BaseModel):
+    """The public view of an account. `email` is a plain string: it was validated
+    on the way in, and re-validating it on every response is pure cost."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    username: str
+    email: str
+    status: StatusName
+    is_superuser: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class UserCreate(RequestModel):
+    username: Username
+    email: EmailStr
+    password: Password
+
+
+class UserAdminUpdate(RequestModel):
+    status: StatusName | None = None
+    is_superuser: bool | None = None
+
+
+class ProfileUpdate(RequestModel):
+    username: Username | None = None
+    email: EmailStr | None = None
+    password: Password | None = None
+    current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class Token(BaseModel):
+    """An OAuth 2 token response (RFC 6749 section 5.1); lifetimes in seconds."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth 2 token type, no secret
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: OpaqueToken
+
+
+class LogoutRequest(RequestModel):
+    refresh_token: OpaqueToken | None = Field(
+        default=None, description="Also revoke this refresh token and its whole family"
+    )
+
+
+class RestorePasswordRequest(RequestModel):
+    email: EmailStr
+
+
+class ResetPasswordRequest(RequestModel):
+    token: OpaqueToken
+    password: Password

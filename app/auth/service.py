@@ -1,0 +1,304 @@
+"""The auth module's use cases: accounts, sessions (token pairs) and passwords."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.emails import PasswordResetEmail, WelcomeEmail
+from app.auth.events import UserBlocked, UserCreated, UserDeleted
+from app.auth.exceptions import (
+    AccountDisabledError,
+    EmailTakenError,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    InvalidResetTokenError,
+    RegistrationClosedError,
+    UsernameTakenError,
+    WrongCurrentPasswordError,
+)
+from app.auth.models import PasswordResetToken, RefreshToken, User, UserStatus
+from app.auth.repository import (
+    USER_LIST_SPEC,
+    PasswordResetTokenRepository,
+    RefreshTokenRepository,
+    RevokedAccessTokenRepository,
+    UserRepository,
+)
+from app.auth.schemas import ProfileUpdate, Token, UserAdminUpdate, UserCreate
+from app.auth.security import (
+    AccessClaims,
+    AccessTokenCodec,
+    PasswordHasher,
+    hash_opaque_token,
+    new_opaque_token,
+)
+from app.core.config import Settings
+from app.core.db import UnitOfWork
+from app.core.events import Events
+from app.core.listing import ListParams, Page
+from app.core.mail.mailer import Mailer
+
+logger = structlog.get_logger(__name__)
+
+USER_AGENT_MAX_LENGTH = 255
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class AuthSecurity:
+    """The process's password hasher and token codec, built once from `Settings`."""
+
+    passwords: PasswordHasher
+    access_tokens: AccessTokenCodec
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthSecurity:
+        return cls(PasswordHasher(settings), AccessTokenCodec(settings))
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who asked for a token pair, recorded with the refresh token."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+def conflict_error(error: IntegrityError) -> UsernameTakenError | EmailTakenError:
+    """Which unique rule of `users` an insert or update broke (re-raise anything else)."""
+    diagnostics = getattr(error.orig, "diag", None)
+    constraint = getattr(diagnostics, "constraint_name", None) or str(error.orig)
+    if "uq_users_email_lower" in constraint:
+        return EmailTakenError()
+    if "username" in constraint:
+        return UsernameTakenError()
+    raise error
+
+
+async def add_user(
+    users: UserRepository,
+    passwords: PasswordHasher,
+    data: UserCreate,
+    *,
+    is_superuser: bool = False,
+) -> User:
+    """Insert an account; the database's unique indexes decide conflicts (409)."""
+    user = User(
+        username=data.username,
+        email=data.email,
+        password_hash=await passwords.hash(data.password),
+        status=UserStatus.ACTIVE,
+        is_superuser=is_superuser,
+    )
+    try:
+        return await users.add(user)
+    except IntegrityError as error:
+        raise conflict_error(error) from None
+
+
+class AuthService:
+    """Registration, login, token refresh and logout, password reset."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        security: AuthSecurity,
+        settings: Settings,
+        mailer: Mailer,
+        events: Events,
+    ) -> None:
+        self.uow = uow
+        self.passwords = security.passwords
+        self.access_tokens = security.access_tokens
+        self.settings = settings
+        self.mailer = mailer
+        self.events = events
+        self.users = UserRepository(uow.session)
+        self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.reset_tokens = PasswordResetTokenRepository(uow.session)
+        self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
+
+    async def register(self, data: UserCreate) -> User:
+        if not self.settings.registration_enabled:
+            raise RegistrationClosedError()
+        user = await add_user(self.users, self.passwords, data)
+        await self.mailer.send(user.email, WelcomeEmail(username=user.username))
+        self.events.publish(UserCreated(user_id=user.id, username=user.username))
+        return user
+
+    async def login(self, login: str, password: str, client: ClientInfo) -> Token:
+        user = await self.users.get_by_login(login)
+        if user is None:
+            await self.passwords.verify_dummy(password)
+            raise InvalidCredentialsError()
+        valid, upgraded_hash = await self.passwords.verify(password, user.password_hash)
+        if not valid:
+            raise InvalidCredentialsError()
+        if user.is_deleted or user.status != UserStatus.ACTIVE:
+            raise AccountDisabledError()
+        if upgraded_hash is not None:
+            user.password_hash = upgraded_hash
+        return await self._issue_tokens(user.id, uuid.uuid4(), None, client)
+
+    async def refresh(self, refresh_token: str, client: ClientInfo) -> Token:
+        """Rotate a refresh token; presenting a consumed one revokes its whole family."""
+        token_hash = hash_opaque_token(refresh_token)
+        consumed = await self.refresh_tokens.consume(token_hash)
+        if consumed is None:
+            await self._revoke_family_if_reused(token_hash)
+            raise InvalidRefreshTokenError()
+        user = await self.users.get(consumed.user_id)
+        if user is None or user.status != UserStatus.ACTIVE:
+            raise InvalidRefreshTokenError()
+        return await self._issue_tokens(user.id, consumed.family_id, consumed.id, client)
+
+    async def _revoke_family_if_reused(self, token_hash: str) -> None:
+        known = await self.refresh_tokens.get_by_hash(token_hash)
+        if known is None or not known.used:
+            return
+        await self.refresh_tokens.revoke_family(known.family_id)
+        # The revocation must outlive the 401 that follows, which rolls back.
+        await self.uow.commit()
+        logger.warning("refresh token reused; its family is revoked", user_id=known.user_id)
+
+    async def logout(self, user_id: int, claims: AccessClaims, refresh_token: str | None) -> None:
+        await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
+        if refresh_token is None:
+            return
+        known = await self.refresh_tokens.get_by_hash(hash_opaque_token(refresh_token))
+        if known is not None and known.user_id == user_id:
+            await self.refresh_tokens.revoke_family(known.family_id)
+
+    async def restore_password(self, email: str) -> None:
+        """Mail a reset link to an active account; do nothing, silently, otherwise."""
+        user = await self.users.get_active_by_email(email)
+        if user is None:
+            return
+        await self.reset_tokens.consume_all_of_user(user.id)  # only the newest link works
+        token = new_opaque_token()
+        await self.reset_tokens.add(
+            PasswordResetToken(
+                token_hash=hash_opaque_token(token),
+                user_id=user.id,
+                expires_at=_now() + dt.timedelta(minutes=self.settings.reset_token_expire_minutes),
+            )
+        )
+        email_to_send = PasswordResetEmail(
+            username=user.username,
+            reset_url=self._reset_url(token),
+            expires_minutes=self.settings.reset_token_expire_minutes,
+        )
+        await self.mailer.send(user.email, email_to_send)
+
+    def _reset_url(self, token: str) -> str:
+        base = self.settings.password_reset_url
+        return f"{base}{'&' if '?' in base else '?'}{urlencode({'token': token})}"
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Set a new password; every token issued to the account stops working."""
+        user_id = await self.reset_tokens.consume(hash_opaque_token(token))
+        user = await self.users.get(user_id) if user_id is not None else None
+        if user is None:
+            raise InvalidResetTokenError()
+        new_hash = await self.passwords.hash(password)
+        await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
+        await self.refresh_tokens.revoke_all_of_user(user.id)
+        await self.reset_tokens.consume_all_of_user(user.id)
+
+    async def _issue_tokens(
+        self, user_id: int, family_id: uuid.UUID, parent_id: int | None, client: ClientInfo
+    ) -> Token:
+        access = self.access_tokens.issue(user_id)
+        refresh = new_opaque_token()
+        refresh_lifetime = dt.timedelta(days=self.settings.refresh_token_expire_days)
+        await self.refresh_tokens.add(
+            RefreshToken(
+                token_hash=hash_opaque_token(refresh),
+                user_id=user_id,
+                family_id=family_id,
+                parent_id=parent_id,
+                expires_at=_now() + refresh_lifetime,
+                user_agent=(client.user_agent or "")[:USER_AGENT_MAX_LENGTH] or None,
+                ip_address=client.ip_address,
+            )
+        )
+        return Token(
+            access_token=access.token,
+            expires_in=int(self.access_tokens.lifetime.total_seconds()),
+            refresh_token=refresh,
+            refresh_expires_in=int(refresh_lifetime.total_seconds()),
+        )
+
+
+class UserService:
+    """User administration and the profile of the signed-in user."""
+
+    def __init__(self, uow: UnitOfWork, security: AuthSecurity, events: Events) -> None:
+        self.passwords = security.passwords
+        self.events = events
+        self.users = UserRepository(uow.session)
+        self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
+
+    async def list_users(self, params: ListParams) -> Page[User]:
+        return await self.users.list(params, USER_LIST_SPEC)
+
+    async def get_user(self, user_id: int) -> User:
+        return await self.users.get_or_404(user_id)
+
+    async def update_user(self, user_id: int, data: UserAdminUpdate) -> User:
+        user = await self.users.get_or_404(user_id)
+        changes = data.model_dump(exclude_none=True)
+        blocking = data.status == UserStatus.BLOCKED.value
+        newly_blocked = blocking and user.status != UserStatus.BLOCKED
+        if data.status is not None:
+            changes["status"] = UserStatus(data.status)
+        user = await self.users.update(user, changes)
+        if newly_blocked:
+            await self.refresh_tokens.revoke_all_of_user(user.id)
+            self.events.publish(UserBlocked(user_id=user.id))
+        return user
+
+    async def delete_user(self, user_id: int) -> None:
+        user = await self.users.get_or_404(user_id)
+        await self._delete(user)
+
+    async def update_profile(self, user_id: int, data: ProfileUpdate) -> User:
+        user = await self.users.get_or_404(user_id)
+        if data.email is not None or data.password is not None:
+            await self._check_current_password(user, data.current_password)
+        changes = data.model_dump(include={"username", "email"}, exclude_none=True)
+        if data.password is not None:
+            changes["password_hash"] = await self.passwords.hash(data.password)
+            # Other devices must sign in again with the new password.
+            await self.refresh_tokens.revoke_all_of_user(user.id)
+        try:
+            return await self.users.update(user, changes)
+        except IntegrityError as error:
+            raise conflict_error(error) from None
+
+    async def _check_current_password(self, user: User, current_password: str | None) -> None:
+        if current_password is None:
+            raise WrongCurrentPasswordError()
+        valid, _ = await self.passwords.verify(current_password, user.password_hash)
+        if not valid:
+            raise WrongCurrentPasswordError()
+
+    async def delete_profile(self, user_id: int, claims: AccessClaims) -> None:
+        user = await self.users.get_or_404(user_id)
+        await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
+        await self._delete(user)
+
+    async def _delete(self, user: User) -> None:
+        await self.users.soft_delete(user)
+        await self.refresh_tokens.revoke_all_of_user(user.id)
+        self.events.publish(UserDeleted(user_id=user.id))

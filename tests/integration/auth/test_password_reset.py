@@ -1,0 +1,223 @@
+"""restore-password mails a single-use link; reset-password spends it and ends every session."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import re
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.auth.models import PasswordResetToken, User, UserStatus
+from app.core.queue.outbox import OutboxMessage
+from app.main import create_app
+from tests.conftest import load_test_settings
+from tests.factories import DEFAULT_PASSWORD, create_user
+from tests.integration.auth.conftest import API, bearer, login
+
+RESTORE = f"{API}/auth/restore-password"
+RESET = f"{API}/auth/reset-password"
+NEW_PASSWORD = "a-brand-new-password"
+RESET_LINK = re.compile(r"https://front\.example/reset\?token=([A-Za-z0-9_-]+)")
+
+
+def read_mail_files(mail_dir: Path) -> list[bytes]:
+    return [path.read_bytes() for path in sorted(mail_dir.glob("*.eml"))]
+
+
+def remove_mail_files(mail_dir: Path) -> None:
+    for path in mail_dir.glob("*.eml"):
+        path.unlink()
+
+
+async def delivered_mail(mail_dir: Path) -> EmailMessage:
+    """The one message written to `mail_dir` (polled: delivery is a background task)."""
+    for _ in range(200):
+        files = await asyncio.to_thread(read_mail_files, mail_dir)
+        if files:
+            assert len(files) == 1
+            message = email.message_from_bytes(files[0], policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            return message
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no mail in {mail_dir}")
+
+
+@pytest.fixture
+async def mail_client(
+    engine: AsyncEngine, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, Path]]:
+    """An embedded-mode app (tasks run in process) writing mail files to a fresh folder.
+
+    It commits for real: its in-process relay works in the background, which the
+    one connection of the savepoint-bound app cannot serve. What it wrote is removed
+    afterwards.
+    """
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    async with engine.connect() as connection:
+        last_outbox_id = await connection.scalar(
+            select(func.coalesce(func.max(OutboxMessage.id), 0))
+        )
+    settings = load_test_settings(
+        redis_url="", mail_file_dir=mail_dir, password_reset_url="https://front.example/reset"
+    )
+    app: FastAPI = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield client, mail_dir
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(delete(User).where(User.username.like("mail%")))
+            await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_outbox_id))
+
+
+@pytest.fixture
+async def mail_user(mail_client: tuple[httpx.AsyncClient, Path]) -> dict[str, Any]:
+    """A user registered through the API, whose welcome mail arrived (and is put aside)."""
+    client, mail_dir = mail_client
+    response = await client.post(
+        f"{API}/auth/register",
+        json={
+            "username": "mailuser",
+            "email": "mailuser@example.com",
+            "password": DEFAULT_PASSWORD,
+        },
+    )
+    assert response.status_code == 201
+    welcome = await delivered_mail(mail_dir)
+    assert welcome["To"] == "mailuser@example.com"
+    assert "mailuser" in welcome["Subject"]
+    assert DEFAULT_PASSWORD not in welcome.as_string()
+    await asyncio.to_thread(remove_mail_files, mail_dir)
+    user: dict[str, Any] = response.json()
+    return user
+
+
+def reset_token_in(message: EmailMessage) -> str:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    from_text = RESET_LINK.findall(text.get_content())
+    assert from_text
+    assert set(from_text) == set(RESET_LINK.findall(html.get_content()))
+    return str(from_text[0])
+
+
+async def request_reset(mail_client: tuple[httpx.AsyncClient, Path], user: dict[str, Any]) -> str:
+    client, mail_dir = mail_client
+    response = await client.post(RESTORE, json={"email": user["email"].upper()})
+    assert response.status_code == 202
+    message = await delivered_mail(mail_dir)
+    assert message["To"] == user["email"]
+    return reset_token_in(message)
+
+
+async def test_reset_flow_sets_the_password_and_ends_every_session(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any]
+) -> None:
+    client, _ = mail_client
+    tokens = await login(client, mail_user["username"])
+    token = await request_reset(mail_client, mail_user)
+
+    response = await client.post(RESET, json={"token": token, "password": NEW_PASSWORD})
+
+    assert response.status_code == 204
+    await login(client, mail_user["username"], NEW_PASSWORD)
+    old_password = await client.post(
+        f"{API}/auth/login", data={"username": mail_user["username"], "password": DEFAULT_PASSWORD}
+    )
+    assert old_password.status_code == 400
+    profile = await client.get(f"{API}/profile", headers=bearer(tokens["access_token"]))
+    assert profile.status_code == 401
+    refreshed = await client.post(
+        f"{API}/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refreshed.status_code == 401
+
+
+async def test_reset_token_is_single_use(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any]
+) -> None:
+    client, _ = mail_client
+    token = await request_reset(mail_client, mail_user)
+    first = await client.post(RESET, json={"token": token, "password": NEW_PASSWORD})
+    second = await client.post(RESET, json={"token": token, "password": "another-password"})
+    assert first.status_code == 204
+    assert second.status_code == 400
+
+
+async def test_expired_reset_token_is_400(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any], engine: AsyncEngine
+) -> None:
+    client, _ = mail_client
+    token = await request_reset(mail_client, mail_user)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(PasswordResetToken)
+            .where(PasswordResetToken.user_id == mail_user["id"])
+            .values(expires_at=past)
+        )
+    response = await client.post(RESET, json={"token": token, "password": NEW_PASSWORD})
+    assert response.status_code == 400
+
+
+async def count_outbox(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+
+async def test_restore_is_202_and_queues_nothing_for_unknown_or_blocked_accounts(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    blocked = await create_user(session, status=UserStatus.BLOCKED)
+    before = await count_outbox(session)
+    unknown = await client.post(RESTORE, json={"email": "nobody@example.com"})
+    disabled = await client.post(RESTORE, json={"email": blocked.email})
+    assert unknown.status_code == disabled.status_code == 202
+    assert await count_outbox(session) == before
+
+
+async def test_restore_queues_a_mail_for_a_known_account(
+    client: httpx.AsyncClient, session: AsyncSession, user: User
+) -> None:
+    before = await count_outbox(session)
+    response = await client.post(RESTORE, json={"email": user.email})
+    assert response.status_code == 202
+    assert await count_outbox(session) == before + 1
+
+
+async def test_unknown_reset_token_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(RESET, json={"token": "unknown-token", "password": NEW_PASSWORD})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (RESET, {"token": "t", "password": "short"}),
+        (RESET, {"token": "", "password": NEW_PASSWORD}),
+        (RESET, {"password": NEW_PASSWORD}),
+        (RESET, {"token": "t", "password": NEW_PASSWORD, "user_id": 1}),
+        (RESTORE, {"email": "not-an-email"}),
+        (RESTORE, {}),
+        (RESTORE, {"email": "a@example.com", "extra": 1}),
+    ],
+)
+async def test_reset_endpoints_reject_invalid_bodies(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any]
+) -> None:
+    assert (await client.post(url, json=body)).status_code == 422
