@@ -2,6 +2,22 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from app.movies.events import MovieCreated, MovieDeleted, MovieUpdated
+from app.movies.gateway import MoviesGateway, MoviesGatewayDep
+from app.movies.router import router
+from app.movies.schemas import MovieRead
+from app.movies.seed import SeedReport, seed_demo_data
 
-__all__ = ["routers"]
+routers: list[APIRouter] = [router]
+
+__all__ = [
+    "MovieCreated",
+    "MovieDeleted",
+    "MovieRead",
+    "MovieUpdated",
+    "MoviesGateway",
+    "MoviesGatewayDep",
+    "SeedReport",
+    "routers",
+    "seed_demo_data",
+]

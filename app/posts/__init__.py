@@ -2,6 +2,19 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from app.posts.events import PostCreated, PostDeleted, PostUpdated
+from app.posts.gateway import PostsGateway, PostsGatewayDep
+from app.posts.router import router
+from app.posts.schemas import PostRead
 
-__all__ = ["routers"]
+routers: list[APIRouter] = [router]
+
+__all__ = [
+    "PostCreated",
+    "PostDeleted",
+    "PostRead",
+    "PostUpdated",
+    "PostsGateway",
+    "PostsGatewayDep",
+    "routers",
+]

@@ -1,0 +1,21 @@
+"""The movies module's FastAPI dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.core.deps import CacheDep, EventsDep, UnitOfWorkDep
+from app.core.listing import ListParams, list_params
+from app.movies.repository import MOVIE_LIST_SPEC
+from app.movies.service import MovieService
+
+
+async def get_movie_service(uow: UnitOfWorkDep, events: EventsDep, cache: CacheDep) -> MovieService:
+    return MovieService(uow, events, cache)
+
+
+MovieServiceDep = Annotated[MovieService, Depends(get_movie_service)]
+
+MovieListParams = Annotated[ListParams, Depends(list_params(MOVIE_LIST_SPEC))]

@@ -1,0 +1,13 @@
+"""The movies module's errors; `app.core.errors` turns each into a problem response."""
+
+from __future__ import annotations
+
+from app.core.errors import ConflictError, NotFoundError
+
+
+class MovieNotFoundError(NotFoundError):
+    detail = "Movie not found"
+
+
+class MovieAlreadyExistsError(ConflictError):
+    detail = "A movie with this movie_id already exists"

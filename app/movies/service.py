@@ -1,0 +1,82 @@
+"""Use cases of the movies module; raises domain errors, never HTTP ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
+
+from app.core.cache import Cache
+from app.core.db import UnitOfWork
+from app.core.events import Events
+from app.core.listing import ListParams, Page
+from app.movies.events import MovieCreated, MovieDeleted, MovieUpdated
+from app.movies.exceptions import MovieAlreadyExistsError, MovieNotFoundError
+from app.movies.models import Movie
+from app.movies.repository import MOVIE_LIST_SPEC, MovieRepository
+from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
+
+MOVIE_READ = TypeAdapter(MovieRead)
+
+
+def movie_cache_key(movie_id: int) -> str:
+    return f"movies:{movie_id}"
+
+
+class MovieService:
+    """Movie catalogue: reads for everyone signed in, writes for superusers (the router
+    enforces the roles; the service keeps the cache and the events right)."""
+
+    def __init__(self, uow: UnitOfWork, events: Events, cache: Cache) -> None:
+        self.uow = uow
+        self.events = events
+        self.cache = cache
+        self.movies = MovieRepository(uow.session)
+
+    async def list_movies(self, params: ListParams) -> Page[Movie]:
+        return await self.movies.list(params, MOVIE_LIST_SPEC)
+
+    async def new_movies(self, year: int, rating: Decimal, limit: int) -> Sequence[Movie]:
+        return await self.movies.released_since(year, rating, limit)
+
+    async def get_movie(self, movie_id: int) -> MovieRead:
+        """From the cache when warm; PATCH and DELETE drop the entry after their commit."""
+        movie = await self.cache.get_or_load(
+            movie_cache_key(movie_id), lambda: self._load(movie_id), MOVIE_READ
+        )
+        if movie is None:
+            raise MovieNotFoundError(f"Movie {movie_id} not found")
+        return movie
+
+    async def _load(self, movie_id: int) -> MovieRead | None:
+        movie = await self.movies.get(movie_id)
+        return MovieRead.model_validate(movie) if movie is not None else None
+
+    async def create_movie(self, data: MovieCreate) -> Movie:
+        """Insert; the primary key decides a duplicate `movie_id` (409), not a prior read."""
+        movie = Movie(**data.model_dump(exclude_none=True))
+        try:
+            await self.movies.add(movie)
+        except IntegrityError:
+            if data.movie_id is None:  # a generated id is never taken: not the client's fault
+                raise
+            raise MovieAlreadyExistsError(f"Movie {data.movie_id} already exists") from None
+        if data.movie_id is not None:
+            await self.movies.reserve_ids_up_to(data.movie_id)
+        self.events.publish(MovieCreated(movie_id=movie.movie_id, title=movie.title))
+        return movie
+
+    async def update_movie(self, movie_id: int, data: MovieUpdate) -> Movie:
+        movie = await self.movies.get_or_404(movie_id)
+        await self.movies.update(movie, data.model_dump(exclude_none=True))
+        self.cache.invalidate_after_commit(self.uow, movie_cache_key(movie_id))
+        self.events.publish(MovieUpdated(movie_id=movie_id))
+        return movie
+
+    async def delete_movie(self, movie_id: int) -> None:
+        movie = await self.movies.get_or_404(movie_id)
+        await self.movies.delete(movie)
+        self.cache.invalidate_after_commit(self.uow, movie_cache_key(movie_id))
+        self.events.publish(MovieDeleted(movie_id=movie_id))

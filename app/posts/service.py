@@ -1,0 +1,84 @@
+"""Use cases of the posts module; raises domain errors, never HTTP ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.auth import AuthGateway, UserRead
+from app.core.db import UnitOfWork
+from app.core.events import Events
+from app.core.listing import ListParams, Page
+from app.posts.events import PostCreated, PostDeleted, PostUpdated
+from app.posts.models import Post
+from app.posts.policy import ensure_can_change
+from app.posts.repository import POST_LIST_SPEC, PostRepository
+from app.posts.schemas import PostCreate, PostRead, PostUpdate
+
+
+def post_read(post: Post, user_name: str | None) -> PostRead:
+    return PostRead(
+        id=post.id,
+        title=post.title,
+        content=post.content,
+        user_id=post.user_id,
+        user_name=user_name,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+    )
+
+
+async def hide_posts_of_user(uow: UnitOfWork, user_id: int) -> int:
+    """Soft-delete every post of a deleted user (idempotent); how many were hidden."""
+    return await PostRepository(uow.session).soft_delete_all_of_user(user_id)
+
+
+class PostService:
+    """Posts: anyone reads, signed-in users write, authors (or superusers) change their own."""
+
+    def __init__(self, uow: UnitOfWork, events: Events, auth: AuthGateway) -> None:
+        self.events = events
+        self.auth = auth
+        self.posts = PostRepository(uow.session)
+
+    async def _with_author_names(self, posts: Sequence[Post]) -> list[PostRead]:
+        """Posts with their authors' names, fetched in one call whatever the number of posts."""
+        authors = await self.auth.get_users(post.user_id for post in posts)
+        return [
+            post_read(post, author.username if (author := authors.get(post.user_id)) else None)
+            for post in posts
+        ]
+
+    async def list_posts(self, params: ListParams) -> Page[PostRead]:
+        page = await self.posts.list(params, POST_LIST_SPEC)
+        items = await self._with_author_names(page.items)
+        return Page[PostRead](items=items, total=page.total, page=page.page, per_page=page.per_page)
+
+    async def get_post(self, post_id: int) -> PostRead:
+        [post] = await self._with_author_names([await self.posts.get_or_404(post_id)])
+        return post
+
+    async def create_post(self, data: PostCreate, author: UserRead) -> PostRead:
+        post = await self.posts.add(Post(**data.model_dump(), user_id=author.id))
+        self.events.publish(PostCreated(post_id=post.id, user_id=author.id))
+        return post_read(post, author.username)
+
+    async def replace_post(self, post_id: int, data: PostCreate, user: UserRead) -> PostRead:
+        return await self._change(post_id, data.model_dump(), user)
+
+    async def update_post(self, post_id: int, data: PostUpdate, user: UserRead) -> PostRead:
+        return await self._change(post_id, data.model_dump(exclude_none=True), user)
+
+    async def _change(self, post_id: int, values: Mapping[str, Any], user: UserRead) -> PostRead:
+        post = await self.posts.get_or_404(post_id)
+        ensure_can_change(user, post)
+        await self.posts.update(post, values)
+        self.events.publish(PostUpdated(post_id=post.id, user_id=post.user_id))
+        [changed] = await self._with_author_names([post])
+        return changed
+
+    async def delete_post(self, post_id: int, user: UserRead) -> None:
+        post = await self.posts.get_or_404(post_id)
+        ensure_can_change(user, post)
+        await self.posts.soft_delete(post)
+        self.events.publish(PostDeleted(post_id=post.id, user_id=post.user_id))

@@ -1,0 +1,93 @@
+"""When a user is deleted their posts vanish from every read (the `UserDeleted` listener)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import UserDeleted
+from app.auth.models import User
+from app.core.db import UnitOfWork
+from app.core.events import Events
+from app.core.queue.outbox import OutboxMessage
+from app.core.services import CoreServices
+from app.posts import listeners, tasks
+from tests.factories import create_post, create_user
+from tests.integration.auth.conftest import API
+
+POSTS = f"{API}/posts"
+
+
+async def titles_on_the_list(client: httpx.AsyncClient) -> list[str]:
+    return [post["title"] for post in (await client.get(POSTS)).json()["items"]]
+
+
+async def test_deleting_a_profile_hides_its_posts(
+    client: httpx.AsyncClient, user: User, user_headers: dict[str, str], session: AsyncSession
+) -> None:
+    other = await create_user(session)
+    await create_post(session, other.id, title="stays")
+    mine = await client.post(POSTS, json={"title": "goes", "content": "x"}, headers=user_headers)
+    assert await titles_on_the_list(client) == ["stays", "goes"]
+
+    assert (await client.delete(f"{API}/profile", headers=user_headers)).status_code == 204
+
+    assert await titles_on_the_list(client) == ["stays"]
+    assert (await client.get(f"{POSTS}/{mine.json()['id']}")).status_code == 404
+
+
+async def test_a_superuser_deleting_a_user_hides_their_posts(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession
+) -> None:
+    author = await create_user(session)
+    post = await create_post(session, author.id)
+
+    deleted = await client.delete(f"{API}/users/{author.id}", headers=admin_headers)
+
+    assert deleted.status_code == 204
+    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
+
+
+async def test_an_event_from_outside_a_request_hides_posts_too(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A worker or the CLI publishes on its own unit of work; listeners run after its commit."""
+    author = await create_user(session)
+    post = await create_post(session, author.id)
+    services: CoreServices = app.state.services
+
+    async with services.unit_of_work() as uow:
+        Events(services, uow).publish(UserDeleted(user_id=author.id))
+
+    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
+
+
+async def test_a_failing_listener_is_retried_through_the_queue(
+    client: httpx.AsyncClient,
+    user: User,
+    user_headers: dict[str, str],
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post = await create_post(session, user.id)
+
+    async def database_hiccup(uow: UnitOfWork, user_id: int) -> int:
+        raise ConnectionError("database hiccup")
+
+    monkeypatch.setattr(listeners, "hide_posts_of_user", database_hiccup)
+    assert (await client.delete(f"{API}/profile", headers=user_headers)).status_code == 204
+    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 200
+
+    retry = await session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.task_name == "app.posts.tasks:hide_posts_of_deleted_user"
+        )
+    )
+    assert retry is not None
+    assert retry.kwargs == {"user_id": user.id}
+
+    await tasks.hide_posts_of_deleted_user(user.id, UnitOfWork(session))
+    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
