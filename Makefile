@@ -25,7 +25,7 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
 	$(RUN) coverage erase
-	$(RUN) coverage run -m pytest
+	$(RUN) coverage run -m pytest -n auto --maxprocesses 6
 	$(RUN) coverage combine --quiet
 	$(RUN) coverage report
 
