@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     cache_version: str = "1"
     cache_ttl: float = Field(default=300.0, gt=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
+    # Seconds a Redis cache is trusted between two checks of the pending invalidations
+    # (app/core/cache.py); a write during a Redis outage answers up to this much later.
+    cache_trust_window: float = Field(default=1.0, gt=0)
 
     # Queue (taskiq): see the "Queue" block of `.sample.env`.
     queue_stream: str = "modulith:tasks"

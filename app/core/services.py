@@ -47,13 +47,14 @@ class CoreServices:
         """`listeners`: the modules' event listeners, collected by the composition root."""
         engine = create_engine(settings)
         request_redis = create_request_redis(settings)
+        session_factory = create_session_factory(engine)
         services = cls(
             settings=settings,
             engine=engine,
-            session_factory=create_session_factory(engine),
+            session_factory=session_factory,
             redis=create_redis(settings),
             request_redis=request_redis,
-            cache=Cache.from_settings(settings, request_redis),
+            cache=Cache.from_settings(settings, request_redis, session_factory),
             rate_limiter=RateLimiter(settings, request_redis),
             queue=QueueService(settings),
             mail=MailService(settings),

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.cache import SCAN_BATCH, Cache
 from app.core.config import Settings
@@ -31,10 +32,24 @@ class Greeting(BaseModel):
 GREETING = TypeAdapter(Greeting)
 
 
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest, settings: Settings, redis: Redis) -> Cache:
-    """A cache on each backend; the Redis one on the suite's own (flushed) db."""
-    return Cache.from_settings(settings, redis if request.param == "redis" else None)
+@pytest.fixture
+def memory_cache(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> Cache:
+    return Cache.from_settings(settings, None, session_factory)
+
+
+@pytest.fixture
+def redis_cache(
+    settings: Settings, redis: Redis, session_factory: async_sessionmaker[AsyncSession]
+) -> Cache:
+    """A Redis-backed cache on the suite's own (flushed) db."""
+    return Cache.from_settings(settings, redis, session_factory)
+
+
+@pytest.fixture(params=["memory_cache", "redis_cache"])
+def cache(request: pytest.FixtureRequest) -> Cache:
+    """A cache on each backend."""
+    cache: Cache = request.getfixturevalue(request.param)
+    return cache
 
 
 async def test_values_round_trip_as_json(cache: Cache) -> None:
@@ -67,8 +82,8 @@ async def test_entries_expire_after_their_ttl(cache: Cache) -> None:
     assert await cache.get("long") == "still here"
 
 
-async def test_a_new_cache_version_sees_none_of_the_old_entries(settings: Settings) -> None:
-    backend_cache = Cache.from_settings(settings, None)
+async def test_a_new_cache_version_sees_none_of_the_old_entries(memory_cache: Cache) -> None:
+    backend_cache = memory_cache
     await backend_cache.set("movies:1", "old")
     bumped = Cache(backend_cache._backend, version="2", default_ttl=60)
     assert await bumped.get("movies:1") is None
@@ -109,9 +124,9 @@ async def test_an_entry_that_no_longer_validates_is_reloaded(cache: Cache) -> No
 
 
 async def test_redis_entries_are_json_and_garbage_is_a_miss(
-    settings: Settings, redis: Redis
+    settings: Settings, redis: Redis, redis_cache: Cache
 ) -> None:
-    cache = Cache.from_settings(settings, redis)
+    cache = redis_cache
     await cache.set("movies:1", {"title": "Heat"})
     assert await redis.get(f"cache:v{settings.cache_version}:movies:1") == b'{"title":"Heat"}'
     await redis.set(f"cache:v{settings.cache_version}:movies:2", b"\x80\x04pickled")
@@ -119,9 +134,9 @@ async def test_redis_entries_are_json_and_garbage_is_a_miss(
 
 
 async def test_delete_by_prefix_in_redis_goes_through_many_keys(
-    settings: Settings, redis: Redis
+    settings: Settings, redis: Redis, redis_cache: Cache
 ) -> None:
-    cache = Cache.from_settings(settings, redis)
+    cache = redis_cache
     async with redis.pipeline(transaction=False) as pipe:
         for number in range(SCAN_BATCH + 20):
             pipe.set(f"cache:v{settings.cache_version}:bulk:{number}", "1")
@@ -238,11 +253,13 @@ async def test_a_stopped_redis_is_a_miss_and_the_request_is_still_served(
     )
 
 
-async def test_cache_writes_to_an_unreachable_redis_are_skipped(settings: Settings) -> None:
+async def test_cache_writes_to_an_unreachable_redis_are_skipped(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
     unreachable = load_test_settings(redis_url="redis://127.0.0.1:1/0")
     client = create_request_redis(unreachable)
     assert client is not None
-    cache = Cache.from_settings(settings, client)
+    cache = Cache.from_settings(settings, client, session_factory)
     try:
         await cache.set("movies:1", {"title": "Heat"})
         await cache.delete("movies:1")
