@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from http import HTTPStatus
 
 import structlog
 from fastapi import Depends, FastAPI
@@ -16,7 +17,12 @@ from app.core.events import EventsMiddleware, listeners_in
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, metrics_endpoint
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import (
+    BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    RequestContextMiddleware,
+)
+from app.core.openapi import install_problem_docs, problem_responses
 from app.core.pages import router as pages_router
 from app.core.rate_limit import DEFAULT_RATE_LIMIT, RateLimitHeadersMiddleware
 from app.core.services import CoreServices
@@ -76,9 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
 
     install_error_handlers(app)
+    install_problem_docs(app)
     # The last added is the outermost: proxy headers, rate-limit headers (outside the request
-    # context, so its last-resort 500 carries them too), request context, body limit, then
-    # events (inside the request context, so listeners log with the request id).
+    # context, so its last-resort 500 carries them too), request context, body limit, events
+    # (inside the request context, so listeners log with the request id), then HEAD as GET.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(EventsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
@@ -88,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(health_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    # Every API route is rate limited and reaches the database.
+    api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=api_problems)
     return app

@@ -1,4 +1,8 @@
-"""Annotated dependency aliases: route signatures read like a sentence."""
+"""Annotated dependency aliases: route signatures read like a sentence.
+
+The trivial ones are `async def` on purpose: FastAPI runs a plain `def` dependency in a
+thread pool, a hop per dependency on every request for no blocking work at all.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from app.core.queue import Queue
 from app.core.services import CoreServices
 
 
-def get_services(request: Request) -> CoreServices:
+async def get_services(request: Request) -> CoreServices:
     services: CoreServices = request.app.state.services
     return services
 
@@ -25,7 +29,7 @@ def get_services(request: Request) -> CoreServices:
 ServicesDep = Annotated[CoreServices, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
@@ -39,14 +43,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
-def get_session(uow: UnitOfWorkDep) -> AsyncSession:
+async def get_session(uow: UnitOfWorkDep) -> AsyncSession:
     return uow.session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_events(services: ServicesDep, uow: UnitOfWorkDep) -> Events:
+async def get_events(services: ServicesDep, uow: UnitOfWorkDep) -> Events:
     """Events published in this request, dispatched after its commit."""
     return Events(services, uow)
 
@@ -54,7 +58,7 @@ def get_events(services: ServicesDep, uow: UnitOfWorkDep) -> Events:
 EventsDep = Annotated[Events, Depends(get_events)]
 
 
-def get_queue(services: ServicesDep, uow: UnitOfWorkDep) -> Queue:
+async def get_queue(services: ServicesDep, uow: UnitOfWorkDep) -> Queue:
     """Tasks enqueued in this request's transaction, sent after its commit."""
     return Queue(uow, services.queue)
 
@@ -62,7 +66,7 @@ def get_queue(services: ServicesDep, uow: UnitOfWorkDep) -> Queue:
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-def get_mailer(services: ServicesDep, queue: QueueDep) -> Mailer:
+async def get_mailer(services: ServicesDep, queue: QueueDep) -> Mailer:
     """Emails rendered now and delivered by a queue task after this request's commit."""
     return Mailer(services.mail, queue)
 
@@ -70,7 +74,7 @@ def get_mailer(services: ServicesDep, queue: QueueDep) -> Mailer:
 MailDep = Annotated[Mailer, Depends(get_mailer)]
 
 
-def get_cache(services: ServicesDep) -> Cache:
+async def get_cache(services: ServicesDep) -> Cache:
     """The process's cache (Redis-backed when `REDIS_URL` is set)."""
     return services.cache
 

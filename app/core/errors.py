@@ -5,20 +5,26 @@ Every error response of the API is an RFC 9457 problem document built here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from app.core.logging import current_request_id
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Where `BodyLimitMiddleware` keeps the body chunks it let through, for error reports.
+RECEIVED_BODY_SCOPE_KEY = "app.received_body"
 
 logger = structlog.get_logger(__name__)
 
@@ -161,17 +167,90 @@ async def _app_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    if not isinstance(error, RequestValidationError):  # pragma: no cover
-        raise error
-    errors = _public_errors(error.errors())
+def validation_problem(instance: str, errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """The 422 problem listing `errors` (each with `loc`, `msg` and `type`)."""
     fields = ", ".join(".".join(str(part) for part in item["loc"]) for item in errors)
     return problem_response(
         HTTPStatus.UNPROCESSABLE_ENTITY,
         f"Invalid request: {fields}",
-        instance=request.url.path,
-        extra={"errors": errors},
+        instance=instance,
+        extra={"errors": list(errors)},
     )
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, RequestValidationError):  # pragma: no cover
+        raise error
+    return validation_problem(request.url.path, _public_errors(error.errors()))
+
+
+class _OversizedNumber:
+    """Stands for a JSON integer with more digits than Python converts."""
+
+
+_OVERSIZED = _OversizedNumber()
+
+
+def _int_or_oversized(text: str) -> int | _OversizedNumber:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(text.lstrip("-")) > limit:
+        return _OVERSIZED
+    return int(text)
+
+
+def _oversized_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[list[str | int]]:
+    if value is _OVERSIZED:
+        yield list(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _oversized_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _oversized_paths(item, (*path, index))
+
+
+def oversized_number_errors(body: bytes) -> list[dict[str, Any]]:
+    """The 422 errors for the integers of a JSON body too long to convert, if any.
+
+    Python refuses to convert an integer of more than `sys.get_int_max_str_digits()`
+    digits (a denial-of-service guard), so the body cannot even be decoded; no field
+    accepts such a number, so each one is reported at its place in the body.
+    """
+    try:
+        document = json.loads(body, parse_int=_int_or_oversized)
+    except ValueError:
+        return []
+    return [
+        {
+            "loc": ["body", *path],
+            "msg": "Number has more digits than any field accepts",
+            "type": "int_parsing_size",
+        }
+        for path in _oversized_paths(document)
+    ]
+
+
+def _body_parse_problem(request: Request) -> JSONResponse | None:
+    """A 422 for a body whose only fault is an oversized number, else None."""
+    received = request.scope.get(RECEIVED_BODY_SCOPE_KEY)
+    errors = oversized_number_errors(b"".join(received)) if received else []
+    if not errors:
+        return None
+    return validation_problem(request.url.path, errors)
+
+
+def allowed_methods(request: Request) -> str | None:
+    """Every method of every route matching the path (Starlette names only the first's)."""
+    methods: set[str] = set()
+    # Included routers are flattened (with their prefixes) the way FastAPI's OpenAPI does.
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # `HeadAsGetMiddleware` answers HEAD wherever GET is served
+    return ", ".join(sorted(methods)) or None
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
@@ -179,11 +258,18 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         raise error
     status = error.status_code
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(status).phrase
+    headers = dict(error.headers or {})
+    # FastAPI answers 400 to a JSON body it could not decode.
+    oversized = status == HTTPStatus.BAD_REQUEST and isinstance(error.__cause__, ValueError)
+    if oversized and (problem := _body_parse_problem(request)) is not None:
+        return problem
     if status == HTTPStatus.NOT_FOUND and detail == "Not Found":
         detail = f"No route matches {request.url.path}"
     elif status == HTTPStatus.METHOD_NOT_ALLOWED:
         detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(status, detail, instance=request.url.path, headers=error.headers)
+        if allow := allowed_methods(request):
+            headers["Allow"] = allow
+    return problem_response(status, detail, instance=request.url.path, headers=headers)
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:

@@ -10,13 +10,20 @@ import re
 import time
 import uuid
 from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import internal_error_response, problem_response
+from app.core.errors import (
+    RECEIVED_BODY_SCOPE_KEY,
+    internal_error_response,
+    problem_response,
+    validation_problem,
+)
 from app.core.metrics import Metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -38,6 +45,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def nul_query_errors(query_string: bytes) -> list[dict[str, Any]]:
+    """One 422 error per query parameter whose name or value holds a NUL character."""
+    if b"%00" not in query_string:  # the cheap test; a NUL always arrives percent-encoded
+        return []
+    names = {
+        name: None
+        for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        if "\x00" in name or "\x00" in value
+    }
+    return [
+        {"loc": ["query", name], "msg": "NUL character", "type": "value_error"} for name in names
+    ]
 
 
 class RequestContextMiddleware:
@@ -67,18 +88,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if b"%00" in scope.get("query_string", b""):
-                response = problem_response(
-                    HTTPStatus.UNPROCESSABLE_ENTITY,
-                    "Query values must not contain NUL characters",
-                    instance=scope["path"],
-                    extra={
-                        "errors": [
-                            {"loc": ["query"], "msg": "NUL character", "type": "value_error"}
-                        ]
-                    },
-                )
-                await response(scope, receive, send_with_id)
+            if nul_errors := nul_query_errors(scope.get("query_string", b"")):
+                await validation_problem(scope["path"], nul_errors)(scope, receive, send_with_id)
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
@@ -103,7 +114,11 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies above a size, before anything parses them."""
+    """Refuses request bodies above a size, before anything parses them.
+
+    The chunks it lets through stay on the scope (`RECEIVED_BODY_SCOPE_KEY`, the same
+    bytes objects, no copy) so an error handler can explain a body that failed to parse.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -124,14 +139,45 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         received = 0
+        chunks: list[bytes] = scope.setdefault(RECEIVED_BODY_SCOPE_KEY, [])
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_bytes:
                     raise too_large
+                if chunk:
+                    chunks.append(chunk)
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class HeadAsGetMiddleware:
+    """Answers HEAD wherever GET is served: the GET response without its body.
+
+    FastAPI routes, unlike Starlette's, do not add HEAD to GET. The method is switched
+    only while the app runs, so the access log and metrics still read HEAD.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, send_headers_only)
+        finally:
+            scope["method"] = "HEAD"

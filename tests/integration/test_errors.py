@@ -33,9 +33,13 @@ def probe_app(app: FastAPI) -> FastAPI:
     async def echo(body: Echo) -> Echo:
         return body
 
+    async def echo_many(body: list[Echo]) -> list[Echo]:
+        return body
+
     app.add_api_route("/test/boom", boom)
     app.add_api_route("/test/conflict", conflict)
     app.add_api_route("/test/echo", echo, methods=["POST"])
+    app.add_api_route("/test/echo-many", echo_many, methods=["POST"])
     return app
 
 
@@ -69,7 +73,31 @@ async def test_insane_request_id_is_replaced(client: httpx.AsyncClient, incoming
 async def test_unknown_method_is_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.delete("/health/live")
     assert_problem(response, 405)
-    assert "GET" in response.headers["allow"]
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/v1/posts", "GET, HEAD, POST"),
+        ("POST", "/api/v1/posts/1", "DELETE, GET, HEAD, PATCH, PUT"),
+    ],
+)
+async def test_405_allows_the_methods_of_every_route_on_the_path(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allow
+
+
+async def test_head_is_answered_where_get_is(client: httpx.AsyncClient) -> None:
+    get = await client.get("/health/live")
+    head = await client.head("/health/live")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-type"] == get.headers["content-type"]
 
 
 async def test_domain_error_maps_to_its_status(
@@ -152,6 +180,53 @@ async def test_streamed_oversized_body_is_413(
     assert_problem(response, 413)
 
 
-async def test_nul_in_query_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health/live?filters=name:a%00b")
-    assert_problem(response, 422)
+async def test_nul_in_query_is_422_naming_each_parameter(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live?filters=name:a%00b&page=1&sort=%00&filters=x%00")
+    body = assert_problem(response, 422)
+    assert [error["loc"] for error in body["errors"]] == [  # type: ignore[attr-defined]
+        ["query", "filters"],
+        ["query", "sort"],
+    ]
+
+
+async def test_encoded_percent_00_is_not_a_nul(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live?filters=name:%2500")
+    assert response.status_code == 200
+
+
+TOO_MANY_DIGITS = "9" * 4301
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/test/echo", f'{{"name": "a", "count": {TOO_MANY_DIGITS}}}', ["body", "count"]),
+        ("/test/echo", f'{{"name": "a", "count": -{TOO_MANY_DIGITS}}}', ["body", "count"]),
+        (
+            "/test/echo-many",
+            f'[{{"name": "a", "count": 1}}, {{"name": "b", "count": {TOO_MANY_DIGITS}}}]',
+            ["body", 1, "count"],
+        ),
+    ],
+)
+async def test_number_with_too_many_digits_is_422_naming_the_field(
+    probe_app: FastAPI, client: httpx.AsyncClient, path: str, body: str, loc: list[object]
+) -> None:
+    response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {
+            "loc": loc,
+            "msg": "Number has more digits than any field accepts",
+            "type": "int_parsing_size",
+        }
+    ]
+
+
+async def test_body_that_is_not_utf8_is_400_problem(
+    probe_app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/test/echo", content=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 400)

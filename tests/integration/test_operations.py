@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from app.core.errors import PROBLEM_CONTENT_TYPE as PROBLEM
 from app.main import create_app
 from tests.conftest import load_test_settings
 
@@ -43,3 +48,79 @@ async def test_production_hides_docs() -> None:
             for page in ("/docs", "/redoc", "/openapi.json"):
                 assert (await client.get(page)).status_code == 404
             assert 'href="/docs"' not in (await client.get("/")).text
+
+
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+async def test_openapi_documents_every_error_as_a_problem(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    assert {"Problem", "ValidationProblem"} <= components.keys()
+    assert not {"HTTPValidationError", "ValidationError"} & components.keys()
+    for ref in set(_refs(schema)):
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for method, path, operation in _operations(schema):
+        responses = operation["responses"]
+        assert responses["422"]["content"] == {
+            PROBLEM: {"schema": {"$ref": "#/components/schemas/ValidationProblem"}}
+        }, (method, path)
+        assert responses["500"]["content"] == {PROBLEM: {"schema": problem}}
+        for status, response in responses.items():
+            if int(status) >= 400 and (method, path, status) != ("get", "/health/ready", "503"):
+                assert list(response["content"]) == [PROBLEM], (method, path, status)
+
+
+async def test_openapi_documents_the_errors_each_operation_can_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = {(method, path): op for method, path, op in _operations(schema)}
+
+    def statuses(method: str, path: str) -> set[str]:
+        return set(operations[method, path]["responses"])
+
+    api_defaults = {"422", "429", "500", "503"}
+    assert statuses("get", "/api/v1/posts") == {"200", *api_defaults}
+    with_body_token_and_id = {"400", "401", "403", "404", "413"}
+    assert statuses("put", "/api/v1/posts/{post_id}") == {
+        "200",
+        *with_body_token_and_id,
+        *api_defaults,
+    }
+    unauthorized = operations["post", "/api/v1/posts"]["responses"]["401"]
+    assert "WWW-Authenticate" in unauthorized["headers"]
+    assert "Retry-After" in operations["get", "/api/v1/posts"]["responses"]["429"]["headers"]
+    # Operational routes are neither rate limited nor answered 503 from the database.
+    assert statuses("get", "/health/live") == {"200", "422", "500"}
+
+
+async def test_openapi_of_routes_added_later_is_documented_too(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await client.get("/openapi.json")
+
+    async def late(item_id: int) -> None:
+        return None
+
+    app.add_api_route("/test/late/{item_id}", late)
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/test/late/{item_id}"]["get"]["responses"]
+    assert {"404", "422", "500"} <= responses.keys()
+    assert list(responses["422"]["content"]) == [PROBLEM]

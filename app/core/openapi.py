@@ -1,0 +1,161 @@
+"""The error responses of the OpenAPI schema: every one is an RFC 9457 problem.
+
+FastAPI documents only the successes and its own 422 (`application/json`,
+`{"detail": [...]}`); the API answers every error with `application/problem+json`
+(see `app.core.errors`). `install_problem_docs` rewrites the generated schema once:
+the `Problem` and `ValidationProblem` schemas join the components, every operation's
+422 becomes a `ValidationProblem`, and the statuses any operation of its shape can
+answer are added (500 always; 400 and 413 with a body; 401 and 403 when it needs a
+token; 404 with a path parameter). A module documents its specific ones with
+`responses=problem_responses(409, ...)` on a route or router.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from app.core.errors import PROBLEM_CONTENT_TYPE
+
+SCHEMA_REF = "#/components/schemas/{model}"
+# FastAPI's own 422 schemas, dropped once nothing refers to them any more.
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+DESCRIPTIONS: dict[int, str] = {
+    HTTPStatus.BAD_REQUEST: "The body could not be read (not UTF-8, for one)",
+    HTTPStatus.UNAUTHORIZED: "Missing, malformed, expired or revoked access token",
+    HTTPStatus.FORBIDDEN: "Authenticated but not allowed",
+    HTTPStatus.NOT_FOUND: "No such resource",
+    HTTPStatus.CONFLICT: "Conflict with the current state of the resource",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "The body is larger than the limit (1 MiB by default)",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or the body is not valid",
+    HTTPStatus.TOO_MANY_REQUESTS: "Rate limit exceeded; retry after `Retry-After` seconds",
+    HTTPStatus.INTERNAL_SERVER_ERROR: "Unexpected error, logged with the request id",
+    HTTPStatus.SERVICE_UNAVAILABLE: "The database is unavailable; retry after `Retry-After`",
+}
+_SECONDS = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+HEADERS: dict[int, dict[str, Any]] = {
+    HTTPStatus.UNAUTHORIZED: {
+        "WWW-Authenticate": {"description": "Always `Bearer`", "schema": {"type": "string"}}
+    },
+    HTTPStatus.TOO_MANY_REQUESTS: {"Retry-After": _SECONDS},
+    HTTPStatus.SERVICE_UNAVAILABLE: {"Retry-After": _SECONDS},
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: the body of every error response."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "Post 42 not found",
+                    "instance": "/api/v1/posts/42",
+                    "request_id": "3f0c9a8e2b6d4f1e9c7a5b3d1e0f2a4c",
+                }
+            ]
+        }
+    )
+
+    type: str = Field("about:blank", description="Always `about:blank`")
+    title: str = Field(description="The HTTP status phrase")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong, for a human")
+    instance: str = Field(description="The request path")
+    request_id: str = Field(description="The `X-Request-ID` of the request, also in the logs")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description='Where: `["body", "title"]`, `["query", "page"]`')
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """The 422 problem: `errors` names every invalid parameter or body field."""
+
+    errors: list[ValidationIssue]
+
+
+def problem_response_doc(status: int) -> dict[str, Any]:
+    """The OpenAPI response object of one error status."""
+    model = ValidationProblem if status == HTTPStatus.UNPROCESSABLE_ENTITY else Problem
+    doc: dict[str, Any] = {
+        "description": DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+        "content": {
+            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": SCHEMA_REF.format(model=model.__name__)}}
+        },
+    }
+    if status in HEADERS:
+        doc["headers"] = HEADERS[status]
+    return doc
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route or router: these statuses answered as problems."""
+    return {int(status): problem_response_doc(status) for status in statuses}
+
+
+def _statuses_of(path: str, operation: dict[str, Any]) -> list[int]:
+    statuses: list[int] = [HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.INTERNAL_SERVER_ERROR]
+    if "requestBody" in operation:
+        statuses += [HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_ENTITY_TOO_LARGE]
+    if operation.get("security"):
+        statuses += [HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN]
+    if "{" in path:
+        statuses.append(HTTPStatus.NOT_FOUND)
+    return statuses
+
+
+def _is_fastapi_422(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite a generated OpenAPI schema so that its errors read as problems (in place)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _, definitions = models_json_schema(
+        [(Problem, "serialization"), (ValidationProblem, "serialization")],
+        ref_template=SCHEMA_REF,
+    )
+    components.update(definitions["$defs"])
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():  # FastAPI writes nothing but operations there
+            responses = operation.setdefault("responses", {})
+            for status in _statuses_of(path, operation):
+                key = str(int(status))
+                if key not in responses or _is_fastapi_422(responses[key]):
+                    responses[key] = problem_response_doc(status)
+    for name in FASTAPI_VALIDATION_SCHEMAS:  # the error before its item, which it refers to
+        if f'"{SCHEMA_REF.format(model=name)}"' not in json.dumps(schema):
+            components.pop(name, None)
+    return schema
+
+
+def install_problem_docs(app: FastAPI) -> None:
+    """Make `app.openapi()` return the problem-documented schema.
+
+    FastAPI caches the schema and builds a new one when routes are added; each new one
+    is documented once.
+    """
+    generate: Callable[[], dict[str, Any]] = app.openapi
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        if not documented or documented[0] is not schema:
+            documented[:] = [document_problems(schema)]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
