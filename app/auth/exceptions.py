@@ -47,5 +47,12 @@ class SuperuserRequiredError(PermissionDeniedError):
     detail = "This requires a superuser"
 
 
+class OwnAccountError(PermissionDeniedError):
+    detail = (
+        "A superuser cannot change or delete their own account through /users: "
+        "use /profile, or ask another superuser"
+    )
+
+
 class UserNotFoundError(NotFoundError):
     detail = "User not found"

@@ -34,6 +34,7 @@ USER_LIST_SPEC = ListSpec(
     },
     default_sort=(SortField("id"),),
     tiebreaker=User.id,
+    case_insensitive=frozenset({"email"}),  # as the unique index and sign-in compare it
 )
 
 

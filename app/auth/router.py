@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Form, Path
+from fastapi import APIRouter, Body, Form, Response
 
 from app.auth.deps import (
     AccessClaimsDep,
@@ -18,6 +18,7 @@ from app.auth.deps import (
     UserServiceDep,
 )
 from app.auth.schemas import (
+    LoginForm,
     LogoutRequest,
     ProfileUpdate,
     RefreshRequest,
@@ -30,10 +31,7 @@ from app.auth.schemas import (
 )
 from app.core.listing import Page
 from app.core.rate_limit import by_client_ip, by_client_ip_and_form_field, rate_limit
-
-NO_NUL = r"^[^\x00]*$"
-
-UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+from app.core.schemas import PathId
 
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
 LOGIN_LIMIT = rate_limit(
@@ -58,15 +56,10 @@ async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
 
 @auth_router.post("/login", dependencies=[LOGIN_LIMIT])
 async def login(
-    username: Annotated[
-        str, Form(min_length=1, max_length=320, pattern=NO_NUL, description="Email or username")
-    ],
-    password: Annotated[str, Form(min_length=1, max_length=128, pattern=NO_NUL)],
-    auth: AuthServiceDep,
-    client: ClientInfoDep,
+    form: Annotated[LoginForm, Form()], auth: AuthServiceDep, client: ClientInfoDep
 ) -> Token:
     """Exchange a username (or email) and password for a token pair (OAuth 2 password flow)."""
-    return await auth.login(username, password, client)
+    return await auth.login(form.username, form.password, client)
 
 
 @auth_router.post("/refresh-token")
@@ -75,7 +68,7 @@ async def refresh_token(data: RefreshRequest, auth: AuthServiceDep, client: Clie
     return await auth.refresh(data.refresh_token, client)
 
 
-@auth_router.post("/logout", status_code=HTTPStatus.NO_CONTENT)
+@auth_router.post("/logout", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
 async def logout(
     user: CurrentUser,
     claims: AccessClaimsDep,
@@ -95,7 +88,10 @@ async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -
 
 
 @auth_router.post(
-    "/reset-password", status_code=HTTPStatus.NO_CONTENT, dependencies=[CREDENTIALS_LIMIT]
+    "/reset-password",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    dependencies=[CREDENTIALS_LIMIT],
 )
 async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> None:
     """Set a new password with a reset token; every session of the account ends."""
@@ -114,23 +110,30 @@ async def list_users(
 
 
 @users_router.get("/{user_id}")
-async def get_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> UserRead:
+async def get_user(user_id: PathId, _: Superuser, users: UserServiceDep) -> UserRead:
     """Read one user (superuser)."""
     return UserRead.model_validate(await users.get_user(user_id))
 
 
 @users_router.patch("/{user_id}")
 async def update_user(
-    user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
+    user_id: PathId, data: UserAdminUpdate, admin: Superuser, users: UserServiceDep
 ) -> UserRead:
-    """Block or unblock a user, grant or withdraw superuser (superuser)."""
-    return UserRead.model_validate(await users.update_user(user_id, data))
+    """Block or unblock a user, grant or withdraw superuser (superuser).
+
+    Not on your own account (403), so that no superuser locks themselves out:
+    use `/profile`, or ask another superuser.
+    """
+    return UserRead.model_validate(await users.update_user(user_id, data, admin_id=admin.id))
 
 
-@users_router.delete("/{user_id}", status_code=HTTPStatus.NO_CONTENT)
-async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> None:
-    """Soft-delete a user; their tokens stop working at once (superuser)."""
-    await users.delete_user(user_id)
+@users_router.delete("/{user_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+async def delete_user(user_id: PathId, admin: Superuser, users: UserServiceDep) -> None:
+    """Soft-delete a user; their tokens stop working at once (superuser).
+
+    Not your own account (403): use `DELETE /profile`, or ask another superuser.
+    """
+    await users.delete_user(user_id, admin_id=admin.id)
 
 
 @profile_router.get("")
@@ -145,7 +148,7 @@ async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServi
     return UserRead.model_validate(await users.update_profile(user.id, data))
 
 
-@profile_router.delete("", status_code=HTTPStatus.NO_CONTENT)
+@profile_router.delete("", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
 async def delete_profile(user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep) -> None:
     """Delete the signed-in user's account."""
     await users.delete_profile(user.id, claims)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.models import USERNAME_MAX_LENGTH
-from app.core.schemas import RequestModel
+from app.core.schemas import PatchModel, RequestModel
 
 Username = Annotated[
     str,
@@ -16,6 +16,7 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+OAuthClientField = Annotated[str, StringConstraints(max_length=1024)]
 StatusName = Literal["active", "blocked"]
 
 
@@ -34,18 +35,36 @@ class UserRead(BaseModel):
     updated_at: dt.datetime
 
 
+class LoginForm(RequestModel):
+    """The OAuth 2 password grant (RFC 6749 section 4.3.2), form-encoded.
+
+    `scope`, `client_id` and `client_secret`, which OAuth 2 clients such as the
+    "Authorize" dialog of /docs may send, are accepted and ignored; any other
+    field, or a `grant_type` other than `password`, is a 422.
+    """
+
+    grant_type: Literal["password"] | None = None
+    username: Annotated[str, StringConstraints(min_length=1, max_length=320)] = Field(
+        description="Email or username"
+    )
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    scope: OAuthClientField | None = None
+    client_id: OAuthClientField | None = None
+    client_secret: OAuthClientField | None = None
+
+
 class UserCreate(RequestModel):
     username: Username
     email: EmailStr
     password: Password
 
 
-class UserAdminUpdate(RequestModel):
+class UserAdminUpdate(PatchModel):
     status: StatusName | None = None
     is_superuser: bool | None = None
 
 
-class ProfileUpdate(RequestModel):
+class ProfileUpdate(PatchModel):
     username: Username | None = None
     email: EmailStr | None = None
     password: Password | None = None

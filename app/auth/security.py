@@ -19,6 +19,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.core.config import Settings
+from app.core.schemas import MAX_ID
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, no secret
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type", "iss", "aud")
@@ -143,7 +144,7 @@ class AccessTokenCodec:
         if not (isinstance(jti, str) and 0 < len(jti) <= 64):
             raise InvalidAccessTokenError("malformed token id")
         user_id = int(subject)
-        if not 0 < user_id < 2**63:
+        if not 0 < user_id <= MAX_ID:
             raise InvalidAccessTokenError("subject is not a user id")
         try:
             issued_at = dt.datetime.fromtimestamp(payload["iat"], dt.UTC)

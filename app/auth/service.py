@@ -18,6 +18,7 @@ from app.auth.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     InvalidResetTokenError,
+    OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
     WrongCurrentPasswordError,
@@ -239,6 +240,12 @@ class AuthService:
         )
 
 
+def _refuse_own_account(user_id: int, admin_id: int) -> None:
+    """A superuser who blocked, demoted or deleted themselves could lock everyone out."""
+    if user_id == admin_id:
+        raise OwnAccountError()
+
+
 class UserService:
     """User administration and the profile of the signed-in user."""
 
@@ -255,7 +262,8 @@ class UserService:
     async def get_user(self, user_id: int) -> User:
         return await self.users.get_or_404(user_id)
 
-    async def update_user(self, user_id: int, data: UserAdminUpdate) -> User:
+    async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
+        _refuse_own_account(user_id, admin_id)
         user = await self.users.get_or_404(user_id)
         changes = data.model_dump(exclude_none=True)
         blocking = data.status == UserStatus.BLOCKED.value
@@ -268,7 +276,8 @@ class UserService:
             self.events.publish(UserBlocked(user_id=user.id))
         return user
 
-    async def delete_user(self, user_id: int) -> None:
+    async def delete_user(self, user_id: int, *, admin_id: int) -> None:
+        _refuse_own_account(user_id, admin_id)
         user = await self.users.get_or_404(user_id)
         await self._delete(user)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, computed_field
-from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, func
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import ValidationFailedError
@@ -80,25 +80,39 @@ class ListParams:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """What a resource lets clients sort and filter on, by public field name."""
+    """What a resource lets clients sort and filter on, by public field name.
+
+    `case_insensitive` names text filter fields whose `eq`, `ne` and `in` ignore
+    case, as both sides are lowered (`contains` always ignores case).
+    """
 
     sortable: Mapping[str, InstrumentedAttribute[Any]]
     filterable: Mapping[str, InstrumentedAttribute[Any]]
     default_sort: tuple[SortField, ...]
     tiebreaker: InstrumentedAttribute[Any]
+    case_insensitive: frozenset[str] = frozenset()
     sort_help: str = field(init=False)
     filters_help: str = field(init=False)
 
     def __post_init__(self) -> None:
+        text_fields = {name for name, column in self.filterable.items() if _is_text(column)}
+        if wrong := self.case_insensitive - text_fields:
+            raise ValueError(f"case_insensitive must name text filter fields, not {sorted(wrong)}")
         object.__setattr__(self, "sort_help", "Fields: " + ", ".join(self.sortable))
         object.__setattr__(self, "filters_help", "Fields: " + ", ".join(self.filterable))
 
     def apply(self, stmt: Select[Any], params: ListParams) -> Select[Any]:
         """Add the filters to a statement (ordering and paging are separate)."""
-        conditions = [
-            _COMPARISONS[item.op](self.filterable[item.name], item.value) for item in params.filters
-        ]
+        conditions = [self._condition(item) for item in params.filters]
         return stmt.where(and_(*conditions)) if conditions else stmt
+
+    def _condition(self, item: Filter) -> Any:
+        column: Any = self.filterable[item.name]
+        value = item.value
+        if item.name in self.case_insensitive:
+            column = func.lower(column)
+            value = [text.lower() for text in value] if item.op == "in" else value.lower()
+        return _COMPARISONS[item.op](column, value)
 
     def order_by(self, params: ListParams) -> list[Any]:
         sort = params.sort or self.default_sort
@@ -155,6 +169,10 @@ def parse_sort(spec: ListSpec, raw: str | None) -> tuple[SortField, ...]:
             raise _invalid("sort", f"direction of {name!r} must be asc or desc")
         fields.append(SortField(name, direction == "desc"))
     return tuple(fields)
+
+
+def _is_text(column: InstrumentedAttribute[Any]) -> bool:
+    return _python_type(column) is str
 
 
 def _allowed_ops(column: InstrumentedAttribute[Any]) -> frozenset[str]:

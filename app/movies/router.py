@@ -6,15 +6,14 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query, Response
 
 from app.auth import ActiveUser, Superuser
 from app.core.listing import Page
+from app.core.schemas import PathId
 from app.movies.deps import MovieListParams, MovieServiceDep
 from app.movies.models import LAST_YEAR
-from app.movies.schemas import MAX_MOVIE_ID, MovieCreate, MovieRead, MovieUpdate
-
-MovieId = Annotated[int, Path(ge=1, le=MAX_MOVIE_ID)]
+from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 
@@ -45,7 +44,7 @@ async def new_movies(
 
 
 @router.get("/{movie_id}")
-async def get_movie(movie_id: MovieId, _: ActiveUser, movies: MovieServiceDep) -> MovieRead:
+async def get_movie(movie_id: PathId, _: ActiveUser, movies: MovieServiceDep) -> MovieRead:
     """Read one movie (served from the cache when warm)."""
     return await movies.get_movie(movie_id)
 
@@ -58,13 +57,13 @@ async def create_movie(data: MovieCreate, _: Superuser, movies: MovieServiceDep)
 
 @router.patch("/{movie_id}")
 async def update_movie(
-    movie_id: MovieId, data: MovieUpdate, _: Superuser, movies: MovieServiceDep
+    movie_id: PathId, data: MovieUpdate, _: Superuser, movies: MovieServiceDep
 ) -> MovieRead:
     """Change a movie's title, year or rating (superuser)."""
     return MovieRead.model_validate(await movies.update_movie(movie_id, data))
 
 
-@router.delete("/{movie_id}", status_code=HTTPStatus.NO_CONTENT)
-async def delete_movie(movie_id: MovieId, _: Superuser, movies: MovieServiceDep) -> None:
+@router.delete("/{movie_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+async def delete_movie(movie_id: PathId, _: Superuser, movies: MovieServiceDep) -> None:
     """Delete a movie (superuser)."""
     await movies.delete_movie(movie_id)

@@ -16,10 +16,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from app.core.schemas import RequestModel
+from app.core.schemas import MAX_ID, PatchModel, RequestModel
 from app.movies.models import FIRST_YEAR, LAST_YEAR, MAX_RATING, TITLE_MAX_LENGTH
-
-MAX_MOVIE_ID = 2**31 - 1
 
 
 def _json_number(value: Any) -> Any:
@@ -29,7 +27,7 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-MovieId = Annotated[int, Field(ge=1, le=MAX_MOVIE_ID)]
+MovieId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX_LENGTH)]
 Released = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR, description="Year of release")]
 # A number with at most one decimal, kept exact as a Decimal (8.85 is refused, not rounded).
@@ -50,8 +48,8 @@ class MovieCreate(RequestModel):
     movie_id: MovieId | None = Field(default=None, description="Chosen id; generated if absent")
 
 
-class MovieUpdate(RequestModel):
-    """Any subset of the fields; a field left out (or null) keeps its value."""
+class MovieUpdate(PatchModel):
+    """Any subset of the fields; a field left out keeps its value."""
 
     title: Title | None = None
     released: Released | None = None

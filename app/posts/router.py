@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Response
 
 from app.auth import ActiveUser
 from app.core.listing import Page
+from app.core.schemas import PathId
 from app.posts.deps import PostListParams, PostServiceDep
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
-
-PostId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -24,7 +22,7 @@ async def list_posts(params: PostListParams, posts: PostServiceDep) -> Page[Post
 
 
 @router.get("/{post_id}")
-async def get_post(post_id: PostId, posts: PostServiceDep) -> PostRead:
+async def get_post(post_id: PathId, posts: PostServiceDep) -> PostRead:
     """Read one post."""
     return await posts.get_post(post_id)
 
@@ -37,7 +35,7 @@ async def create_post(data: PostCreate, user: ActiveUser, posts: PostServiceDep)
 
 @router.put("/{post_id}")
 async def replace_post(
-    post_id: PostId, data: PostCreate, user: ActiveUser, posts: PostServiceDep
+    post_id: PathId, data: PostCreate, user: ActiveUser, posts: PostServiceDep
 ) -> PostRead:
     """Replace a post's title and content (its author or a superuser)."""
     return await posts.replace_post(post_id, data, user)
@@ -45,13 +43,13 @@ async def replace_post(
 
 @router.patch("/{post_id}")
 async def update_post(
-    post_id: PostId, data: PostUpdate, user: ActiveUser, posts: PostServiceDep
+    post_id: PathId, data: PostUpdate, user: ActiveUser, posts: PostServiceDep
 ) -> PostRead:
     """Change a post's title or content (its author or a superuser)."""
     return await posts.update_post(post_id, data, user)
 
 
-@router.delete("/{post_id}", status_code=HTTPStatus.NO_CONTENT)
-async def delete_post(post_id: PostId, user: ActiveUser, posts: PostServiceDep) -> None:
+@router.delete("/{post_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+async def delete_post(post_id: PathId, user: ActiveUser, posts: PostServiceDep) -> None:
     """Delete a post (its author or a superuser)."""
     await posts.delete_post(post_id, user)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.schemas import RequestModel
+from app.core.schemas import PatchModel, RequestModel
 from app.posts.models import CONTENT_MAX_LENGTH, TITLE_MAX_LENGTH
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX_LENGTH)]
@@ -21,8 +21,8 @@ class PostCreate(RequestModel):
     content: Content
 
 
-class PostUpdate(RequestModel):
-    """Any subset of the fields; a field left out (or null) keeps its value."""
+class PostUpdate(PatchModel):
+    """Any subset of the fields; a field left out keeps its value."""
 
     title: Title | None = None
     content: Content | None = None

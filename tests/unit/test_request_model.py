@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.core.schemas import RequestModel
+from app.core.schemas import PatchModel, RequestModel
 
 
 class Sample(RequestModel):
@@ -33,3 +33,23 @@ def test_a_valid_body_passes() -> None:
 def test_invalid_bodies_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Sample.model_validate(body)
+
+
+class SamplePatch(PatchModel):
+    name: str | None = None
+    count: int | None = None
+
+
+def test_a_patch_field_may_be_left_out_but_not_null() -> None:
+    assert SamplePatch.model_validate({"count": 2}).model_dump(exclude_unset=True) == {"count": 2}
+    with pytest.raises(ValidationError) as refused:
+        SamplePatch.model_validate({"name": None})
+    assert refused.value.errors()[0]["loc"] == ("name",)
+
+
+def test_a_patch_schema_documents_no_null() -> None:
+    properties = SamplePatch.model_json_schema()["properties"]
+    assert properties == {
+        "name": {"type": "string", "title": "Name"},
+        "count": {"type": "integer", "title": "Count"},
+    }

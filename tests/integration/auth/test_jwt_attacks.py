@@ -87,9 +87,20 @@ async def test_other_hmac_algorithm_is_refused(
         {"sub": "not-a-number"},
         {"sub": "0"},
         {"sub": "999999999"},
+        {"sub": str(2**31)},
         {"sub": 1},
     ],
-    ids=["type", "aud", "iss", "expired", "sub-text", "sub-zero", "sub-unknown", "sub-int"],
+    ids=[
+        "type",
+        "aud",
+        "iss",
+        "expired",
+        "sub-text",
+        "sub-zero",
+        "sub-unknown",
+        "sub-out-of-range",
+        "sub-int",
+    ],
 )
 async def test_wrong_claims_are_refused(
     client: httpx.AsyncClient, user: User, settings: Settings, changes: dict[str, Any]

@@ -87,6 +87,52 @@ async def test_login_rejects_incomplete_or_invalid_forms(
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"grant_type": "client_credentials"},
+        {"grant_type": "PASSWORD"},
+        {"is_superuser": "true"},
+        {"scope": "", "remember_me": "1"},
+    ],
+)
+async def test_login_refuses_unknown_fields_and_other_grants(
+    client: httpx.AsyncClient, user: User, extra: dict[str, str]
+) -> None:
+    form = {"username": user.username, "password": DEFAULT_PASSWORD, **extra}
+    response = await client.post(LOGIN, data=form)
+    assert response.status_code == 422
+    assert DEFAULT_PASSWORD not in response.text
+
+
+async def test_login_accepts_what_an_oauth2_client_sends(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    """The fields of the OAuth 2 password grant, as the /docs "Authorize" dialog posts them."""
+    form = {
+        "grant_type": "password",
+        "username": user.username,
+        "password": DEFAULT_PASSWORD,
+        "scope": "",
+        "client_id": "docs",
+        "client_secret": "",
+    }
+    assert (await client.post(LOGIN, data=form)).status_code == 200
+
+
+async def test_openapi_documents_the_oauth2_password_flow(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    schemes = schema["components"]["securitySchemes"].values()
+    assert [scheme["flows"]["password"]["tokenUrl"] for scheme in schemes] == [LOGIN]
+    body = schema["paths"][LOGIN]["post"]["requestBody"]["content"]
+    form = body["application/x-www-form-urlencoded"]["schema"]
+    form = schema["components"]["schemas"][form["$ref"].rpartition("/")[2]]
+    assert set(form["properties"]) == {
+        "grant_type", "username", "password", "scope", "client_id", "client_secret"
+    }  # fmt: skip
+    assert sorted(form["required"]) == ["password", "username"]
+
+
 async def test_login_wants_a_form_not_json(client: httpx.AsyncClient, user: User) -> None:
     response = await client.post(
         LOGIN, json={"username": user.username, "password": DEFAULT_PASSWORD}

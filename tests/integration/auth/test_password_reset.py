@@ -24,6 +24,7 @@ from app.main import create_app
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.auth.conftest import API, bearer, login
+from tests.responses import assert_no_content
 
 RESTORE = f"{API}/auth/restore-password"
 RESET = f"{API}/auth/reset-password"
@@ -135,7 +136,7 @@ async def test_reset_flow_sets_the_password_and_ends_every_session(
 
     response = await client.post(RESET, json={"token": token, "password": NEW_PASSWORD})
 
-    assert response.status_code == 204
+    assert_no_content(response)
     await login(client, mail_user["username"], NEW_PASSWORD)
     old_password = await client.post(
         f"{API}/auth/login", data={"username": mail_user["username"], "password": DEFAULT_PASSWORD}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.auth.conftest import API, bearer, login
+from tests.responses import assert_no_content
 
 PROFILE = f"{API}/profile"
 
@@ -104,6 +105,9 @@ async def test_profile_changes_conflict_with_other_accounts(
         {"email": "nope"},
         {"password": "short", "current_password": DEFAULT_PASSWORD},
         {"username": "nul\x00name"},
+        {"username": None},
+        {"email": None, "current_password": DEFAULT_PASSWORD},
+        {"password": None, "current_password": DEFAULT_PASSWORD},
     ],
 )
 async def test_profile_rejects_invalid_bodies(
@@ -117,7 +121,7 @@ async def test_delete_profile_signs_the_user_out_everywhere(
     client: httpx.AsyncClient, user: User, user_tokens: dict[str, Any]
 ) -> None:
     headers = bearer(user_tokens["access_token"])
-    assert (await client.delete(PROFILE, headers=headers)).status_code == 204
+    assert_no_content(await client.delete(PROFILE, headers=headers))
     assert (await client.get(PROFILE, headers=headers)).status_code == 401
     refreshed = await client.post(
         f"{API}/auth/refresh-token", json={"refresh_token": user_tokens["refresh_token"]}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import RefreshToken, User
 from tests.integration.auth.conftest import API, bearer, login
+from tests.responses import assert_no_content
 
 REFRESH = f"{API}/auth/refresh-token"
 LOGOUT = f"{API}/auth/logout"
@@ -95,8 +96,7 @@ async def test_login_records_the_client(
 async def test_logout_makes_the_access_token_unusable(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
-    response = await client.post(LOGOUT, headers=user_headers)
-    assert response.status_code == 204
+    assert_no_content(await client.post(LOGOUT, headers=user_headers))
     after = await client.get(PROFILE, headers=user_headers)
     assert after.status_code == 401
     assert after.headers["www-authenticate"] == "Bearer"

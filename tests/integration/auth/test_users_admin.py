@@ -13,6 +13,7 @@ from app.auth.models import User, UserStatus
 from app.core.config import Settings
 from tests.factories import create_user
 from tests.integration.auth.conftest import API, bearer
+from tests.responses import assert_no_content
 
 USERS = f"{API}/users"
 
@@ -82,6 +83,26 @@ async def test_list_users_pages_sorts_and_filters(
 
 
 @pytest.mark.parametrize(
+    "filters",
+    [
+        "email:alice@example.com",
+        "email:eq:ALICE@example.COM",
+        "email:[nobody@example.com,alice@EXAMPLE.com]",
+        "email:contains:LICE@",
+        "email:ne:BOB@example.com,username:in:[alice,bob]",
+    ],
+)
+async def test_email_filter_ignores_case(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str], filters: str
+) -> None:
+    alice = await create_user(session, username="alice", email="Alice@Example.com")
+    await create_user(session, username="bob", email="bob@example.com")
+    response = await client.get(USERS, headers=admin_headers, params={"filters": filters})
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [alice.id]
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"sort": "password_hash:asc"},
@@ -109,11 +130,15 @@ async def test_get_user(
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize("user_id", ["0", "-1", "abc", str(2**63)])
-async def test_user_ids_are_positive_integers(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], user_id: str
+@pytest.mark.parametrize("user_id", ["0", "-1", "abc", str(2**31), str(2**63), "9" * 30])
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_user_ids_are_positive_32_bit_integers(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], method: str, user_id: str
 ) -> None:
-    assert (await client.get(f"{USERS}/{user_id}", headers=admin_headers)).status_code == 422
+    body = {"status": "active"} if method == "PATCH" else None
+    response = await client.request(method, f"{USERS}/{user_id}", headers=admin_headers, json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["path", "user_id"]
 
 
 @pytest.mark.parametrize(
@@ -124,6 +149,8 @@ async def test_user_ids_are_positive_integers(
         {"username": "renamed"},
         {"is_superuser": "yes"},
         {"is_superuser": 1},
+        {"status": None},
+        {"is_superuser": None},
     ],
 )
 async def test_patch_user_rejects_invalid_bodies(
@@ -144,11 +171,40 @@ async def test_patch_and_delete_unknown_user_are_404(
 async def test_deleted_user_disappears(
     client: httpx.AsyncClient, user: User, admin_headers: dict[str, str]
 ) -> None:
-    assert (await client.delete(f"{USERS}/{user.id}", headers=admin_headers)).status_code == 204
+    assert_no_content(await client.delete(f"{USERS}/{user.id}", headers=admin_headers))
     assert (await client.get(f"{USERS}/{user.id}", headers=admin_headers)).status_code == 404
     assert (await client.delete(f"{USERS}/{user.id}", headers=admin_headers)).status_code == 404
     listed = await client.get(USERS, headers=admin_headers, params={"filters": f"id:{user.id}"})
     assert listed.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PATCH", {"status": "blocked"}), ("PATCH", {"is_superuser": False}), ("DELETE", None)],
+)
+async def test_superuser_cannot_act_on_their_own_account(
+    client: httpx.AsyncClient,
+    superuser: User,
+    admin_headers: dict[str, str],
+    method: str,
+    body: dict[str, object] | None,
+) -> None:
+    url = f"{USERS}/{superuser.id}"
+    response = await client.request(method, url, headers=admin_headers, json=body)
+    assert response.status_code == 403
+    assert "/profile" in response.json()["detail"]
+    still = await client.get(url, headers=admin_headers)
+    assert (still.json()["status"], still.json()["is_superuser"]) == ("active", True)
+
+
+async def test_another_superuser_may_demote_and_delete_a_superuser(
+    client: httpx.AsyncClient, session: AsyncSession, superuser: User, admin_headers: dict[str, str]
+) -> None:
+    other = await create_user(session, is_superuser=True)
+    url = f"{USERS}/{other.id}"
+    demoted = await client.patch(url, headers=admin_headers, json={"is_superuser": False})
+    assert demoted.json()["is_superuser"] is False
+    assert_no_content(await client.delete(url, headers=admin_headers))
 
 
 async def test_blocked_user_cannot_sign_in(

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from app.movies import MovieCreated, MovieDeleted, MoviesGateway, MovieUpdated
 from app.movies.models import Movie
 from tests.factories import create_movie
 from tests.integration.auth.conftest import API
+from tests.responses import assert_no_content
 
 MOVIES = f"{API}/movies"
 NEW_MOVIE = {"title": "Heat", "released": 1995, "rating": 8.3}
@@ -58,7 +60,7 @@ async def test_create_read_update_delete(
         "title": "Heat (1995)",
         "updated_at": None,
     }
-    assert (await client.delete(url, headers=admin_headers)).status_code == 204
+    assert_no_content(await client.delete(url, headers=admin_headers))
     assert (await client.get(url, headers=user_headers)).status_code == 404
 
 
@@ -144,6 +146,17 @@ async def test_invalid_update_is_422(
     for body in ({"rating": 11}, {"movie_id": 5}, {"title": ""}, {"released": 3000}):
         response = await client.patch(url, json=body, headers=admin_headers)
         assert response.status_code == 422, body
+
+
+@pytest.mark.parametrize("field", ["title", "released", "rating"])
+async def test_null_in_an_update_is_422_not_ignored(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession, field: str
+) -> None:
+    movie = await create_movie(session)
+    url = f"{MOVIES}/{movie.movie_id}"
+    response = await client.patch(url, json={field: None}, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", field]
 
 
 async def test_unknown_movie_is_404(
@@ -247,6 +260,9 @@ async def test_new_movies_parameters_are_checked(
         {"year": 1990, "rating": 10.5},
         {"year": 1990, "rating": "nan"},
         {"year": "9" * 30, "rating": 9},
+        {"year": 1990, "rating": "1e400"},
+        {"year": 1990, "rating": "-inf"},
+        {"year": 1990, "rating": 9, "limit": "9" * 30},
     ]
     for params in invalid:
         response = await client.get(f"{MOVIES}/new", params=params, headers=user_headers)

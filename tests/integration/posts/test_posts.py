@@ -17,6 +17,7 @@ from app.core.events import BaseEvent
 from app.posts import PostCreated, PostDeleted, PostsGateway, PostUpdated
 from tests.factories import create_post, create_user
 from tests.integration.auth.conftest import API, bearer, login
+from tests.responses import assert_no_content
 
 POSTS = f"{API}/posts"
 NEW_POST = {"title": "Hello", "content": "First post"}
@@ -99,7 +100,7 @@ async def test_author_replaces_patches_and_deletes(
     patched = await client.patch(post_url, json={"title": "Newer"}, headers=user_headers)
     assert (patched.json()["title"], patched.json()["content"]) == ("Newer", "All new")
 
-    assert (await client.delete(post_url, headers=user_headers)).status_code == 204
+    assert_no_content(await client.delete(post_url, headers=user_headers))
     assert (await client.get(post_url)).status_code == 404
     assert (await client.get(POSTS)).json()["total"] == 0
 
@@ -148,6 +149,26 @@ async def test_invalid_patch_is_422(
     for body in ({"title": ""}, {"content": "x" * 20_001}, {"user_id": 2}):
         response = await client.patch(post_url, json=body, headers=user_headers)
         assert response.status_code == 422, body
+
+
+@pytest.mark.parametrize("field", ["title", "content"])
+async def test_null_in_a_patch_is_422_not_ignored(
+    client: httpx.AsyncClient, post_url: str, user_headers: dict[str, str], field: str
+) -> None:
+    response = await client.patch(post_url, json={field: None}, headers=user_headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", field]
+
+
+@pytest.mark.parametrize("post_id", ["0", "-1", "abc", str(2**31), "9" * 30])
+async def test_malformed_post_id_is_422(
+    client: httpx.AsyncClient, user_headers: dict[str, str], post_id: str
+) -> None:
+    for method, body in [("GET", None), *CHANGES]:
+        url = f"{POSTS}/{post_id}"
+        response = await client.request(method, url, json=body, headers=user_headers)
+        assert response.status_code == 422, method
+        assert response.json()["errors"][0]["loc"] == ["path", "post_id"]
 
 
 async def test_longest_fields_are_accepted(
