@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from app.core.errors import ConflictError
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
 from app.movies import seed_demo_data
+from app.scaffold import PROJECT_ROOT, ScaffoldError, new_module, next_steps
 from app.worker import run_scheduler, run_worker
 
 cli = typer.Typer(
@@ -129,6 +131,27 @@ def seed(
     """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
     report = asyncio.run(seed_demo_data(load_settings(), generated=movies))
     typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
+
+
+@cli.command("new-module")
+def new_module_command(
+    name: Annotated[str, typer.Argument(help="Plural package name, e.g. books")],
+    root: Annotated[
+        Path, typer.Option(help="The project to add it to", file_okay=False, exists=True)
+    ] = PROJECT_ROOT,
+) -> None:
+    """Scaffold app/NAME/ with its tests, and wire it into app/modules.py and the contracts."""
+    try:
+        created = new_module(root, name)
+    except ScaffoldError as error:
+        typer.secho(f"Cannot create the module: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+    for path in created.files:
+        typer.echo(f"created {path.relative_to(root)}")
+    typer.echo("wired into app/modules.py and the import contracts of pyproject.toml")
+    if not created.formatted:
+        typer.echo("ruff is not installed: run `make fmt` to format the new files")
+    typer.echo("Next steps:\n" + "\n".join(f"  {step}" for step in next_steps(name)))
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from app.core.queue import tasks_in
 INSTALLED_MODULES: tuple[ModuleType, ...] = (auth, movies, posts)
 
 # Core services that own tables of their own.
-CORE_MODEL_MODULES: tuple[str, ...] = ("app.core.queue.outbox",)
+CORE_MODEL_MODULES: tuple[str, ...] = ("app.core.queue.outbox", "app.core.cache_invalidations")
 
 # Core services that declare queue tasks of their own.
 CORE_TASK_MODULES: tuple[str, ...] = ("app.core.queue.tasks", "app.core.mail.tasks")
