@@ -24,10 +24,7 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
-	$(RUN) coverage erase
-	$(RUN) coverage run -m pytest -n auto --maxprocesses 6
-	$(RUN) coverage combine --quiet
-	$(RUN) coverage report
+	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
 
 lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose
 	$(RUN) ruff check .
