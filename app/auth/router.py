@@ -80,7 +80,10 @@ async def logout(
 
 
 @auth_router.post(
-    "/restore-password", status_code=HTTPStatus.ACCEPTED, dependencies=[CREDENTIALS_LIMIT]
+    "/restore-password",
+    status_code=HTTPStatus.ACCEPTED,
+    response_class=Response,
+    dependencies=[CREDENTIALS_LIMIT],
 )
 async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -> None:
     """Mail a password reset link when the email belongs to an account (202 either way)."""

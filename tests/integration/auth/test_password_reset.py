@@ -189,6 +189,7 @@ async def test_restore_is_202_and_queues_nothing_for_unknown_or_blocked_accounts
     unknown = await client.post(RESTORE, json={"email": "nobody@example.com"})
     disabled = await client.post(RESTORE, json={"email": blocked.email})
     assert unknown.status_code == disabled.status_code == 202
+    assert unknown.content == disabled.content == b""  # nothing tells the two apart
     assert await count_outbox(session) == before
 
 
