@@ -28,6 +28,7 @@ from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
+from tests.apps import client_of, started
 from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
@@ -134,11 +135,6 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     stop(server)
 
 
-async def _running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 @pytest.fixture
 async def app(
     settings: Settings,
@@ -146,14 +142,11 @@ async def app(
     redis: Redis,
 ) -> AsyncIterator[FastAPI]:
     """The real app, lifespan run, with its sessions bound to the test transaction."""
-    application = create_app(settings)
-    async for running in _running(application):
-        running.state.services.session_factory = session_factory
+    async with started(create_app(settings), session_factory=session_factory) as running:
         yield running
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_of(app) as client:
         yield client

@@ -20,6 +20,7 @@ from app.core.deps import CacheDep, UnitOfWorkDep
 from app.core.errors import ConflictError
 from app.core.redis import create_request_redis
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.processes import start_redis_server, stop
 
@@ -224,25 +225,23 @@ async def test_a_stopped_redis_is_a_miss_and_the_request_is_still_served(
 ) -> None:
     app, server, loads = greetings_app, own_redis[1], greetings_app.state.loads
     caplog.set_level(logging.INFO)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.get("/test/greetings/ada")).status_code == 200
-            assert (await client.get("/test/greetings/ada")).status_code == 200
-            assert loads == ["ada"]
-            server.kill()
-            server.wait()
-            for _ in range(3):
-                response = await client.get("/test/greetings/ada")
-                assert response.status_code == 200
-                assert response.json() == {"name": "ada", "text": "Hello ada"}
-            assert loads == ["ada"] * 4
-            _, restarted = start_redis_server(tmp_path, port=int(own_redis[0].split(":")[2][:-2]))
-            try:
-                for _ in range(2):  # back: the first read misses, the second is a hit
-                    assert (await client.get("/test/greetings/ada")).status_code == 200
-            finally:
-                stop(restarted)
+    async with serving(app) as client:
+        assert (await client.get("/test/greetings/ada")).status_code == 200
+        assert (await client.get("/test/greetings/ada")).status_code == 200
+        assert loads == ["ada"]
+        server.kill()
+        server.wait()
+        for _ in range(3):
+            response = await client.get("/test/greetings/ada")
+            assert response.status_code == 200
+            assert response.json() == {"name": "ada", "text": "Hello ada"}
+        assert loads == ["ada"] * 4
+        _, restarted = start_redis_server(tmp_path, port=int(own_redis[0].split(":")[2][:-2]))
+        try:
+            for _ in range(2):  # back: the first read misses, the second is a hit
+                assert (await client.get("/test/greetings/ada")).status_code == 200
+        finally:
+            stop(restarted)
     assert loads == ["ada"] * 5
     warnings = _outage_warnings(caplog)
     assert len(warnings) == 1  # once per outage, not once per request

@@ -17,6 +17,7 @@ from app.core.deps import SessionDep, UnitOfWorkDep
 from app.core.errors import ConflictError, NotFoundError
 from app.core.listing import ListParams, Page, list_params
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.gadgets import GADGET_LIST, Gadget, GadgetRepository, create_gadget_table
 
@@ -208,10 +209,8 @@ async def unreachable_database_client() -> AsyncIterator[httpx.AsyncClient]:
         await session.execute(text("SELECT 1"))
 
     app.add_api_route("/test/touch", touch)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
+    async with serving(app) as client:
+        yield client
 
 
 async def test_unreachable_database_is_503_problem_with_retry_after(

@@ -15,10 +15,11 @@ from app.core.deps import EventsDep, QueueDep
 from app.core.errors import ConflictError
 from app.core.events import BaseEvent, Events, EventsService, listener
 from app.core.services import CoreServices
+from tests.apps import client_of
 from tests.integration import event_probes
 from tests.integration.event_probes import FollowUpHappened, ThingHappened
 from tests.integration.queue.conftest import wait_for
-from tests.integration.real_app import client_of, running_app
+from tests.integration.real_app import running_app
 
 
 def recording_listeners(heard: list[BaseEvent]) -> EventsService:

@@ -6,6 +6,7 @@ import httpx
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
@@ -24,11 +25,8 @@ async def test_ready_checks_database_and_redis(client: httpx.AsyncClient) -> Non
 
 
 async def _get_ready(settings: Settings) -> httpx.Response:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.get("/health/ready")
+    async with serving(create_app(settings)) as client:
+        return await client.get("/health/ready")
 
 
 async def test_ready_is_503_naming_the_unreachable_database() -> None:

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.deps import MailDep
+from tests.apps import client_of
 from tests.emails import GreetingEmail
 from tests.integration.queue.conftest import wait_for
-from tests.integration.real_app import client_of, running_app
+from tests.integration.real_app import running_app
 from tests.processes import free_port
 
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from app.core.errors import PROBLEM_CONTENT_TYPE as PROBLEM
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 
 
@@ -41,13 +42,10 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
 
 async def test_production_hides_docs() -> None:
     settings = load_test_settings(environment="production", secret_key=SecretStr("k" * 48))
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            for page in ("/docs", "/redoc", "/openapi.json"):
-                assert (await client.get(page)).status_code == 404
-            assert 'href="/docs"' not in (await client.get("/")).text
+    async with serving(create_app(settings)) as client:
+        for page in ("/docs", "/redoc", "/openapi.json"):
+            assert (await client.get(page)).status_code == 404
+        assert 'href="/docs"' not in (await client.get("/")).text
 
 
 def _refs(node: object) -> Iterator[str]:

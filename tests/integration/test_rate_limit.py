@@ -6,7 +6,6 @@ import asyncio
 import logging
 import subprocess
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +25,7 @@ from app.core.rate_limit import (
 )
 from app.core.rates import parse_limit
 from app.main import create_app
+from tests.apps import client_of, started
 from tests.conftest import load_test_settings
 from tests.processes import free_port, start_app_process, stop, wait_until_ready
 
@@ -63,22 +63,10 @@ def add_test_routes(app: FastAPI) -> FastAPI:
     return app
 
 
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def client_from(app: FastAPI, ip: str = "127.0.0.1") -> httpx.AsyncClient:
-    """A client whose requests reach the app from the peer address `ip`."""
-    transport = httpx.ASGITransport(app=app, client=(ip, 40_000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
 @pytest.fixture
 async def limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
     """The app on the suite's Redis db (flushed), with the test routes."""
-    async with running(add_test_routes(create_app(load_test_settings()))) as app:
+    async with started(add_test_routes(create_app(load_test_settings()))) as app:
         yield app
 
 
@@ -94,7 +82,7 @@ async def test_the_eleventh_call_in_a_minute_is_a_429_problem(
 ) -> None:
     overrides = {"redis_url": ""} if redis_url == "embedded" else {}
     app = add_test_routes(create_app(load_test_settings(**overrides)))
-    async with running(app), client_from(app) as client:
+    async with started(app), client_of(app) as client:
         for call in range(1, 11):
             response = await client.get("/test/limited")
             assert response.status_code == 200
@@ -124,7 +112,7 @@ async def test_concurrent_requests_of_one_key_never_exceed_the_limit(
 
 
 async def test_error_responses_under_a_limit_carry_the_headers(limited_app: FastAPI) -> None:
-    async with client_from(limited_app) as client:
+    async with client_of(limited_app) as client:
         conflict = await client.get("/test/limited-conflict")
         invalid = await client.post("/test/login", data={"password": "no username"})
     assert conflict.status_code == 409
@@ -134,7 +122,7 @@ async def test_error_responses_under_a_limit_carry_the_headers(limited_app: Fast
 
 
 async def test_a_route_under_two_limits_reports_the_tighter(limited_app: FastAPI) -> None:
-    async with client_from(limited_app) as client:
+    async with client_of(limited_app) as client:
         first = await client.get("/test/doubly-limited")
         await client.get("/test/doubly-limited")
         third = await client.get("/test/doubly-limited")
@@ -145,13 +133,13 @@ async def test_a_route_under_two_limits_reports_the_tighter(limited_app: FastAPI
 async def test_login_is_limited_per_ip_and_username_and_the_form_still_reaches_it(
     limited_app: FastAPI,
 ) -> None:
-    async with client_from(limited_app) as client:
+    async with client_of(limited_app) as client:
         for _ in range(3):
             response = await client.post("/test/login", data={"username": "alice"})
             assert response.json() == {"username": "alice"}
         same_user = await client.post("/test/login", data={"username": " ALICE "})
         other_user = await client.post("/test/login", data={"username": "bob"})
-    async with client_from(limited_app, "198.51.100.7") as elsewhere:
+    async with client_of(limited_app, "198.51.100.7") as elsewhere:
         other_ip = await elsewhere.post("/test/login", data={"username": "alice"})
     assert same_user.status_code == 429
     assert other_user.status_code == 200
@@ -161,7 +149,7 @@ async def test_login_is_limited_per_ip_and_username_and_the_form_still_reaches_i
 async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_does_not_change_the_key(
     limited_app: FastAPI,
 ) -> None:
-    async with client_from(limited_app, "203.0.113.5") as client:
+    async with client_of(limited_app, "203.0.113.5") as client:
         answers = [
             await client.post(
                 "/test/login",
@@ -182,7 +170,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(redis: Redis)
         )
         return response.status_code
 
-    async with running(app), client_from(app, "10.0.0.1") as proxy:
+    async with started(app), client_of(app, "10.0.0.1") as proxy:
         distinct = [await login_via_proxy(proxy, f"192.0.2.{number}") for number in range(4)]
         same = [await login_via_proxy(proxy, "198.51.100.9, 10.0.0.1") for _ in range(4)]
     assert distinct == [200, 200, 200, 200]
@@ -191,7 +179,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(redis: Redis)
 
 async def test_rate_limit_enabled_false_turns_every_limit_off(redis: Redis) -> None:
     app = add_test_routes(create_app(load_test_settings(rate_limit_enabled=False)))
-    async with running(app), client_from(app) as client:
+    async with started(app), client_of(app) as client:
         answers = [await client.get("/test/limited") for _ in range(12)]
     assert {answer.status_code for answer in answers} == {200}
     assert "x-ratelimit-limit" not in answers[-1].headers
@@ -199,7 +187,7 @@ async def test_rate_limit_enabled_false_turns_every_limit_off(redis: Redis) -> N
 
 async def test_a_limit_can_be_overridden_like_any_dependency(limited_app: FastAPI) -> None:
     limited_app.dependency_overrides[LOGIN_LIMIT.dependency] = lambda: None
-    async with client_from(limited_app) as client:
+    async with client_of(limited_app) as client:
         answers = [await client.post("/test/login", data={"username": "alice"}) for _ in range(5)]
     assert {answer.status_code for answer in answers} == {200}
 
@@ -212,7 +200,7 @@ async def default_limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
     async def test_user(request: Request) -> str | None:
         return request.headers.get("X-Test-User")
 
-    async with running(app):
+    async with started(app):
         install_identity_resolver(app, test_user)  # after start-up, replacing the auth one
         yield app
 
@@ -220,7 +208,7 @@ async def default_limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
 async def test_the_default_limit_covers_every_route_without_its_own(
     default_limited_app: FastAPI,
 ) -> None:
-    async with client_from(default_limited_app) as client:
+    async with client_of(default_limited_app) as client:
         first = await client.get("/test/unlimited")
         await client.get("/test/unlimited")
         another_route = await client.get("/")
@@ -237,7 +225,7 @@ async def test_the_default_limit_covers_every_route_without_its_own(
 async def test_the_default_limit_counts_per_user_when_identified(
     default_limited_app: FastAPI,
 ) -> None:
-    async with client_from(default_limited_app) as client:
+    async with client_of(default_limited_app) as client:
         ada = [await client.get("/test/unlimited", headers={"X-Test-User": "1"}) for _ in range(3)]
         bob = await client.get("/test/unlimited", headers={"X-Test-User": "2"})
         anonymous = await client.get("/test/unlimited")
@@ -260,7 +248,7 @@ async def test_with_redis_down_credentials_fail_closed_and_other_limits_fail_ope
 ) -> None:
     server = own_redis[1]
     caplog.set_level(logging.WARNING)
-    async with running(app_on_own_redis), client_from(app_on_own_redis) as client:
+    async with started(app_on_own_redis), client_of(app_on_own_redis) as client:
         assert (await client.get("/test/limited")).status_code == 200
         server.kill()
         server.wait()

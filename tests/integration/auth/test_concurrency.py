@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.queue.outbox import OutboxMessage
 from app.main import create_app
+from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API, login
 
@@ -31,20 +30,13 @@ async def committing_client(
     engine: AsyncEngine, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app on its own engine: every request really commits. Rate limits are off."""
-    async with engine.connect() as connection:
-        last_outbox_id = await connection.scalar(
-            select(func.coalesce(func.max(OutboxMessage.id), 0))
-        )
-    app: FastAPI = create_app(load_test_settings(rate_limit_enabled=False))
+    app = create_app(load_test_settings(rate_limit_enabled=False))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client
+        async with outbox_rows_removed(engine), serving(app) as client:
+            yield client
     finally:
         async with engine.begin() as connection:
             await connection.execute(delete(User).where(User.username.like("race%")))
-            await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_outbox_id))
 
 
 async def test_concurrent_registrations_of_one_email_create_exactly_one_user(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import AuthGateway, UserPublic
 from app.auth.models import User
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.factories import create_user
 from tests.integration.auth.conftest import API, bearer, login
@@ -53,18 +53,15 @@ async def test_default_rate_limit_counts_per_user(
     first = await create_user(session)
     second = await create_user(session)
     app = create_app(load_test_settings(rate_limit_default="2/minute"))
-    async with app.router.lifespan_context(app):
-        app.state.services.session_factory = session_factory
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            first_headers = bearer((await login(client, first.username))["access_token"])
-            second_headers = bearer((await login(client, second.username))["access_token"])
-            statuses = [
-                (await client.get(f"{API}/profile", headers=first_headers)).status_code
-                for _ in range(3)
-            ]
-            other = await client.get(f"{API}/profile", headers=second_headers)
-            forged = await client.get(f"{API}/profile", headers=bearer("not-a-token"))
+    async with serving(app, session_factory=session_factory) as client:
+        first_headers = bearer((await login(client, first.username))["access_token"])
+        second_headers = bearer((await login(client, second.username))["access_token"])
+        statuses = [
+            (await client.get(f"{API}/profile", headers=first_headers)).status_code
+            for _ in range(3)
+        ]
+        other = await client.get(f"{API}/profile", headers=second_headers)
+        forged = await client.get(f"{API}/profile", headers=bearer("not-a-token"))
     assert statuses == [200, 200, 429]
     assert other.status_code == 200
     assert forged.status_code == 401

@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.models import PasswordResetToken, User, UserStatus
 from app.core.queue.outbox import OutboxMessage
 from app.main import create_app
+from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.auth.conftest import API, bearer, login
@@ -66,23 +66,15 @@ async def mail_client(
     """
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    async with engine.connect() as connection:
-        last_outbox_id = await connection.scalar(
-            select(func.coalesce(func.max(OutboxMessage.id), 0))
-        )
     settings = load_test_settings(
         redis_url="", mail_file_dir=mail_dir, password_reset_url="https://front.example/reset"
     )
-    app: FastAPI = create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client, mail_dir
+        async with outbox_rows_removed(engine), serving(create_app(settings)) as client:
+            yield client, mail_dir
     finally:
         async with engine.begin() as connection:
             await connection.execute(delete(User).where(User.username.like("mail%")))
-            await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_outbox_id))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API
 
@@ -40,14 +41,11 @@ async def test_credential_endpoints_fail_closed_without_redis(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     app = create_app(load_test_settings(redis_url="redis://127.0.0.1:1/0"))
-    async with app.router.lifespan_context(app):
-        app.state.services.session_factory = session_factory
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            login = await client.post(LOGIN, data={"username": "a", "password": "b"})
-            register = await client.post(
-                f"{API}/auth/register",
-                json={"username": "alice", "email": "a@example.com", "password": "s3cret-pass"},
-            )
+    async with serving(app, session_factory=session_factory) as client:
+        login = await client.post(LOGIN, data={"username": "a", "password": "b"})
+        register = await client.post(
+            f"{API}/auth/register",
+            json={"username": "alice", "email": "a@example.com", "password": "s3cret-pass"},
+        )
     assert login.status_code == register.status_code == 503
     assert "retry-after" in login.headers

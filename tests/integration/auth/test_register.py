@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import User
 from app.main import create_app
+from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API
 
@@ -101,12 +101,9 @@ async def test_register_needs_every_field(client: httpx.AsyncClient) -> None:
 async def closed_registration_client(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(load_test_settings(registration_enabled=False))
-    async with app.router.lifespan_context(app):
-        app.state.services.session_factory = session_factory
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    app = create_app(load_test_settings(registration_enabled=False))
+    async with serving(app, session_factory=session_factory) as client:
+        yield client
 
 
 async def test_register_is_403_when_registration_is_disabled(

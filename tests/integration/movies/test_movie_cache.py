@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.main import create_app
 from app.movies.models import Movie
+from tests.apps import serving
 from tests.factories import create_movie
 from tests.integration.auth.conftest import API
-from tests.integration.real_app import client_of
 
 MOVIES = f"{API}/movies"
 
@@ -43,7 +43,7 @@ async def other_process(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second app, as another worker process would be: its own services, the same Redis."""
     app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app), client_of(app) as client:
+    async with serving(app) as client:
         app.state.services.session_factory = session_factory
         yield client
 

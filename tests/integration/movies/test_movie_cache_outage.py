@@ -16,11 +16,12 @@ from app.auth.models import User
 from app.core.cache_invalidations import PendingInvalidation
 from app.core.db import create_session_factory
 from app.movies.models import Movie
+from tests.apps import client_of
 from tests.conftest import load_test_settings
 from tests.factories import create_user
 from tests.integration.auth.conftest import API, bearer, login
 from tests.integration.flaky_redis import FlakyRedis, flaky_redis_fixture  # noqa: F401
-from tests.integration.real_app import client_of, running_app
+from tests.integration.real_app import running_app
 
 MOVIE_ID = 990_001
 

@@ -33,6 +33,7 @@ from app.core.queue.outbox import OutboxMessage
 from app.core.services import CoreServices
 from app.main import create_app
 from app.modules import task_functions
+from tests.apps import serving
 from tests.integration.queue import tasks
 from tests.processes import start_app_process, stop
 
@@ -195,8 +196,6 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (lifespan run, real commits) with the test routes, and a client."""
     app = create_app(settings)
     app.include_router(enqueue_routes())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serving(app) as client:
+        yield client
         await clean_outbox(app.state.services.engine)
