@@ -8,12 +8,13 @@ from contextlib import AbstractAsyncContextManager
 from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from sqlalchemy import MetaData
 
 from app import auth, movies, posts
 from app.core.config import Settings
 from app.core.db import Base
+from app.core.injection import Provided
 from app.core.queue import tasks_in
 
 INSTALLED_MODULES: tuple[ModuleType, ...] = (auth, movies, posts)
@@ -42,7 +43,8 @@ def api_routers() -> list[APIRouter]:
     return [router for module in INSTALLED_MODULES for router in module.routers]
 
 
-ModuleLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+# A module's start-up: it may read the core services from `provided` and add its own.
+ModuleLifespan = Callable[[Provided], AbstractAsyncContextManager[None]]
 
 
 def module_lifespans() -> list[ModuleLifespan]:

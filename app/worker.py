@@ -1,6 +1,6 @@
 """The queue worker and the scheduler processes (`python -m app worker|scheduler`).
 
-Both build the same `CoreServices` as the app. A worker consumes the Redis
+Both start through `app.process.running`, as the app does. A worker consumes the Redis
 stream, runs the outbox relay, and stops gracefully on SIGTERM or SIGINT: it
 takes no new task, lets the running ones finish (up to
 `QUEUE_SHUTDOWN_TIMEOUT`), and leaves any still running un-acknowledged so
@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import structlog
 from taskiq.receiver import Receiver
 
 from app.core.config import Settings
-from app.core.events import listeners_in
-from app.core.queue.service import wait_for_event
-from app.core.services import CoreServices
-from app.modules import module_parts, task_functions
+from app.core.queue.task_broker import TaskBroker, wait_for_event
+from app.process import running
 
 logger = structlog.get_logger("app.worker")
 
@@ -35,21 +31,9 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-@asynccontextmanager
-async def queue_process(settings: Settings) -> AsyncIterator[CoreServices]:
-    """The core services of a queue process, with every task registered."""
-    services = await CoreServices.start(settings, listeners=listeners_in(module_parts("listeners")))
-    services.queue.register(task_functions(settings))
-    try:
-        yield services
-    finally:
-        await services.close()
-
-
-async def consume(services: CoreServices, stop: asyncio.Event) -> None:
+async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) -> None:
     """Run tasks from the stream until `stop`; reconnect when Redis goes away."""
-    settings = services.settings
-    broker = services.queue.broker
+    broker = tasks.broker
     broker.is_worker_process = True
     while not stop.is_set():
         receiver = Receiver(
@@ -74,16 +58,16 @@ async def consume(services: CoreServices, stop: asyncio.Event) -> None:
 async def run_worker(settings: Settings) -> None:
     """Consume tasks and relay the outbox until SIGTERM."""
     stop = stop_on_signals()
-    async with queue_process(settings) as services:
+    async with running(settings) as services:
         logger.info(
             "worker started",
-            tasks=len(services.queue.broker.get_all_tasks()),
+            tasks=len(services.tasks.broker.get_all_tasks()),
             stream=settings.queue_stream,
             concurrency=settings.queue_max_concurrent_tasks,
         )
         async with asyncio.TaskGroup() as group:
-            group.create_task(consume(services, stop))
-            group.create_task(services.queue.run_relay(stop))
+            group.create_task(consume(settings, services.tasks, stop))
+            group.create_task(services.tasks.run_relay(stop))
         logger.info("worker stopping")
     logger.info("worker stopped")
 
@@ -91,8 +75,8 @@ async def run_worker(settings: Settings) -> None:
 async def run_scheduler(settings: Settings) -> None:
     """Send the scheduled tasks on time until SIGTERM; run exactly one."""
     stop = stop_on_signals()
-    async with queue_process(settings) as services:
-        runner = asyncio.create_task(services.queue.run_scheduler())
+    async with running(settings) as services:
+        runner = asyncio.create_task(services.tasks.run_scheduler())
         logger.info("scheduler started")
         await stop.wait()
         runner.cancel()

@@ -3,25 +3,26 @@ of outbox rows that real commits (outside the test's transaction) leave behind."
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.cache_lease import LEASE_KEY
+from app.core.events import EventBus, Listener
+from app.core.injection import Provided, provided_by
 from app.core.queue.outbox import OutboxMessage
 
 
 @asynccontextmanager
-async def started(
-    app: FastAPI, *, session_factory: async_sessionmaker[AsyncSession] | None = None
-) -> AsyncIterator[FastAPI]:
-    """Run the app's lifespan; with `session_factory`, its sessions join the test's transaction."""
+async def started(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan."""
     async with app.router.lifespan_context(app):
-        if session_factory is not None:
-            app.state.services.session_factory = session_factory
         yield app
 
 
@@ -34,11 +35,9 @@ async def client_of(app: FastAPI, peer: str = "127.0.0.1") -> AsyncIterator[http
 
 
 @asynccontextmanager
-async def serving(
-    app: FastAPI, *, session_factory: async_sessionmaker[AsyncSession] | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The app started, and a client for it."""
-    async with started(app, session_factory=session_factory), client_of(app) as client:
+    async with started(app), client_of(app) as client:
         yield client
 
 
@@ -52,3 +51,18 @@ async def outbox_rows_removed(engine: AsyncEngine) -> AsyncIterator[None]:
     finally:
         async with engine.begin() as connection:
             await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_id))
+
+
+def provided(app: FastAPI) -> Provided:
+    """The running app's services, by type."""
+    return provided_by(app)
+
+
+def replace_listeners(app: FastAPI, *listeners: Listener) -> None:
+    """From now on, the app dispatches its events to `listeners` only."""
+    EventBus(listeners, provided(app))  # the bus provides itself, replacing the modules'
+
+
+async def grant_cache_lease(redis: Redis, seconds: int = 3600) -> None:
+    """Trust the Redis cache of `redis` for `seconds`, with no renewal before then."""
+    await redis.set(LEASE_KEY, f"{time.time() + seconds:.3f}", ex=seconds)

@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import create_engine
+from app.core.db import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
-from tests.apps import client_of, started
+from tests.apps import client_of, grant_cache_lease, started
 from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
@@ -141,8 +141,14 @@ async def app(
     session_factory: async_sessionmaker[AsyncSession],
     redis: Redis,
 ) -> AsyncIterator[FastAPI]:
-    """The real app, lifespan run, with its sessions bound to the test transaction."""
-    async with started(create_app(settings), session_factory=session_factory) as running:
+    """The real app, lifespan run, with its sessions bound to the test transaction.
+
+    All of its sessions share the test's one connection, which the cache's background
+    lease renewal cannot use at the same time as a request: the lease is granted up
+    front (the lease itself is tested on a database of its own, in `test_cache*.py`).
+    """
+    await grant_cache_lease(redis)
+    async with started(create_app(settings, database=Database(session_factory))) as running:
         yield running
 
 

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,9 +20,9 @@ from app.auth.repository import UserRepository
 from app.auth.schemas import UserCreate, UserRead
 from app.auth.service import AuthSecurity, add_user
 from app.core.config import ConfigurationError, Settings
-from app.core.db import create_engine, create_session_factory
-from app.core.rate_limit import install_identity_resolver
-from app.core.services import CoreServices
+from app.core.db import Database, create_engine, create_session_factory
+from app.core.injection import Provided
+from app.core.rate_limit import RequestIdentity
 
 logger = structlog.get_logger(__name__)
 
@@ -77,13 +76,14 @@ async def ensure_first_superuser(
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    services: CoreServices = app.state.services
+async def lifespan(provided: Provided) -> AsyncIterator[None]:
+    """Provide the process's `AuthSecurity` (and the rate limiter's `RequestIdentity`),
+    and make sure the first superuser exists."""
+    settings = provided.get(Settings)
     security = AuthSecurity.from_settings(settings)
-    app.state.auth_security = security
-    install_identity_resolver(app, token_identity(security))
-    await ensure_first_superuser(settings, services.session_factory, security)
+    provided.add(AuthSecurity, security)
+    provided.add(RequestIdentity, RequestIdentity(token_identity(security)))
+    await ensure_first_superuser(settings, provided.get(Database).session_factory, security)
     yield
 
 

@@ -24,6 +24,7 @@ from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
 from app.core.deps import EventsDep, MailDep, SessionDep, SettingsDep, UnitOfWorkDep
 from app.core.errors import AuthenticationError
+from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
 
 LOGIN_URL = "/api/v1/auth/login"
@@ -32,8 +33,7 @@ bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
 
 
 async def get_auth_security(request: Request) -> AuthSecurity:
-    security: AuthSecurity = request.app.state.auth_security
-    return security
+    return provided_by(request.app).get(AuthSecurity)
 
 
 AuthSecurityDep = Annotated[AuthSecurity, Depends(get_auth_security)]

@@ -10,57 +10,26 @@ Values are JSON, never pickle: a poisoned cache entry can at worst fail validati
 When Redis is unreachable a read is a miss and a write is skipped, with one warning per
 outage: the request is served from the database.
 
-No stale entry after a committed write, in any process, across Redis outages
------------------------------------------------------------------------------
-Deleting a key after the commit is not enough: when Redis is unreachable at that moment
-(or the process dies), the old entry survives the outage and every process would serve
-it again once Redis is back. A retry kept in the writer's memory fixes neither the other
-processes nor a crash, and an invalidation sent through the queue arrives only some time
-after Redis is back. The only store that the writer can always reach and that outlives it
-is the database, so with Redis:
-
-1. `invalidate_after_commit` writes the keys to `cache_invalidations` in the write's own
-   transaction (rolled back with it), then deletes them from Redis after the commit.
-2. A Redis entry is trusted only while the *trust lease* `cache:trusted` exists (read with
-   the entry in one `MGET`, so a hit still costs one round trip and no query). The lease
-   lives `CACHE_TRUST_WINDOW` seconds, counted from the start of the database check that
-   renewed it; renewing means: read the pending rows, delete their keys from Redis, delete
-   those rows, set the lease. While that fails (Redis or the database unreachable), reads
-   are misses.
-3. A writer whose delete failed retries until it succeeds or until every lease granted
-   before its commit has expired (`CACHE_TRUST_WINDOW` + `REDIS_REQUEST_TIMEOUT`), and only
-   then answers. So a read that starts after the write answered either finds the key gone
-   or finds no lease, and the renewal deletes the key first (the row is committed).
-
-The price: a write during a Redis outage answers up to `CACHE_TRUST_WINDOW` later, and
-one small query per `CACHE_TRUST_WINDOW` renews the lease. Rows of successful deletes are
-removed by the next renewal. The in-process backend needs none of this (one process,
-deleted synchronously after the commit).
+With Redis, entries are trusted only under the lease of `app.core.cache_lease`, which
+keeps a committed write from leaving a stale entry behind across Redis outages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar, overload
 
 import structlog
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.cache_invalidations import (
-    PendingInvalidation,
-    forget_invalidations,
-    pending_invalidations,
-    record_invalidations,
-)
+from app.core.cache_lease import TrustLease
 from app.core.config import Settings
-from app.core.db import UnitOfWork
+from app.core.db import Database, UnitOfWork
 from app.core.redis import REDIS_FAILURES, OutageLog
 
 logger = structlog.get_logger(__name__)
@@ -68,22 +37,19 @@ logger = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SCAN_BATCH = 500
-# Outside every `cache:v<N>:` namespace, so no cache key can collide with it.
-TRUST_KEY = "cache:trusted"
-# How often a writer whose delete failed tries again while it waits out the leases.
-RETRY_INTERVAL = 0.05
 
 
 class CacheBackend(Protocol):
-    """Raw string storage with expiry; `Cache` adds keys, JSON and the helpers."""
+    """Raw string storage with expiry; `Cache` adds keys, JSON and the helpers.
 
-    async def get(self, key: str) -> str | bytes | None: ...
+    A backend never raises for an unreachable store: a read is a miss, a write is
+    skipped, and `delete`/`delete_prefix` report whether they worked.
+    """
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | bytes | None]: ...
     async def set(self, key: str, value: str, ttl: float) -> None: ...
     async def delete(self, keys: Sequence[str]) -> bool: ...
     async def delete_prefix(self, prefix: str) -> bool: ...
-    def invalidate_after_commit(
-        self, uow: UnitOfWork, keys: Sequence[str], prefixes: Sequence[str]
-    ) -> None: ...
 
 
 class MemoryCacheBackend:
@@ -93,7 +59,10 @@ class MemoryCacheBackend:
         self._max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    async def get(self, key: str) -> str | None:
+    async def get_many(self, keys: Sequence[str]) -> list[str | bytes | None]:
+        return [self._get(key) for key in keys]
+
+    def _get(self, key: str) -> str | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -120,16 +89,6 @@ class MemoryCacheBackend:
             del self._entries[key]
         return True
 
-    def invalidate_after_commit(
-        self, uow: UnitOfWork, keys: Sequence[str], prefixes: Sequence[str]
-    ) -> None:
-        async def invalidate() -> None:
-            await self.delete(keys)
-            for prefix in prefixes:
-                await self.delete_prefix(prefix)
-
-        uow.after_commit(invalidate)
-
 
 def _glob_escape(text: str) -> str:
     """Escape Redis glob characters so a prefix matches only itself."""
@@ -137,24 +96,10 @@ def _glob_escape(text: str) -> str:
 
 
 class RedisCacheBackend:
-    """Redis storage; every failure is a miss or a skipped write, never an error.
+    """Redis storage shared by every process; a failure is a miss or a skipped write."""
 
-    Entries are trusted only under the lease described in the module docstring.
-    """
-
-    def __init__(
-        self,
-        redis: Redis,
-        session_factory: async_sessionmaker[AsyncSession],
-        *,
-        trust_window: float,
-        request_timeout: float,
-    ) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._session_factory = session_factory
-        self._trust_window = trust_window
-        # A lease granted before a commit is gone by then (its SET may travel this long).
-        self._lease_wait = trust_window + request_timeout
         self._outage = OutageLog(logger, "cache")
 
     async def _attempt(self, operation: Awaitable[T], consequence: str) -> T | None:
@@ -166,47 +111,16 @@ class RedisCacheBackend:
         self._outage.recovered()
         return result
 
-    async def get(self, key: str) -> str | bytes | None:
-        values = await self._attempt(self._redis.mget(TRUST_KEY, key), "reads are misses")
-        if values is None:
-            return None
-        trusted, raw = values
-        if trusted is not None:
-            return raw
-        if not await self._renew_trust():
-            return None
-        return await self._attempt(self._redis.get(key), "reads are misses")
-
-    async def _renew_trust(self) -> bool:
-        """Apply the pending invalidations, then grant a lease; False when that failed."""
-        started = time.monotonic()
-        try:
-            async with self._session_factory() as session:
-                pending = await pending_invalidations(session)
-                if not await self._unlink_pending(pending):
-                    return False
-                await forget_invalidations(session, pending)
-                await session.commit()
-        except (SQLAlchemyError, OSError) as error:
-            # No traceback: the request's own query meets the same error and reports it.
-            logger.warning(
-                "cache not trusted: pending invalidations unreadable; reads are misses",
-                error_type=type(error).__name__,
-                error=str(error).splitlines()[0] if str(error) else "",
-            )
-            return False
-        remaining = self._trust_window - (time.monotonic() - started)
-        if remaining <= 0:
-            return False
-        granted = self._redis.set(TRUST_KEY, "1", px=max(1, int(remaining * 1000)))
-        return await self._attempt(granted, "reads are misses") is not None
-
-    async def _unlink_pending(self, pending: Sequence[PendingInvalidation]) -> bool:
-        keys = [row.key for row in pending if not row.is_prefix]
-        return await self._delete_all(keys, sorted({row.key for row in pending if row.is_prefix}))
+    async def get_many(self, keys: Sequence[str]) -> list[str | bytes | None]:
+        values = await self._attempt(self._redis.mget(keys), "reads are misses")
+        return list(values) if values is not None else [None] * len(keys)
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await self._attempt(self._redis.set(key, value, px=max(1, int(ttl * 1000))), "skipped")
+        await self._attempt(self._redis.set(key, value, px=_milliseconds(ttl)), "skipped")
+
+    async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:
+        done = self._redis.set(key, value, px=_milliseconds(ttl), nx=True)
+        return bool(await self._attempt(done, "cache not renewed"))
 
     async def delete(self, keys: Sequence[str]) -> bool:
         if not keys:
@@ -228,69 +142,39 @@ class RedisCacheBackend:
             await self._redis.unlink(*batch)
         return True
 
-    def invalidate_after_commit(
-        self, uow: UnitOfWork, keys: Sequence[str], prefixes: Sequence[str]
-    ) -> None:
-        record_invalidations(uow.session, keys, prefixes)
 
-        async def invalidate() -> None:
-            deadline = time.monotonic() + self._lease_wait
-            while not await self._delete_all(keys, prefixes):
-                if time.monotonic() >= deadline:
-                    logger.warning(
-                        "cache invalidation left to the next lease renewal", keys=list(keys)
-                    )
-                    return
-                await asyncio.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
-
-        uow.after_commit(invalidate)
-
-    async def _delete_all(self, keys: Sequence[str], prefixes: Sequence[str]) -> bool:
-        if not await self.delete(keys):
-            return False
-        for prefix in prefixes:
-            if not await self.delete_prefix(prefix):
-                return False
-        return True
+def _milliseconds(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
 
 
 class Cache:
     """get / set with TTL / delete / delete by prefix, over either backend."""
 
-    def __init__(self, backend: CacheBackend, *, version: str, default_ttl: float) -> None:
+    def __init__(
+        self,
+        backend: CacheBackend,
+        *,
+        version: str,
+        default_ttl: float,
+        lease: TrustLease | None = None,
+    ) -> None:
+        """`lease`: trust entries only under it (a store shared by processes needs one)."""
         self._backend = backend
         self._prefix = f"cache:v{version}:"
         self._default_ttl = default_ttl
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        redis: Redis | None,
-        session_factory: async_sessionmaker[AsyncSession],
-    ) -> Cache:
-        """Redis-backed when a client is given, otherwise in process.
-
-        `session_factory` reaches the database the data lives in (the pending invalidations).
-        """
-        backend: CacheBackend = (
-            RedisCacheBackend(
-                redis,
-                session_factory,
-                trust_window=settings.cache_trust_window,
-                request_timeout=settings.redis_request_timeout,
-            )
-            if redis is not None
-            else MemoryCacheBackend(settings.cache_max_entries)
-        )
-        return cls(backend, version=settings.cache_version, default_ttl=settings.cache_ttl)
+        self._lease = lease
 
     def _key(self, key: str) -> str:
         return self._prefix + key
 
     async def get(self, key: str) -> Any:
         """The stored JSON value, or None on a miss (so never cache None itself)."""
-        raw = await self._backend.get(self._key(key))
+        if self._lease is None:
+            [raw] = await self._backend.get_many([self._key(key)])
+        else:
+            lease, raw = await self._backend.get_many([self._lease.key, self._key(key)])
+            if not self._lease.admits(lease):
+                return None
         if raw is None:
             return None
         try:
@@ -360,10 +244,41 @@ class Cache:
         """Drop `keys` (and every key under `prefixes`) once `uow` has committed.
 
         Nothing happens when the transaction rolls back or its commit fails, so a failed
-        write never evicts a value that is still right. With Redis, the keys are also
-        written in the transaction, so an outage cannot leave a stale entry behind (see
-        the module docstring).
+        write never evicts a value that is still right. Under a lease the keys are also
+        written in the transaction, so an outage cannot leave a stale entry behind.
         """
-        self._backend.invalidate_after_commit(
-            uow, [self._key(key) for key in keys], [self._key(prefix) for prefix in prefixes]
-        )
+        full_keys = [self._key(key) for key in keys]
+        full_prefixes = [self._key(prefix) for prefix in prefixes]
+        if self._lease is None:
+            uow.after_commit(partial(self._delete_all, full_keys, full_prefixes))
+        else:
+            self._lease.record(uow.session, full_keys, full_prefixes)
+            uow.after_commit(partial(self._lease.invalidate, full_keys, full_prefixes))
+
+    async def _delete_all(self, keys: Sequence[str], prefixes: Sequence[str]) -> None:
+        await self._backend.delete(keys)
+        for prefix in prefixes:
+            await self._backend.delete_prefix(prefix)
+
+    async def renewed(self) -> None:
+        """Wait for a trust-lease renewal under way (at shutdown; in tests)."""
+        if self._lease is not None:
+            await self._lease.renewed()
+
+
+def create_cache(settings: Settings, redis: Redis | None, database: Database) -> Cache:
+    """Redis-backed (under a trust lease) when a client is given, otherwise in process.
+
+    `database` is where the data lives: the lease keeps its pending invalidations there.
+    """
+    if redis is None:
+        backend: CacheBackend = MemoryCacheBackend(settings.cache_max_entries)
+        return Cache(backend, version=settings.cache_version, default_ttl=settings.cache_ttl)
+    store = RedisCacheBackend(redis)
+    lease = TrustLease(
+        store,
+        database,
+        window=settings.cache_trust_window,
+        request_timeout=settings.redis_request_timeout,
+    )
+    return Cache(store, version=settings.cache_version, default_ttl=settings.cache_ttl, lease=lease)

@@ -34,8 +34,11 @@ class Settings(BaseSettings):
     debug: bool = False
 
     database_url: str = "sqlite+aiosqlite:///./var/app.db"
-    database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # Connections kept open per process. Requests beyond it wait for one (up to the pool
+    # timeout) rather than open and close an overflow connection each: under load that
+    # churn (connect, resolve, close) costs more than the wait.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_connect_timeout: int = Field(default=5, ge=1)
     database_echo: bool = False
@@ -110,6 +113,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     docs_enabled: bool | None = None
+    # Exact origins allowed by CORS, comma separated; none by default.
+    cors_origins: str = ""
+    cors_allow_credentials: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     @model_validator(mode="after")
@@ -137,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def trusted_proxies(self) -> list[str]:

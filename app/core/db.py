@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy import DateTime, MetaData, event, func, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -148,3 +149,43 @@ class UnitOfWork:
             await self.session.rollback()
         except Exception:  # the connection may be what failed; the error that led here matters more
             logger.warning("rollback failed", exc_info=True)
+
+
+class Database:
+    """The session factory of one process, and the units of work opened on it.
+
+    Built from the settings (`from_settings`, which owns and later disposes its engine),
+    or around a session factory that the caller owns (tests bind one to a transaction).
+    """
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
+    ) -> None:
+        self.session_factory = session_factory
+        self._owned_engine = engine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings)
+        return cls(create_session_factory(engine), engine)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction (a request's, a task's, a listener's): commit, or roll back on error."""
+        async with self.session_factory() as session:
+            uow = UnitOfWork(session)
+            try:
+                yield uow
+            except BaseException:
+                await uow.rollback()
+                raise
+            await uow.commit()
+
+    async def ping(self) -> None:
+        """One round trip; raises when the database does not answer."""
+        async with self.session_factory() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        if self._owned_engine is not None:
+            await self._owned_engine.dispose()

@@ -1,7 +1,9 @@
 """Annotated dependency aliases: route signatures read like a sentence.
 
-The trivial ones are `async def` on purpose: FastAPI runs a plain `def` dependency in a
-thread pool, a hop per dependency on every request for no blocking work at all.
+Each dependency takes the one service it hands out from the app's typed state
+(`provided_by`). The trivial ones are `async def` on purpose: FastAPI runs a plain
+`def` dependency in a thread pool, a hop per dependency on every request for no
+blocking work at all.
 """
 
 from __future__ import annotations
@@ -14,32 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.cache import Cache
 from app.core.config import Settings
-from app.core.db import UnitOfWork
-from app.core.events import Events
-from app.core.mail.mailer import Mailer
-from app.core.queue import Queue
-from app.core.services import CoreServices
+from app.core.db import Database, UnitOfWork
+from app.core.events import EventBus, Events
+from app.core.injection import provided_by
+from app.core.mail import Mailer, MailService
+from app.core.queue import Queue, TaskBroker
 
 
-async def get_services(request: Request) -> CoreServices:
-    services: CoreServices = request.app.state.services
-    return services
-
-
-ServicesDep = Annotated[CoreServices, Depends(get_services)]
-
-
-async def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
-
-
-async def get_unit_of_work(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
-    """Commit once after the handler returns (before the response), roll back on error."""
-    async with services.unit_of_work() as uow:
-        yield uow
+async def get_settings(request: Request) -> Settings:
+    return provided_by(request.app).get(Settings)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """Commit once after the handler returns (before the response), roll back on error."""
+    async with provided_by(request.app).get(Database).unit_of_work() as uow:
+        yield uow
+
+
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
@@ -50,33 +46,40 @@ async def get_session(uow: UnitOfWorkDep) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_events(services: ServicesDep, uow: UnitOfWorkDep) -> Events:
+async def get_events(request: Request, uow: UnitOfWorkDep) -> Events:
     """Events published in this request, dispatched after its commit."""
-    return Events(services, uow)
+    return Events(provided_by(request.app).get(EventBus), uow)
 
 
 EventsDep = Annotated[Events, Depends(get_events)]
 
 
-async def get_queue(services: ServicesDep, uow: UnitOfWorkDep) -> Queue:
+async def get_queue(request: Request, uow: UnitOfWorkDep) -> Queue:
     """Tasks enqueued in this request's transaction, sent after its commit."""
-    return Queue(uow, services.queue)
+    return Queue(uow, provided_by(request.app).get(TaskBroker))
 
 
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-async def get_mailer(services: ServicesDep, queue: QueueDep) -> Mailer:
+async def get_mailer(request: Request, queue: QueueDep) -> Mailer:
     """Emails rendered now and delivered by a queue task after this request's commit."""
-    return Mailer(services.mail, queue)
+    return Mailer(provided_by(request.app).get(MailService), queue)
 
 
 MailDep = Annotated[Mailer, Depends(get_mailer)]
 
 
-async def get_cache(services: ServicesDep) -> Cache:
+async def get_cache(request: Request) -> Cache:
     """The process's cache (Redis-backed when `REDIS_URL` is set)."""
-    return services.cache
+    return provided_by(request.app).get(Cache)
 
 
 CacheDep = Annotated[Cache, Depends(get_cache)]
+
+
+async def get_database(request: Request) -> Database:
+    return provided_by(request.app).get(Database)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]

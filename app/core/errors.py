@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
+from app.core.config import Settings
+from app.core.injection import provided_by
 from app.core.logging import current_request_id
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -249,7 +251,7 @@ def allowed_methods(request: Request) -> str | None:
             if match is not Match.NONE:
                 methods |= route.methods
     if "GET" in methods:
-        methods.add("HEAD")  # `HeadAsGetMiddleware` answers HEAD wherever GET is served
+        methods.add("HEAD")  # the app's middleware answers HEAD wherever GET is served
     return ", ".join(sorted(methods)) or None
 
 
@@ -275,7 +277,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     if not is_database_unavailable(error):
         raise error
-    settings = request.app.state.settings
+    settings = provided_by(request.app).get(Settings)
     logger.error("database unavailable", error_type=type(error).__name__)
     return problem_response(
         HTTPStatus.SERVICE_UNAVAILABLE,

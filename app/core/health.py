@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi_limiter.decorators import skip_limiter
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from app.core.deps import ServicesDep
+from app.core.injection import provided_by
 
 logger = structlog.get_logger(__name__)
 
@@ -21,13 +21,26 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 router = APIRouter(prefix="/health", tags=["operations"])
 
+Probe = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What `/health/ready` checks: a probe per dependency, each raising when it is down."""
+
+    probes: Mapping[str, Probe]
+
+
+async def get_readiness(request: Request) -> Readiness:
+    return provided_by(request.app).get(Readiness)
+
 
 class HealthRead(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, Literal["ok", "unavailable"]] | None = None
 
 
-async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> bool:
+async def _check(name: str, probe: Probe) -> bool:
     try:
         await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
     except Exception as error:
@@ -50,16 +63,9 @@ async def live() -> HealthRead:
     responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
 )
 @skip_limiter
-async def ready(services: ServicesDep) -> JSONResponse:
+async def ready(readiness: Annotated[Readiness, Depends(get_readiness)]) -> JSONResponse:
     """The database (and Redis when configured) answer."""
-
-    async def ping_database() -> None:
-        async with services.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    probes: dict[str, Callable[[], Awaitable[Any]]] = {"database": ping_database}
-    if services.redis is not None:
-        probes["redis"] = services.redis.ping
+    probes = readiness.probes
     results = await asyncio.gather(*(_check(name, probe) for name, probe in probes.items()))
     checks = {name: "ok" if ok else "unavailable" for name, ok in zip(probes, results, strict=True)}
     healthy = all(results)

@@ -12,6 +12,8 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.core.injection import provided_by
+
 
 class Metrics:
     """HTTP request counters and latency histogram of one app."""
@@ -41,5 +43,5 @@ class Metrics:
 
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text exposition of this process's metrics."""
-    metrics: Metrics = request.app.state.metrics
+    metrics = provided_by(request.app).get(Metrics)
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,17 @@
-"""Pure-ASGI middleware: request id, access log, metrics, body limit, last-resort 500.
+"""The app's one middleware, on the raw ASGI interface.
 
-Written against the raw ASGI interface (no `BaseHTTPMiddleware`), which costs a
-fraction of the latency and keeps streaming intact.
+Every layer a request crosses is paid on every request, so what the kit adds to
+Starlette's own stack is a single pure-ASGI function (no `BaseHTTPMiddleware`, which
+costs a multiple of the latency and breaks streaming). In order, it:
+
+- picks the request id and binds it to the log context;
+- refuses NUL characters in the query (422) and bodies above the limit (413), before
+  anything parses them, keeping the received chunks for the error handlers;
+- answers HEAD wherever GET is served (the GET response without its body);
+- adds `X-Request-ID`, the `X-RateLimit-*` headers of the request's tightest quota and
+  the security headers to every response, errors included;
+- turns an unhandled exception into the generic 500 problem, logged with a traceback;
+- records the request's metrics and writes one access-log line.
 """
 
 from __future__ import annotations
@@ -25,8 +35,10 @@ from app.core.errors import (
     validation_problem,
 )
 from app.core.metrics import Metrics
+from app.core.rate_limit import QUOTA_STATE, Quota
 
 REQUEST_ID_HEADER = "X-Request-ID"
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 access_logger = structlog.get_logger("app.access")
@@ -61,83 +73,82 @@ def nul_query_errors(query_string: bytes) -> list[dict[str, Any]]:
     ]
 
 
-class RequestContextMiddleware:
-    """Binds the request id, logs one access line, records metrics, answers 500s."""
+class RequestMiddleware:
+    """Request id, limits, HEAD, response headers, last-resort 500, metrics and access log."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        method = scope["method"]
         request_id = choose_request_id(_header(scope, b"x-request-id"))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
         status = HTTPStatus.INTERNAL_SERVER_ERROR.value
         response_started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers.update(SECURITY_HEADERS)
+                quota: Quota | None = scope.get("state", {}).get(QUOTA_STATE)
+                if quota is not None:
+                    headers.update(quota.headers())
+            elif method == "HEAD":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
-            if nul_errors := nul_query_errors(scope.get("query_string", b"")):
-                await validation_problem(scope["path"], nul_errors)(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
+            if method == "HEAD":
+                scope["method"] = "GET"  # only while the app runs: logs and metrics say HEAD
+            await self._guarded(scope, receive, send_with_headers)
         except Exception:
-            error_logger.exception("unhandled error", method=scope["method"], path=scope["path"])
+            error_logger.exception("unhandled error", method=method, path=scope["path"])
             if response_started:
                 raise
-            await internal_error_response(scope["path"])(scope, receive, send_with_id)
+            await internal_error_response(scope["path"])(scope, receive, send_with_headers)
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
-            route = scope.get("route")
-            path_template = getattr(route, "path", "<unmatched>")
-            self.metrics.observe(scope["method"], path_template, status, duration_ms / 1000)
-            access_logger.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(duration_ms, 2),
-                client=scope["client"][0] if scope.get("client") else None,
-            )
+            scope["method"] = method
+            self._record(scope, status, time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
 
-
-class BodyLimitMiddleware:
-    """Refuses request bodies above a size, before anything parses them.
-
-    The chunks it lets through stay on the scope (`RECEIVED_BODY_SCOPE_KEY`, the same
-    bytes objects, no copy) so an error handler can explain a body that failed to parse.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, behind the checks that need no parsing: NUL in the query, body size."""
+        if nul_errors := nul_query_errors(scope.get("query_string", b"")):
+            await validation_problem(scope["path"], nul_errors)(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        too_large = HTTPException(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The request body exceeds {self.max_bytes} bytes"
-        )
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            too_large = self._too_large()
             response = problem_response(
                 too_large.status_code, too_large.detail, instance=scope["path"]
             )
             await response(scope, receive, send)
             return
+        await self.app(scope, self._limited(scope, receive), send)
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"The request body exceeds {self.max_body_bytes} bytes",
+        )
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive`, refusing a body that grows past the limit while it streams in.
+
+        The chunks it lets through stay on the scope (`RECEIVED_BODY_SCOPE_KEY`, the same
+        bytes objects, no copy) so an error handler can explain a body that failed to parse.
+        """
         received = 0
         chunks: list[bytes] = scope.setdefault(RECEIVED_BODY_SCOPE_KEY, [])
 
@@ -147,37 +158,24 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
                 received += len(chunk)
-                if received > self.max_bytes:
-                    raise too_large
+                if received > self.max_body_bytes:
+                    raise self._too_large()
                 if chunk:
                     chunks.append(chunk)
             return message
 
-        await self.app(scope, limited_receive, send)
+        return limited_receive
 
-
-class HeadAsGetMiddleware:
-    """Answers HEAD wherever GET is served: the GET response without its body.
-
-    FastAPI routes, unlike Starlette's, do not add HEAD to GET. The method is switched
-    only while the app runs, so the access log and metrics still read HEAD.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        scope["method"] = "GET"
-        try:
-            await self.app(scope, receive, send_headers_only)
-        finally:
-            scope["method"] = "HEAD"
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        path_template = getattr(route, "path", "<unmatched>")
+        self.metrics.observe(scope["method"], path_template, status, seconds)
+        client = scope.get("client")
+        access_logger.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            client=client[0] if client else None,
+        )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from app.core.config import Settings
+from app.core.injection import provided_by
+
 router = APIRouter(include_in_schema=False)
 
 _PAGE = """<!doctype html>
@@ -21,6 +24,6 @@ _PAGE = """<!doctype html>
 async def index(request: Request) -> HTMLResponse:
     """A page naming the kit and linking its docs and health checks."""
     docs = ""
-    if request.app.state.settings.show_docs:
+    if provided_by(request.app).get(Settings).show_docs:
         docs = '<li><a href="/docs">/docs</a> (Swagger UI)</li><li><a href="/redoc">/redoc</a></li>'
     return HTMLResponse(_PAGE.format(title=request.app.title, docs=docs))

@@ -7,8 +7,8 @@ A route declares its own limit:
         key=by_client_ip_and_form_field("username"), fail_closed=True)])
 
 Every other route gets `RATE_LIMIT_DEFAULT` (when set) through the app-level
-`DEFAULT_RATE_LIMIT` dependency, keyed by the user when an identity resolver is installed
-(`install_identity_resolver`) and by client IP otherwise. Endpoints marked with
+`DEFAULT_RATE_LIMIT` dependency, keyed by the user when the process provides a
+`RequestIdentity` (the auth module does) and by client IP otherwise. Endpoints marked with
 fastapi-limiter's `skip_limiter` (the health probes) are exempt from the default.
 
 Counting uses pyrate-limiter's GCRA: a limit of N per period admits a burst of N, then
@@ -22,9 +22,9 @@ request), and neither reports what the `X-RateLimit-*` headers need.
 
 Every response under a limit, errors included, carries `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the quota is full again),
-added by `RateLimitHeadersMiddleware`. The client IP is the peer address, which uvicorn's
-`ProxyHeadersMiddleware` replaces with the `X-Forwarded-For` client only when the peer is
-listed in `FORWARDED_ALLOW_IPS`.
+added by the app's middleware from the quota recorded on the request. The client IP is
+the peer address, which uvicorn's `ProxyHeadersMiddleware` replaces with the
+`X-Forwarded-For` client only when the peer is listed in `FORWARDED_ALLOW_IPS`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from inspect import isawaitable
 from typing import Any, TypeVar
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from pyrate_limiter import (
     GCRA,
@@ -53,11 +53,10 @@ from pyrate_limiter import (
     WallClock,
 )
 from redis.asyncio import Redis
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
+from app.core.injection import provided_by
 from app.core.rates import Limit, parse_limit
 from app.core.redis import REDIS_FAILURES, OutageLog
 
@@ -65,14 +64,12 @@ logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 KeyFunction = Callable[[Request], Awaitable[str]]
-IdentityResolver = Callable[[Request], Awaitable[str | None]]
 LimitSource = str | Callable[[Settings], str]
 
 REDIS_KEY_PREFIX = "ratelimit:"
 # Embedded mode keeps at most this many buckets per limit, dropping the least recently used.
 MAX_MEMORY_BUCKETS = 10_000
 QUOTA_STATE = "rate_limit_quota"
-IDENTITY_RESOLVER_STATE = "rate_limit_identity_resolver"
 SKIP_MARKER = "_skip_limiter"  # set by fastapi_limiter.decorators.skip_limiter
 
 
@@ -102,19 +99,21 @@ def by_client_ip_and_form_field(field: str) -> KeyFunction:
     return key
 
 
-def install_identity_resolver(app: FastAPI, resolver: IdentityResolver) -> None:
-    """Let `by_user_or_client_ip` key requests by user.
+class RequestIdentity:
+    """Who a request comes from, for the default limit: a user id, or None for anonymous.
 
-    The default limit runs before any route dependency (the auth one included), so it cannot
-    read a user the auth dependency loads. `resolver` must find the identity itself, cheaply
-    and without I/O (e.g. the `sub` of a valid access token), and return None for anonymous.
+    The default limit runs before any route dependency (the auth one included), so the
+    identity must be found from the request alone, cheaply and without I/O (for example
+    the `sub` of a valid access token). A module provides one at start-up.
     """
-    setattr(app.state, IDENTITY_RESOLVER_STATE, resolver)
+
+    def __init__(self, resolve: Callable[[Request], Awaitable[str | None]]) -> None:
+        self.resolve = resolve
 
 
 async def by_user_or_client_ip(request: Request) -> str:
-    resolver: IdentityResolver | None = getattr(request.app.state, IDENTITY_RESOLVER_STATE, None)
-    identity = await resolver(request) if resolver is not None else None
+    identity_of = provided_by(request.app).find(RequestIdentity)
+    identity = await identity_of.resolve(request) if identity_of is not None else None
     return f"user:{identity}" if identity else await by_client_ip(request)
 
 
@@ -276,7 +275,7 @@ class RateLimit:
         return f"{request.method}:{route}:{await self.key(request)}"
 
     async def __call__(self, request: Request) -> None:
-        limiter: RateLimiter = request.app.state.services.rate_limiter
+        limiter = provided_by(request.app).get(RateLimiter)
         text = self._limit_text(limiter.settings)
         if not text or not self.applies(request, limiter):
             return
@@ -331,28 +330,3 @@ def rate_limit(
     Tests turn a limit off with `app.dependency_overrides[dep.dependency] = lambda: None`.
     """
     return Depends(RateLimit(limit, key, fail_closed=fail_closed))
-
-
-class RateLimitHeadersMiddleware:
-    """Adds the `X-RateLimit-*` headers of the request's tightest quota to its response.
-
-    A middleware rather than the dependency's `Response`, so that error responses
-    (429 included) carry them too.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_quota(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                quota: Quota | None = scope.get("state", {}).get(QUOTA_STATE)
-                if quota is not None:
-                    MutableHeaders(scope=message).update(quota.headers())
-            await send(message)
-
-        await self.app(scope, receive, send_with_quota)

@@ -1,84 +1,106 @@
 """The shared core services of one process, built from `Settings`.
 
-The app's lifespan and the worker's start-up build the same `CoreServices`,
-so a request handler and a background task see the same kinds of objects.
+Only the composition roots (`app/main.py`, `app/worker.py`, the CLI, through
+`app/process.py`) and `app/core/deps.py` see this whole set. Each service gets the few
+collaborators it uses in its constructor; listeners, tasks and module start-ups ask
+for single services by type through `provided` (see `app.core.injection`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.cache import Cache
+from app.core.cache import Cache, create_cache
 from app.core.config import Settings
-from app.core.db import UnitOfWork, create_engine, create_session_factory
-from app.core.events import EventsService, Listener
+from app.core.db import Database
+from app.core.events import EventBus, Listener
+from app.core.health import Probe, Readiness
+from app.core.injection import Provided
 from app.core.mail.service import MailService
-from app.core.queue.service import QueueService
+from app.core.queue.task_broker import TaskBroker, TaskFunction
+from app.core.queue.task_deps import PROVIDED_STATE
 from app.core.rate_limit import RateLimiter
 from app.core.redis import create_redis, create_request_redis
 
 
 @dataclass
 class CoreServices:
-    """One instance of each core service; nothing here is created at import time."""
+    """One instance of each core service; nothing here connects at import time."""
 
     settings: Settings
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
+    database: Database
     redis: Redis | None
     # Short timeouts: what a request waits for Redis in the cache and the rate limiter.
     request_redis: Redis | None
     cache: Cache
     rate_limiter: RateLimiter
-    queue: QueueService
+    tasks: TaskBroker
     mail: MailService
-    events: EventsService
+    events: EventBus
+    provided: Provided
 
     @classmethod
-    async def start(
-        cls, settings: Settings, *, listeners: Iterable[Listener[Any]] = ()
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        database: Database | None = None,
+        listeners: Iterable[Listener] = (),
+        tasks: Iterable[TaskFunction] = (),
+        provided: Provided | None = None,
     ) -> CoreServices:
-        """`listeners`: the modules' event listeners, collected by the composition root."""
-        engine = create_engine(settings)
-        request_redis = create_request_redis(settings)
-        session_factory = create_session_factory(engine)
-        services = cls(
-            settings=settings,
-            engine=engine,
-            session_factory=session_factory,
-            redis=create_redis(settings),
-            request_redis=request_redis,
-            cache=Cache.from_settings(settings, request_redis, session_factory),
-            rate_limiter=RateLimiter(settings, request_redis),
-            queue=QueueService(settings),
-            mail=MailService(settings),
-            events=EventsService(listeners),
-        )
-        services.queue.attach(services)
-        return services
+        """Build the services; they connect lazily, on first use.
 
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        """One transaction (a request's, a task's, a listener's): commit, or roll back on error."""
-        async with self.session_factory() as session:
-            uow = UnitOfWork(session)
-            try:
-                yield uow
-            except BaseException:
-                await uow.rollback()
-                raise
-            await uow.commit()
+        `database`: the caller's (tests bind one to a transaction); by default one from
+        the settings, disposed by `close`. `listeners` and `tasks`: the modules', collected
+        by the composition root. `provided`: where to register the services for injection
+        (it may already hold the caller's own objects, such as the app's metrics).
+        """
+        provided = provided or Provided()
+        database = database or Database.from_settings(settings)
+        request_redis = create_request_redis(settings)
+        cache = create_cache(settings, request_redis, database)
+        rate_limiter = RateLimiter(settings, request_redis)
+        task_broker = TaskBroker(settings, database)
+        task_broker.register(tasks)
+        setattr(task_broker.broker.state, PROVIDED_STATE, provided)
+        mail = MailService(settings)
+        redis = create_redis(settings)
+        probes: dict[str, Probe] = {"database": database.ping}
+        if redis is not None:
+            probes["redis"] = redis.ping
+        for kind, instance in (
+            (Settings, settings),
+            (Database, database),
+            (Cache, cache),
+            (RateLimiter, rate_limiter),
+            (TaskBroker, task_broker),
+            (MailService, mail),
+            (Readiness, Readiness(probes)),
+        ):
+            provided.add(kind, instance)
+        return cls(
+            settings=settings,
+            database=database,
+            redis=redis,
+            request_redis=request_redis,
+            cache=cache,
+            rate_limiter=rate_limiter,
+            tasks=task_broker,
+            mail=mail,
+            # Last: listeners ask for the services above (and the bus adds itself).
+            events=EventBus(listeners, provided),
+            provided=provided,
+        )
 
     async def close(self) -> None:
-        await self.queue.close()
+        await self.tasks.close()
+        await self.cache.renewed()
         if self.redis is not None:
             await self.redis.aclose()
         if self.request_redis is not None:
             await self.request_redis.aclose()
-        await self.engine.dispose()
+        await self.database.dispose()

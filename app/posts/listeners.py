@@ -5,9 +5,9 @@ from __future__ import annotations
 import structlog
 
 from app.auth import UserDeleted
+from app.core.db import Database
 from app.core.events import listener
-from app.core.queue import Queue
-from app.core.services import CoreServices
+from app.core.queue import Queue, TaskBroker
 from app.posts import tasks
 from app.posts.service import hide_posts_of_user
 
@@ -15,18 +15,20 @@ logger = structlog.get_logger(__name__)
 
 
 @listener(UserDeleted)
-async def hide_posts_of_deleted_user(event: UserDeleted, services: CoreServices) -> None:
+async def hide_posts_of_deleted_user(
+    event: UserDeleted, database: Database, broker: TaskBroker
+) -> None:
     """A deleted user's posts vanish from every read at once; if that fails, the queue
     retries it (the outbox keeps the retry even if this process dies)."""
     try:
-        async with services.unit_of_work() as uow:
+        async with database.unit_of_work() as uow:
             hidden = await hide_posts_of_user(uow, event.user_id)
     except Exception:
         logger.exception(
             "hiding a deleted user's posts failed; retry queued", user_id=event.user_id
         )
-        async with services.unit_of_work() as uow:
-            await Queue(uow, services.queue).enqueue(
+        async with database.unit_of_work() as uow:
+            await Queue(uow, broker).enqueue(
                 tasks.hide_posts_of_deleted_user, user_id=event.user_id
             )
         return

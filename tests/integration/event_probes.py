@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.events import BaseEvent, Events
-from app.core.queue import TaskServicesDep, TaskUnitOfWorkDep, task
+from app.core.events import BaseEvent
+from app.core.queue import TaskEventsDep, task
 
 MODULE = __name__
 
@@ -17,6 +17,6 @@ class FollowUpHappened(BaseEvent):
 
 
 @task()
-async def publish_thing(thing_id: int, services: TaskServicesDep, uow: TaskUnitOfWorkDep) -> None:
+async def publish_thing(thing_id: int, events: TaskEventsDep) -> None:
     """A task that raises an event, dispatched when the task's unit of work commits."""
-    Events(services, uow).publish(ThingHappened(thing_id=thing_id))
+    events.publish(ThingHappened(thing_id=thing_id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from app.core.events import BaseEvent, EventsService, listener
-from app.core.services import CoreServices
+from app.core.events import BaseEvent, listener
+from tests.apps import replace_listeners
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ def heard_events(app: FastAPI) -> list[BaseEvent]:
     heard: list[BaseEvent] = []
 
     @listener(BaseEvent)
-    async def record(event: BaseEvent, services: CoreServices) -> None:
+    async def record(event: BaseEvent) -> None:
         heard.append(event)
 
-    app.state.services.events = EventsService([record])
+    replace_listeners(app, record)
     return heard

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,13 +15,14 @@ from pydantic import BaseModel, TypeAdapter
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.cache import SCAN_BATCH, Cache
+from app.core.cache import SCAN_BATCH, Cache, create_cache
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.deps import CacheDep, UnitOfWorkDep
 from app.core.errors import ConflictError
 from app.core.redis import create_request_redis
 from app.main import create_app
-from tests.apps import serving
+from tests.apps import grant_cache_lease, provided, serving
 from tests.conftest import load_test_settings
 from tests.processes import start_redis_server, stop
 
@@ -35,15 +37,18 @@ GREETING = TypeAdapter(Greeting)
 
 @pytest.fixture
 def memory_cache(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> Cache:
-    return Cache.from_settings(settings, None, session_factory)
+    return create_cache(settings, None, Database(session_factory))
 
 
 @pytest.fixture
-def redis_cache(
+async def redis_cache(
     settings: Settings, redis: Redis, session_factory: async_sessionmaker[AsyncSession]
-) -> Cache:
-    """A Redis-backed cache on the suite's own (flushed) db."""
-    return Cache.from_settings(settings, redis, session_factory)
+) -> AsyncIterator[Cache]:
+    """A Redis-backed cache on the suite's own (flushed) db, its lease granted."""
+    await grant_cache_lease(redis)
+    cache = create_cache(settings, redis, Database(session_factory))
+    yield cache
+    await cache.renewed()
 
 
 @pytest.fixture(params=["memory_cache", "redis_cache"])
@@ -144,7 +149,9 @@ async def test_delete_by_prefix_in_redis_goes_through_many_keys(
         await pipe.execute()
     await cache.set("other:1", "kept")
     await cache.delete_prefix("bulk:")
-    assert await redis.dbsize() == 1
+    assert await redis.keys(f"cache:v{settings.cache_version}:*") == [
+        f"cache:v{settings.cache_version}:other:1".encode()
+    ]
     assert await cache.get("other:1") == "kept"
 
 
@@ -168,7 +175,7 @@ def notes_app(app: FastAPI) -> FastAPI:
 async def test_invalidation_happens_after_commit(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    cache: Cache = notes_app.state.services.cache
+    cache = provided(notes_app).get(Cache)
     await cache.set("notes:1", {"text": "old"})
     await cache.set("note-lists:page-1", [1])
     response = await client.put("/test/notes/1")
@@ -181,7 +188,7 @@ async def test_invalidation_happens_after_commit(
 async def test_a_rolled_back_request_invalidates_nothing(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    cache: Cache = notes_app.state.services.cache
+    cache = provided(notes_app).get(Cache)
     await cache.set("notes:1", {"text": "still right"})
     response = await client.put("/test/notes/1", params={"fail": "true"})
     assert response.status_code == 409
@@ -225,6 +232,9 @@ async def test_a_stopped_redis_is_a_miss_and_the_request_is_still_served(
 ) -> None:
     app, server, loads = greetings_app, own_redis[1], greetings_app.state.loads
     caplog.set_level(logging.INFO)
+    client_of_own = Redis.from_url(own_redis[0])
+    await grant_cache_lease(client_of_own)
+    await client_of_own.aclose()
     async with serving(app) as client:
         assert (await client.get("/test/greetings/ada")).status_code == 200
         assert (await client.get("/test/greetings/ada")).status_code == 200
@@ -238,8 +248,10 @@ async def test_a_stopped_redis_is_a_miss_and_the_request_is_still_served(
         assert loads == ["ada"] * 4
         _, restarted = start_redis_server(tmp_path, port=int(own_redis[0].split(":")[2][:-2]))
         try:
-            for _ in range(2):  # back: the first read misses, the second is a hit
-                assert (await client.get("/test/greetings/ada")).status_code == 200
+            # Back, empty: the first read misses and renews the lease, the second is a hit.
+            assert (await client.get("/test/greetings/ada")).status_code == 200
+            await provided(app).get(Cache).renewed()
+            assert (await client.get("/test/greetings/ada")).status_code == 200
         finally:
             stop(restarted)
     assert loads == ["ada"] * 5
@@ -258,7 +270,7 @@ async def test_cache_writes_to_an_unreachable_redis_are_skipped(
     unreachable = load_test_settings(redis_url="redis://127.0.0.1:1/0")
     client = create_request_redis(unreachable)
     assert client is not None
-    cache = Cache.from_settings(settings, client, session_factory)
+    cache = create_cache(settings, client, Database(session_factory))
     try:
         await cache.set("movies:1", {"title": "Heat"})
         await cache.delete("movies:1")

@@ -16,10 +16,10 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.cache import Cache
+from app.core.cache import Cache, create_cache
 from app.core.cache_invalidations import PendingInvalidation
 from app.core.config import Settings
-from app.core.db import UnitOfWork, create_engine, create_session_factory
+from app.core.db import Database, UnitOfWork, create_engine, create_session_factory
 from app.core.redis import create_request_redis
 from tests.conftest import load_test_settings
 from tests.integration.flaky_redis import FlakyRedis, flaky_redis_fixture  # noqa: F401
@@ -58,7 +58,7 @@ def outage_cache(
     request_redis: Redis,
     committing_factory: async_sessionmaker[AsyncSession],
 ) -> Cache:
-    return Cache.from_settings(outage_settings, request_redis, committing_factory)
+    return create_cache(outage_settings, request_redis, Database(committing_factory))
 
 
 async def pending_keys(factory: async_sessionmaker[AsyncSession]) -> list[str]:
@@ -73,6 +73,8 @@ async def test_a_write_during_an_outage_is_not_served_stale_once_redis_is_back(
     committing_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     await outage_cache.set(KEY, {"title": "Old"})
+    assert await outage_cache.get(KEY) is None  # no lease yet: a miss, and a renewal starts
+    await outage_cache.renewed()
     assert await outage_cache.get(KEY) == {"title": "Old"}  # a hit: the lease is granted
     async with flaky_redis.down():
         async with committing_factory() as session:
@@ -83,7 +85,9 @@ async def test_a_write_during_an_outage_is_not_served_stale_once_redis_is_back(
         # The writer answers only once no lease granted before its commit is left.
         assert time.monotonic() - started >= outage_settings.cache_trust_window
         assert await outage_cache.get(KEY) is None  # reads are misses meanwhile
-    assert await outage_cache.get(KEY) is None  # back: the renewal deleted the key first
+    assert await outage_cache.get(KEY) is None  # back, but no lease: a miss
+    await outage_cache.renewed()
+    assert await outage_cache.get(KEY) is None  # the renewal deleted the key first
     assert await pending_keys(committing_factory) == []
     await outage_cache.set(KEY, {"title": "New"})
     assert await outage_cache.get(KEY) == {"title": "New"}
@@ -95,6 +99,8 @@ async def test_an_invalidation_lost_with_its_process_is_applied_by_another(
     committing_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     await outage_cache.set(KEY, {"title": "Old"})
+    await outage_cache.get(KEY)  # starts the renewal that grants a lease
+    await outage_cache.renewed()
     assert await outage_cache.get(KEY) == {"title": "Old"}
     async with committing_factory() as session:
         outage_cache.invalidate_after_commit(UnitOfWork(session), KEY)
@@ -102,6 +108,8 @@ async def test_an_invalidation_lost_with_its_process_is_applied_by_another(
     stored_key = f"cache:v{outage_settings.cache_version}:{KEY}"
     assert await pending_keys(committing_factory) == [stored_key]
     await asyncio.sleep(outage_settings.cache_trust_window)  # the lease granted above ends
+    assert await outage_cache.get(KEY) is None
+    await outage_cache.renewed()
     assert await outage_cache.get(KEY) is None
     assert await pending_keys(committing_factory) == []
 
@@ -113,9 +121,11 @@ async def test_when_the_database_fails_redis_entries_are_not_trusted(
     nowhere = create_engine(
         load_test_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
     )
-    cache = Cache.from_settings(outage_settings, request_redis, create_session_factory(nowhere))
+    cache = create_cache(outage_settings, request_redis, Database(create_session_factory(nowhere)))
     try:
         await cache.set(KEY, {"title": "Maybe stale"})
+        assert await cache.get(KEY) is None
+        await cache.renewed()
         assert await cache.get(KEY) is None
     finally:
         await nowhere.dispose()

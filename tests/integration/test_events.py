@@ -11,38 +11,38 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.deps import EventsDep, QueueDep
 from app.core.errors import ConflictError
-from app.core.events import BaseEvent, Events, EventsService, listener
-from app.core.services import CoreServices
-from tests.apps import client_of
+from app.core.events import BaseEvent, EventBus, Events, Listener, listener
+from tests.apps import client_of, provided, replace_listeners
 from tests.integration import event_probes
 from tests.integration.event_probes import FollowUpHappened, ThingHappened
 from tests.integration.queue.conftest import wait_for
 from tests.integration.real_app import running_app
 
 
-def recording_listeners(heard: list[BaseEvent]) -> EventsService:
+def recording_listeners(heard: list[BaseEvent]) -> list[Listener]:
     """A failing listener first, then ones that record, and one that publishes a follow-up."""
 
     @listener(ThingHappened)
-    async def broken(event: ThingHappened, services: CoreServices) -> None:
+    async def broken(event: ThingHappened) -> None:
         raise RuntimeError("a bug in a listener")
 
     @listener(ThingHappened)
-    async def record(event: ThingHappened, services: CoreServices) -> None:
+    async def record(event: ThingHappened) -> None:
         heard.append(event)
 
     @listener(ThingHappened)
-    async def follow_up(event: ThingHappened, services: CoreServices) -> None:
-        async with services.unit_of_work() as uow:
-            Events(services, uow).publish(FollowUpHappened(thing_id=event.thing_id))
+    async def follow_up(event: ThingHappened, database: Database, bus: EventBus) -> None:
+        async with database.unit_of_work() as uow:
+            Events(bus, uow).publish(FollowUpHappened(thing_id=event.thing_id))
 
     @listener(FollowUpHappened)
-    async def record_follow_up(event: FollowUpHappened, services: CoreServices) -> None:
+    async def record_follow_up(event: FollowUpHappened) -> None:
         heard.append(event)
 
-    return EventsService([broken, record, follow_up, record_follow_up])
+    return [broken, record, follow_up, record_follow_up]
 
 
 def event_routes() -> APIRouter:
@@ -68,7 +68,7 @@ def heard() -> list[BaseEvent]:
 
 @pytest.fixture
 def events_app(app: FastAPI, heard: list[BaseEvent]) -> FastAPI:
-    app.state.services.events = recording_listeners(heard)
+    replace_listeners(app, *recording_listeners(heard))
     app.include_router(event_routes())
     return app
 
@@ -107,15 +107,15 @@ async def test_rolled_back_request_dispatches_nothing(
 async def test_events_outside_a_request_are_dispatched_after_the_commit_only(
     events_app: FastAPI, heard: list[BaseEvent]
 ) -> None:
-    services: CoreServices = events_app.state.services
-    async with services.unit_of_work() as uow:
-        Events(services, uow).publish(ThingHappened(thing_id=1))
+    database, bus = provided(events_app).get(Database), provided(events_app).get(EventBus)
+    async with database.unit_of_work() as uow:
+        Events(bus, uow).publish(ThingHappened(thing_id=1))
         assert heard == []
     assert heard == [ThingHappened(thing_id=1), FollowUpHappened(thing_id=1)]
 
     async def publish_then_fail() -> None:
-        async with services.unit_of_work() as uow:
-            Events(services, uow).publish(ThingHappened(thing_id=2))
+        async with database.unit_of_work() as uow:
+            Events(bus, uow).publish(ThingHappened(thing_id=2))
             raise RuntimeError("abandoned")
 
     with pytest.raises(RuntimeError, match="abandoned"):
@@ -140,7 +140,7 @@ async def embedded_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator
 async def test_event_raised_inside_a_task_reaches_its_listeners(
     embedded_app: FastAPI, heard: list[BaseEvent]
 ) -> None:
-    embedded_app.state.services.events = recording_listeners(heard)
+    replace_listeners(embedded_app, *recording_listeners(heard))
 
     async with client_of(embedded_app) as client:
         response = await client.post("/events-test/tasks/5")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.deps import MailDep
-from tests.apps import client_of
+from tests.apps import client_of, provided
 from tests.emails import GreetingEmail
 from tests.integration.queue.conftest import wait_for
 from tests.integration.real_app import running_app
@@ -106,7 +106,7 @@ async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
 
     [message] = sink.messages
     assert message["To"] == "Ann <ann@example.com>"
-    assert message["From"] == app_with_smtp.state.settings.mail_from
+    assert message["From"] == provided(app_with_smtp).get(Settings).mail_from
     assert message["Subject"] == "Hello Ann <Admin>, your code"
     assert message.get_content_type() == "multipart/alternative"
     text, html = message.get_body(("plain",)), message.get_body(("html",))

@@ -19,13 +19,13 @@ from app.core.config import Settings
 from app.core.errors import ConflictError
 from app.core.rate_limit import (
     RateLimiter,
+    RequestIdentity,
     by_client_ip_and_form_field,
-    install_identity_resolver,
     rate_limit,
 )
 from app.core.rates import parse_limit
 from app.main import create_app
-from tests.apps import client_of, started
+from tests.apps import client_of, provided, started
 from tests.conftest import load_test_settings
 from tests.processes import free_port, start_app_process, stop, wait_until_ready
 
@@ -101,7 +101,7 @@ async def test_the_eleventh_call_in_a_minute_is_a_429_problem(
 async def test_concurrent_requests_of_one_key_never_exceed_the_limit(
     limited_app: FastAPI,
 ) -> None:
-    limiter: RateLimiter = limited_app.state.services.rate_limiter
+    limiter = provided(limited_app).get(RateLimiter)
     quotas = await asyncio.gather(
         *(limiter.hit(parse_limit("10/minute"), "ip:192.0.2.1") for _ in range(30))
     )
@@ -201,7 +201,8 @@ async def default_limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
         return request.headers.get("X-Test-User")
 
     async with started(app):
-        install_identity_resolver(app, test_user)  # after start-up, replacing the auth one
+        # After start-up, replacing the auth module's.
+        provided(app).add(RequestIdentity, RequestIdentity(test_user))
         yield app
 
 

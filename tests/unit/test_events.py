@@ -6,20 +6,16 @@ import types
 from typing import Any, cast
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
 
 from app.core.events import (
     BaseEvent,
-    EventsMiddleware,
-    EventsService,
+    EventBus,
     InvalidEventError,
     listener,
     listeners_in,
     validated,
 )
-from app.core.services import CoreServices
-
-NO_SERVICES = cast(CoreServices, None)  # these listeners need none
+from app.core.injection import MissingProviderError, Provided
 
 
 class ParcelShipped(BaseEvent):
@@ -59,10 +55,10 @@ def test_events_are_immutable_facts() -> None:
 
 def test_listeners_are_collected_from_the_modules_that_define_them() -> None:
     @listener(ParcelShipped)
-    async def on_shipped(event: ParcelShipped, services: CoreServices) -> None:
+    async def on_shipped(event: ParcelShipped) -> None:
         return None
 
-    async def unmarked(event: ParcelShipped, services: CoreServices) -> None:
+    async def unmarked(event: ParcelShipped) -> None:
         return None
 
     defining = types.ModuleType("shipping.listeners")
@@ -74,45 +70,56 @@ def test_listeners_are_collected_from_the_modules_that_define_them() -> None:
 
     assert listeners_in([defining, importing]) == [on_shipped]
     with pytest.raises(TypeError, match="not marked with @listener"):
-        EventsService([unmarked])
+        EventBus([unmarked], Provided())
 
 
 async def test_a_listener_of_a_base_event_hears_its_subclasses_and_failures_stay_isolated() -> None:
     heard: list[tuple[str, BaseEvent]] = []
 
     @listener(ParcelShipped)
-    async def failing(event: ParcelShipped, services: CoreServices) -> None:
+    async def failing(event: ParcelShipped) -> None:
         raise RuntimeError("boom")
 
     @listener(ParcelShipped)
-    async def any_parcel(event: ParcelShipped, services: CoreServices) -> None:
+    async def any_parcel(event: ParcelShipped) -> None:
         heard.append(("any", event))
 
     @listener(ExpressParcelShipped)
-    async def express_only(event: ExpressParcelShipped, services: CoreServices) -> None:
+    async def express_only(event: ExpressParcelShipped) -> None:
         heard.append(("express", event))
 
-    service = EventsService([failing, any_parcel, express_only])
+    bus = EventBus([failing, any_parcel, express_only], Provided())
     express = ExpressParcelShipped(parcel_id=2, courier="fast")
 
-    await service.dispatch(ParcelShipped(parcel_id=1), NO_SERVICES)
-    await service.dispatch(express, NO_SERVICES)
+    await bus.dispatch(ParcelShipped(parcel_id=1))
+    await bus.dispatch(express)
 
     assert heard == [("any", ParcelShipped(parcel_id=1)), ("any", express), ("express", express)]
 
 
-async def test_the_middleware_passes_other_scopes_through() -> None:
-    seen: list[str] = []
+class Ledger:
+    """A service some listener needs."""
 
-    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(scope["type"])
+    def __init__(self) -> None:
+        self.lines: list[int] = []
 
-    async def no_receive() -> Message:
-        raise AssertionError("not called")
 
-    async def no_send(message: Message) -> None:
-        raise AssertionError("not called")
+async def test_a_listener_gets_the_services_it_names_by_type() -> None:
+    @listener(ParcelShipped)
+    async def book(event: ParcelShipped, ledger: Ledger) -> None:
+        ledger.lines.append(event.parcel_id)
 
-    await EventsMiddleware(inner)({"type": "lifespan"}, no_receive, no_send)
+    provided = Provided()
+    ledger = Ledger()
+    provided.add(Ledger, ledger)
+    await EventBus([book], provided).dispatch(ParcelShipped(parcel_id=3))
+    assert ledger.lines == [3]
 
-    assert seen == ["lifespan"]
+
+def test_a_listener_asking_for_an_unprovided_service_fails_at_start_up() -> None:
+    @listener(ParcelShipped)
+    async def book(event: ParcelShipped, ledger: Ledger) -> None:
+        return None
+
+    with pytest.raises(MissingProviderError, match=r"book\(ledger\): nothing provides Ledger"):
+        EventBus([book], Provided())

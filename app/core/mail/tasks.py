@@ -7,9 +7,12 @@ from typing import Annotated, Any
 import structlog
 from taskiq import Context, TaskiqDepends
 
+from app.core.config import Settings
 from app.core.mail.message import OutgoingEmail
-from app.core.queue import TaskServicesDep, task
+from app.core.mail.service import MailService
 from app.core.queue.broker import attempt_number
+from app.core.queue.registry import task
+from app.core.queue.task_deps import injected
 
 logger = structlog.get_logger(__name__)
 
@@ -17,19 +20,18 @@ logger = structlog.get_logger(__name__)
 @task()
 async def send_email(
     email: dict[str, Any],
-    services: TaskServicesDep,
+    mail: Annotated[MailService, injected(MailService)],
+    settings: Annotated[Settings, injected(Settings)],
     context: Annotated[Context, TaskiqDepends()],
 ) -> None:
     """Deliver one rendered email through the configured backend; raise to be retried."""
     outgoing = OutgoingEmail.model_validate(email)
     log = logger.bind(to=outgoing.to, subject=outgoing.subject, message_id=outgoing.message_id)
     try:
-        await services.mail.deliver(outgoing)
+        await mail.deliver(outgoing)
     except Exception as error:
         attempt = attempt_number(context.message)
-        attempts = int(
-            context.message.labels.get("max_retries", services.settings.queue_task_retries + 1)
-        )
+        attempts = int(context.message.labels.get("max_retries", settings.queue_task_retries + 1))
         reason = f"{type(error).__name__}: {error}"
         if attempt < attempts:
             log.warning("email not delivered; will retry", attempt=attempt, error=reason)
@@ -37,8 +39,8 @@ async def send_email(
             log.error(
                 "email NOT delivered; giving up",
                 attempts=attempt,
-                backend=services.settings.mail_backend,
+                backend=settings.mail_backend,
                 error=reason,
             )
         raise
-    log.info("email delivered", backend=services.settings.mail_backend)
+    log.info("email delivered", backend=settings.mail_backend)

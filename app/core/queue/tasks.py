@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import structlog
 
-from app.core.queue.deps import TaskServicesDep
+from app.core.config import Settings
 from app.core.queue.registry import task
+from app.core.queue.task_broker import TaskBroker
+from app.core.queue.task_deps import injected
 
 logger = structlog.get_logger("app.queue")
 
@@ -19,8 +22,11 @@ async def heartbeat() -> None:
 
 
 @task(schedule="*/10 * * * *")
-async def purge_sent_outbox(services: TaskServicesDep) -> None:
+async def purge_sent_outbox(
+    settings: Annotated[Settings, injected(Settings)],
+    broker: Annotated[TaskBroker, injected(TaskBroker)],
+) -> None:
     """Delete outbox rows sent longer ago than `QUEUE_OUTBOX_RETENTION_HOURS`."""
-    retention = dt.timedelta(hours=services.settings.queue_outbox_retention_hours)
-    removed = await services.queue.relay.purge_sent(retention)
+    retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
+    removed = await broker.relay.purge_sent(retention)
     logger.info("sent outbox rows purged", removed=removed)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import AuthGateway, UserPublic
 from app.auth.models import User
+from app.core.db import Database
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
@@ -52,8 +53,10 @@ async def test_default_rate_limit_counts_per_user(
     """With RATE_LIMIT_DEFAULT, a signed-in caller has a budget of their own, not the IP's."""
     first = await create_user(session)
     second = await create_user(session)
-    app = create_app(load_test_settings(rate_limit_default="2/minute"))
-    async with serving(app, session_factory=session_factory) as client:
+    app = create_app(
+        load_test_settings(rate_limit_default="2/minute"), database=Database(session_factory)
+    )
+    async with serving(app) as client:
         first_headers = bearer((await login(client, first.username))["access_token"])
         second_headers = bearer((await login(client, second.username))["access_token"])
         statuses = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.db import Database
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
@@ -40,8 +41,10 @@ async def test_restore_password_is_limited_per_client(client: httpx.AsyncClient)
 async def test_credential_endpoints_fail_closed_without_redis(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    app = create_app(load_test_settings(redis_url="redis://127.0.0.1:1/0"))
-    async with serving(app, session_factory=session_factory) as client:
+    app = create_app(
+        load_test_settings(redis_url="redis://127.0.0.1:1/0"), database=Database(session_factory)
+    )
+    async with serving(app) as client:
         login = await client.post(LOGIN, data={"username": "a", "password": "b"})
         register = await client.post(
             f"{API}/auth/register",

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import User
+from app.core.db import Database
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
@@ -101,8 +102,10 @@ async def test_register_needs_every_field(client: httpx.AsyncClient) -> None:
 async def closed_registration_client(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_test_settings(registration_enabled=False))
-    async with serving(app, session_factory=session_factory) as client:
+    app = create_app(
+        load_test_settings(registration_enabled=False), database=Database(session_factory)
+    )
+    async with serving(app) as client:
         yield client
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.main import create_app
 from app.movies.models import Movie
 from tests.apps import serving
@@ -42,9 +43,8 @@ async def other_process(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second app, as another worker process would be: its own services, the same Redis."""
-    app: FastAPI = create_app(settings)
+    app: FastAPI = create_app(settings, database=Database(session_factory))
     async with serving(app) as client:
-        app.state.services.session_factory = session_factory
         yield client
 
 

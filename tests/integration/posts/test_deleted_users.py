@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import UserDeleted
 from app.auth.models import User
-from app.core.db import UnitOfWork
-from app.core.events import Events
+from app.core.db import Database, UnitOfWork
+from app.core.events import EventBus, Events
 from app.core.queue.outbox import OutboxMessage
-from app.core.services import CoreServices
 from app.posts import listeners, tasks
+from tests.apps import provided
 from tests.factories import create_post, create_user
 from tests.integration.auth.conftest import API
 
@@ -57,10 +57,10 @@ async def test_an_event_from_outside_a_request_hides_posts_too(
     """A worker or the CLI publishes on its own unit of work; listeners run after its commit."""
     author = await create_user(session)
     post = await create_post(session, author.id)
-    services: CoreServices = app.state.services
+    database, bus = provided(app).get(Database), provided(app).get(EventBus)
 
-    async with services.unit_of_work() as uow:
-        Events(services, uow).publish(UserDeleted(user_id=author.id))
+    async with database.unit_of_work() as uow:
+        Events(bus, uow).publish(UserDeleted(user_id=author.id))
 
     assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
 

@@ -27,13 +27,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.deps import QueueDep
 from app.core.errors import ConflictError
 from app.core.queue.outbox import OutboxMessage
 from app.core.services import CoreServices
 from app.main import create_app
 from app.modules import task_functions
-from tests.apps import serving
+from tests.apps import provided, serving
 from tests.integration.queue import tasks
 from tests.processes import start_app_process, stop
 
@@ -97,9 +98,9 @@ async def outbox_counts(engine: AsyncEngine, task_name_prefix: str) -> tuple[int
     return counts.get(True, 0), counts.get(False, 0)
 
 
-async def clean_outbox(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(
+async def clean_outbox(database: Database) -> None:
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(
             delete(OutboxMessage).where(OutboxMessage.task_name.startswith(tasks.MODULE))
         )
 
@@ -152,12 +153,11 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[CoreServices]:
     """`CoreServices` on the real engine, as a worker or the app has them; cleaned up after."""
-    services = await CoreServices.start(settings)
-    services.queue.register(task_functions(settings))
+    services = CoreServices.build(settings, tasks=task_functions(settings))
     try:
         yield services
     finally:
-        await clean_outbox(services.engine)
+        await clean_outbox(services.database)
         if settings.redis_url:
             client = Redis.from_url(settings.redis_url)
             try:
@@ -198,4 +198,4 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app.include_router(enqueue_routes())
     async with serving(app) as client:
         yield client
-        await clean_outbox(app.state.services.engine)
+        await clean_outbox(provided(app).get(Database))

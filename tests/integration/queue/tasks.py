@@ -10,10 +10,11 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Annotated
 
 import structlog
 
-from app.core.queue import Queue, TaskServicesDep, TaskUnitOfWorkDep, task
+from app.core.queue import Queue, TaskBroker, TaskUnitOfWorkDep, injected, task
 
 logger = structlog.get_logger(__name__)
 
@@ -65,10 +66,13 @@ async def record_later(path: str, value: str, seconds: float) -> None:
 
 @task()
 async def enqueue_follow_up(
-    path: str, value: str, uow: TaskUnitOfWorkDep, services: TaskServicesDep
+    path: str,
+    value: str,
+    uow: TaskUnitOfWorkDep,
+    broker: Annotated[TaskBroker, injected(TaskBroker)],
 ) -> None:
     """Enqueues `record` through the task's own unit of work."""
-    await Queue(uow, services.queue).enqueue(record, path=path, value=f"{value}-follow-up")
+    await Queue(uow, broker).enqueue(record, path=path, value=f"{value}-follow-up")
 
 
 async def not_a_task() -> None:

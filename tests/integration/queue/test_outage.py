@@ -70,8 +70,8 @@ async def test_tasks_committed_while_redis_is_down_are_delivered_once_when_it_re
 
     done = tmp_path / "done"
     async with running_services(queue_settings) as services:
-        async with services.unit_of_work() as uow:
-            queue = Queue(uow, services.queue)
+        async with services.database.unit_of_work() as uow:
+            queue = Queue(uow, services.tasks)
             for number in range(TASK_COUNT):
                 await queue.enqueue(tasks.record, path=str(done), value=str(number))
         # The commit held; the send after it failed; every task waits in the outbox.

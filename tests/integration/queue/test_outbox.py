@@ -20,14 +20,14 @@ async def test_purge_removes_sent_rows_and_keeps_pending_ones(
 ) -> None:
     purging = queue_test_settings(settings, queue_outbox_retention_hours=0)
     async with running_services(purging) as services:
-        async with services.unit_of_work() as uow:
-            await Queue(uow, services.queue).enqueue(tasks.record, path=str(tmp_path), value="a")
+        async with services.database.unit_of_work() as uow:
+            await Queue(uow, services.tasks).enqueue(tasks.record, path=str(tmp_path), value="a")
             # A row nobody sent yet (as if the send after the commit had failed).
             uow.session.add(OutboxMessage(task_name=f"{tasks.MODULE}:record", kwargs={}, labels={}))
         assert await outbox_counts(engine, tasks.MODULE) == (1, 1)
 
         await heartbeat()
-        await purge_sent_outbox(services)
+        await purge_sent_outbox(services.settings, services.tasks)
 
         assert await outbox_counts(engine, tasks.MODULE) == (1, 0)
 
@@ -37,5 +37,5 @@ async def test_only_marked_functions_can_be_enqueued(
 ) -> None:
     async with running_services(queue_test_settings(settings)) as services:
         with pytest.raises(NotATaskError):
-            async with services.unit_of_work() as uow:
-                await Queue(uow, services.queue).enqueue(tasks.not_a_task)
+            async with services.database.unit_of_work() as uow:
+                await Queue(uow, services.tasks).enqueue(tasks.not_a_task)

@@ -135,8 +135,8 @@ async def test_a_failing_task_is_retried_with_exponential_backoff(
     services: CoreServices, worker_logs: list[Path], tmp_path: Path
 ) -> None:
     recovers, gives_up = tmp_path / "recovers", tmp_path / "gives-up"
-    async with services.unit_of_work() as uow:
-        queue = Queue(uow, services.queue)
+    async with services.database.unit_of_work() as uow:
+        queue = Queue(uow, services.tasks)
         # retries=2: three attempts in all.
         await queue.enqueue(tasks.fail_then_record, path=str(recovers), value="ok", failures=2)
         await queue.enqueue(tasks.fail_then_record, path=str(gives_up), value="never", failures=9)
@@ -164,8 +164,8 @@ async def test_a_task_left_by_a_killed_worker_is_completed_by_the_other(
     services: CoreServices, pair: Workers, tmp_path: Path
 ) -> None:
     done, started = tmp_path / "done", f"{tmp_path / 'done'}.started"
-    async with services.unit_of_work() as uow:
-        await Queue(uow, services.queue).enqueue(
+    async with services.database.unit_of_work() as uow:
+        await Queue(uow, services.tasks).enqueue(
             tasks.hang_the_first_time, path=str(done), value="finished"
         )
     await wait_for(lambda: len(tasks.read_lines(started)) == 1, what="task began")
@@ -174,8 +174,8 @@ async def test_a_task_left_by_a_killed_worker_is_completed_by_the_other(
 
     await asyncio.sleep(services.settings.queue_idle_timeout)  # now it counts as abandoned
     # A worker reclaims abandoned tasks after it reads one: the scheduler's heartbeat.
-    async with services.unit_of_work() as uow:
-        await Queue(uow, services.queue).enqueue(heartbeat)
+    async with services.database.unit_of_work() as uow:
+        await Queue(uow, services.tasks).enqueue(heartbeat)
 
     await wait_for(lambda: tasks.read_lines(done) == ["finished"], what="redelivered")
     second_pid = int(tasks.read_lines(started)[1])

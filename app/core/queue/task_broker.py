@@ -1,4 +1,4 @@
-"""The queue of one process (`QueueService`) and the per-transaction `Queue`."""
+"""The task broker of one process (`TaskBroker`) and the per-transaction `Queue`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic_core import to_jsonable_python
@@ -16,14 +16,11 @@ from taskiq.kicker import AsyncKicker
 from taskiq.schedule_sources import LabelScheduleSource
 
 from app.core.config import Settings
-from app.core.db import UnitOfWork
+from app.core.db import Database, UnitOfWork
 from app.core.logging import current_request_id
 from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
 from app.core.queue.outbox import OutboxMessage, OutboxRelay, utc_now
 from app.core.queue.registry import TaskOptions, task_options
-
-if TYPE_CHECKING:
-    from app.core.services import CoreServices
 
 logger = structlog.get_logger("app.queue")
 
@@ -35,42 +32,25 @@ def task_labels(options: TaskOptions) -> dict[str, Any]:
     return {} if options.retries is None else {"max_retries": options.retries + 1}
 
 
-class QueueService:
+class TaskBroker:
     """The broker of this process, the outbox relay, and (embedded mode) the in-app runners.
 
-    Built from `Settings` without connecting; `attach` binds it to the
-    process's `CoreServices` so tasks can reach them.
+    Built from `Settings` and the process's `Database` without connecting anywhere.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
+        self._database = database
         self.broker: AsyncBroker = create_broker(settings, self._schedule_retry)
-        self._services: CoreServices | None = None
+        self.relay = OutboxRelay(
+            database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
+        )
         self._background: list[asyncio.Task[None]] = []
 
     @property
     def embedded(self) -> bool:
         """No Redis: tasks run in the app process, which also relays and schedules."""
         return not self.settings.redis_url
-
-    def attach(self, services: CoreServices) -> None:
-        self._services = services
-        self.broker.state.services = services
-
-    @property
-    def services(self) -> CoreServices:
-        if self._services is None:
-            raise RuntimeError("QueueService.attach() was not called")
-        return self._services
-
-    @property
-    def relay(self) -> OutboxRelay:
-        # Built on each use, with the current session factory (tests swap it after start-up).
-        return OutboxRelay(
-            self.services.session_factory,
-            self._send,
-            batch_size=self.settings.queue_relay_batch_size,
-        )
 
     def register(self, tasks: Iterable[TaskFunction]) -> None:
         """Make the given `@task` functions runnable (and schedulable) by this broker."""
@@ -88,7 +68,7 @@ class QueueService:
     async def _schedule_retry(
         self, message: TaskiqMessage, labels: dict[str, Any], delay: float
     ) -> None:
-        async with self.services.session_factory() as session, session.begin():
+        async with self._database.session_factory() as session, session.begin():
             session.add(
                 OutboxMessage(
                     task_name=message.task_name,
@@ -111,9 +91,8 @@ class QueueService:
             if sent < self.settings.queue_relay_batch_size:
                 await wait_for_event(stop, self.settings.queue_poll_interval)
 
-    async def start_in_app(self, tasks: Iterable[TaskFunction]) -> None:
-        """Register the tasks; in embedded mode also run the relay and the scheduler here."""
-        self.register(tasks)
+    async def start_in_app(self) -> None:
+        """In embedded mode, run the tasks, the relay and the scheduler in this process."""
         if not self.embedded:
             return
         await self.broker.startup()
@@ -154,9 +133,9 @@ class Queue:
     nothing, and a relay sends whatever the after-commit send could not.
     """
 
-    def __init__(self, uow: UnitOfWork, service: QueueService) -> None:
+    def __init__(self, uow: UnitOfWork, broker: TaskBroker) -> None:
         self._uow = uow
-        self._service = service
+        self._broker = broker
         self._unsent: list[int] = []
 
     async def enqueue(self, fn: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> None:
@@ -177,4 +156,4 @@ class Queue:
 
     async def _send_committed(self) -> None:
         ids, self._unsent = self._unsent, []
-        await self._service.relay.relay(ids)
+        await self._broker.relay.relay(ids)
