@@ -100,10 +100,13 @@ class TrustLease:
         holder = uuid.uuid4().hex
         if not await self._store.set_if_absent(RENEWAL_LOCK_KEY, holder, self._window / 2):
             return  # another process renewed, or is renewing
-        started = time.monotonic()
-        granted_until = time.time() + self._window
         try:
             async with self._database.session_factory() as session:
+                # The lease counts from the check itself, not from the wait for a pooled
+                # connection: a write committed before this point is in the rows it reads.
+                await session.connection()
+                started = time.monotonic()
+                granted_until = time.time() + self._window
                 if not await self._apply_pending(session):
                     return
                 await session.commit()

@@ -3,29 +3,42 @@
 `page`, `per_page`, `sort` and `filters` follow the contract's grammar; fields
 and operators are whitelisted per resource by a `ListSpec`; values are turned
 into the column's Python type and always bound, never spliced into SQL.
+
+Two ways through a list, with the same envelope:
+- offset: `?page=N` counts the matching rows and skips `(N-1) * per_page` of them, so a
+  deep page costs a scan of everything before it;
+- keyset: every envelope carries `next_cursor`; `?cursor=<it>` (same sort, filters and
+  per_page) continues after the last row of the previous page through the sort index,
+  so page 5,000 costs what page 1 costs, and rows inserted meanwhile never shift a page.
+  `total` is counted once, on the page the walk started from, and carried in the cursor.
 """
 
 import datetime as dt
 import enum
+import hashlib
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
-from pydantic import BaseModel, ConfigDict, computed_field
-from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, func
+from fastapi import Query, Request
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, func, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core.config import Settings
+from app.core.cursors import CursorCodec, CursorState, InvalidCursorError
 from app.core.errors import ValidationFailedError
+from app.core.injection import provided_by
 
 MAX_PAGE = 1_000_000_000
 MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _INT_RANGES = {
     SmallInteger: (-(2**15), 2**15 - 1),
@@ -66,12 +79,19 @@ class Filter:
 
 @dataclass(frozen=True)
 class ListParams:
-    """Validated paging, sorting and filtering of one list request."""
+    """Validated paging, sorting and filtering of one list request.
+
+    `after` (keyset mode): the sort key of the previous page's last row, as text;
+    `total`: the count carried by the cursor. `cursors` signs the next cursor.
+    """
 
     page: int = 1
     per_page: int = 10
     sort: tuple[SortField, ...] = ()
     filters: tuple[Filter, ...] = ()
+    after: tuple[str, ...] | None = None
+    total: int | None = None
+    cursors: CursorCodec | None = None
 
     @property
     def offset(self) -> int:
@@ -98,6 +118,13 @@ class ListSpec:
         text_fields = {name for name, column in self.filterable.items() if _is_text(column)}
         if wrong := self.case_insensitive - text_fields:
             raise ValueError(f"case_insensitive must name text filter fields, not {sorted(wrong)}")
+        nullable = [
+            name
+            for name, column in (*self.sortable.items(), ("tiebreaker", self.tiebreaker))
+            if any(getattr(col, "nullable", False) for col in column.property.columns)
+        ]
+        if nullable:  # a keyset cannot step over NULLs
+            raise ValueError(f"sortable columns must be NOT NULL, not {nullable}")
         object.__setattr__(self, "sort_help", "Fields: " + ", ".join(self.sortable))
         object.__setattr__(self, "filters_help", "Fields: " + ", ".join(self.filterable))
 
@@ -114,13 +141,50 @@ class ListSpec:
             value = [text.lower() for text in value] if item.op == "in" else value.lower()
         return _COMPARISONS[item.op](column, value)
 
-    def order_by(self, params: ListParams) -> list[Any]:
+    def _keys(self, params: ListParams) -> list[tuple[InstrumentedAttribute[Any], bool]]:
+        """The sort columns with their direction; the tiebreaker follows the last one, so
+        that an index on (sort column, tiebreaker) serves both directions."""
         sort = params.sort or self.default_sort
-        columns = [
-            self.sortable[item.name].desc() if item.descending else self.sortable[item.name].asc()
-            for item in sort
+        keys = [(self.sortable[item.name], item.descending) for item in sort]
+        if all(column is not self.tiebreaker for column, _ in keys):
+            keys.append((self.tiebreaker, keys[-1][1] if keys else False))
+        return keys
+
+    def order_by(self, params: ListParams) -> list[Any]:
+        return [column.desc() if desc else column.asc() for column, desc in self._keys(params)]
+
+    def after(self, params: ListParams) -> Any:
+        """The keyset condition: rows strictly after `params.after` in the sort order."""
+        keys = self._keys(params)
+        values = [
+            _convert(column, "cursor", raw)
+            for (column, _), raw in zip(keys, params.after or (), strict=True)
         ]
-        return [*columns, self.tiebreaker.asc()]
+        if len({desc for _, desc in keys}) == 1:  # one direction: a row comparison
+            row, bound = tuple_(*(column for column, _ in keys)), tuple_(*values)
+            return row < bound if keys[0][1] else row > bound
+        steps = []
+        for index, (column, desc) in enumerate(keys):
+            equal = [keys[i][0] == values[i] for i in range(index)]
+            steps.append(and_(*equal, column < values[index] if desc else column > values[index]))
+        return or_(*steps)
+
+    def key_of(self, row: Any, params: ListParams) -> tuple[str, ...]:
+        """The sort key of `row`, as the text a cursor carries."""
+        return tuple(_as_text(getattr(row, column.key)) for column, _ in self._keys(params))
+
+    def query_of(self, params: ListParams) -> str:
+        """What a cursor must have been minted for: this resource, sort, filters, size."""
+        shape = (self.tiebreaker.class_.__name__, params.sort, params.filters, params.per_page)
+        return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
+
+    def next_cursor(self, last_row: Any, params: ListParams, total: int) -> str | None:
+        if params.cursors is None:
+            return None
+        state = CursorState(
+            self.key_of(last_row, params), self.query_of(params), total, params.page
+        )
+        return params.cursors.encode(state)
 
 
 class Page(BaseModel, Generic[T]):
@@ -129,14 +193,32 @@ class Page(BaseModel, Generic[T]):
     model_config = ConfigDict(from_attributes=True)
 
     items: list[T]
-    total: int
+    total: int = Field(
+        description="Rows matching the filters; in keyset mode, counted when the walk began"
+    )
     page: int
     per_page: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (same sort, filters and per_page) for the next page; "
+        "null on the last page",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def pages(self) -> int:
         return math.ceil(self.total / self.per_page) if self.total else 0
+
+    def map(self, item_type: type[U], convert: Callable[[T], U] | None = None) -> "Page[U]":
+        """The same page with each item converted (by default `item_type.model_validate`)."""
+        to_item = convert or item_type.model_validate  # type: ignore[attr-defined]
+        return Page[item_type](  # type: ignore[valid-type]
+            items=[to_item(item) for item in self.items],
+            total=self.total,
+            page=self.page,
+            per_page=self.per_page,
+            next_cursor=self.next_cursor,
+        )
 
 
 def _invalid(param: str, msg: str) -> ValidationFailedError:
@@ -225,6 +307,16 @@ def _convert(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
     return raw
 
 
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def _parse_filter(spec: ListSpec, text: str) -> Filter:
     name, sep, rest = text.strip().partition(":")
     if name not in spec.filterable:
@@ -253,15 +345,18 @@ def parse_filters(spec: ListSpec, raw: str | None) -> tuple[Filter, ...]:
     return tuple(_parse_filter(spec, part) for part in _split_top_level(raw) if part.strip())
 
 
-def list_params(spec: ListSpec) -> Callable[..., ListParams]:
+def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
     """A FastAPI dependency that parses the list query parameters for `spec`.
 
     (This module does not use postponed annotations: FastAPI must see the
     per-resource descriptions of the nested function's parameters.)
     """
 
-    def dependency(
-        page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
+    async def dependency(  # noqa: PLR0917 - FastAPI passes query parameters by keyword
+        request: Request,
+        page: Annotated[
+            int | None, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")
+        ] = None,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page")] = 10,
         sort: Annotated[
             str | None,
@@ -275,11 +370,33 @@ def list_params(spec: ListSpec) -> Callable[..., ListParams]:
                 f"separated; ops `eq ne gt gte lt lte in contains`. {spec.filters_help}",
             ),
         ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=2000,
+                description="The `next_cursor` of the previous page (keyset paging; not "
+                "with `page`)",
+            ),
+        ] = None,
     ) -> ListParams:
-        return ListParams(page, per_page, parse_sort(spec, sort), parse_filters(spec, filters))
+        cursors = CursorCodec(provided_by(request.app).get(Settings).secret_key.get_secret_value())
+        params = ListParams(
+            page or 1,
+            per_page,
+            parse_sort(spec, sort),
+            parse_filters(spec, filters),
+            cursors=cursors,
+        )
+        if cursor is None:
+            return params
+        if page is not None:
+            raise _invalid("cursor", "give either cursor or page, not both")
+        try:
+            state = cursors.decode(cursor, spec.query_of(params))
+        except (InvalidCursorError, ValueError, KeyError, TypeError) as error:
+            raise _invalid("cursor", f"invalid cursor: {error}") from None
+        if len(state.after) != len(spec.order_by(params)):
+            raise _invalid("cursor", "invalid cursor: wrong number of sort values")
+        return replace(params, page=state.page + 1, after=state.after, total=state.total)
 
     return dependency
-
-
-def page_of(items: Sequence[T], total: int, params: ListParams) -> Page[T]:
-    return Page(items=list(items), total=total, page=params.page, per_page=params.per_page)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from app.core.db import SoftDeleteMixin
 from app.core.errors import NotFoundError
-from app.core.listing import ListParams, ListSpec, Page, page_of
+from app.core.listing import ListParams, ListSpec, Page
 
 ModelT = TypeVar("ModelT", bound=DeclarativeBase)
 
@@ -47,14 +47,28 @@ class BaseRepository(Generic[ModelT]):
     async def list(
         self, params: ListParams, spec: ListSpec, stmt: Select[tuple[ModelT]] | None = None
     ) -> Page[ModelT]:
-        """One page of rows matching the filters, and the total count."""
+        """One page of rows matching the filters: by offset, or after a cursor's keyset."""
         filtered = spec.apply(stmt if stmt is not None else self.select(), params)
-        total_stmt = select(func.count()).select_from(filtered.order_by(None).subquery())
-        total = (await self.session.execute(total_stmt)).scalar_one()
-        rows = await self.session.scalars(
-            filtered.order_by(*spec.order_by(params)).offset(params.offset).limit(params.per_page)
+        ordered = filtered.order_by(*spec.order_by(params))
+        if params.after is None or params.total is None:
+            total_stmt = select(func.count()).select_from(filtered.order_by(None).subquery())
+            total = (await self.session.execute(total_stmt)).scalar_one()
+            rows = (
+                await self.session.scalars(ordered.offset(params.offset).limit(params.per_page))
+            ).all()
+            more = params.offset + len(rows) < total
+        else:
+            total = params.total
+            after = ordered.where(spec.after(params)).limit(params.per_page + 1)
+            rows = (await self.session.scalars(after)).all()
+            more, rows = len(rows) > params.per_page, rows[: params.per_page]
+        return Page(
+            items=list(rows),
+            total=total,
+            page=params.page,
+            per_page=params.per_page,
+            next_cursor=spec.next_cursor(rows[-1], params, total) if more and rows else None,
         )
-        return page_of(rows.all(), total, params)
 
     async def add(self, instance: ModelT) -> ModelT:
         self.session.add(instance)

@@ -25,8 +25,7 @@ async def list_movies(
     movies: MovieServiceDep,
 ) -> Page[MovieRead]:
     """List movies."""
-    page = await movies.list_movies(params)
-    return Page[MovieRead].model_validate(page, from_attributes=True)
+    return await movies.list_movies(params)
 
 
 # Declared before `/{movie_id}`, which would otherwise take "new" for an id.
@@ -39,8 +38,7 @@ async def new_movies(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MovieRead]:
     """Movies released since `year` rated at least `rating`, best rated first."""
-    found = await movies.new_movies(year, Decimal(str(rating)), limit)
-    return [MovieRead.model_validate(movie) for movie in found]
+    return await movies.new_movies(year, Decimal(str(rating)), limit)
 
 
 @router.get("/{movie_id}")
@@ -52,7 +50,7 @@ async def get_movie(movie_id: PathId, _: ActiveUser, movies: MovieServiceDep) ->
 @router.post("", status_code=HTTPStatus.CREATED)
 async def create_movie(data: MovieCreate, _: Superuser, movies: MovieServiceDep) -> MovieRead:
     """Add a movie, with a chosen `movie_id` or a generated one (superuser)."""
-    return MovieRead.model_validate(await movies.create_movie(data))
+    return await movies.create_movie(data)
 
 
 @router.patch("/{movie_id}")
@@ -60,7 +58,7 @@ async def update_movie(
     movie_id: PathId, data: MovieUpdate, _: Superuser, movies: MovieServiceDep
 ) -> MovieRead:
     """Change a movie's title, year or rating (superuser)."""
-    return MovieRead.model_validate(await movies.update_movie(movie_id, data))
+    return await movies.update_movie(movie_id, data)
 
 
 @router.delete("/{movie_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
 from pydantic import TypeAdapter
@@ -35,11 +34,12 @@ class MovieService:
         self.cache = cache
         self.movies = MovieRepository(uow.session)
 
-    async def list_movies(self, params: ListParams) -> Page[Movie]:
-        return await self.movies.list(params, MOVIE_LIST_SPEC)
+    async def list_movies(self, params: ListParams) -> Page[MovieRead]:
+        return (await self.movies.list(params, MOVIE_LIST_SPEC)).map(MovieRead)
 
-    async def new_movies(self, year: int, rating: Decimal, limit: int) -> Sequence[Movie]:
-        return await self.movies.released_since(year, rating, limit)
+    async def new_movies(self, year: int, rating: Decimal, limit: int) -> list[MovieRead]:
+        found = await self.movies.released_since(year, rating, limit)
+        return [MovieRead.model_validate(movie) for movie in found]
 
     async def get_movie(self, movie_id: int) -> MovieRead:
         """From the cache when warm; PATCH and DELETE drop the entry after their commit."""
@@ -54,7 +54,7 @@ class MovieService:
         movie = await self.movies.get(movie_id)
         return MovieRead.model_validate(movie) if movie is not None else None
 
-    async def create_movie(self, data: MovieCreate) -> Movie:
+    async def create_movie(self, data: MovieCreate) -> MovieRead:
         """Insert; the primary key decides a duplicate `movie_id` (409), not a prior read."""
         movie = Movie(**data.model_dump(exclude_none=True))
         try:
@@ -66,14 +66,14 @@ class MovieService:
         if data.movie_id is not None:
             await self.movies.reserve_ids_up_to(data.movie_id)
         self.events.publish(MovieCreated(movie_id=movie.movie_id, title=movie.title))
-        return movie
+        return MovieRead.model_validate(movie)
 
-    async def update_movie(self, movie_id: int, data: MovieUpdate) -> Movie:
+    async def update_movie(self, movie_id: int, data: MovieUpdate) -> MovieRead:
         movie = await self.movies.get_or_404(movie_id)
         await self.movies.update(movie, data.model_dump(exclude_none=True))
         self.cache.invalidate_after_commit(self.uow, movie_cache_key(movie_id))
         self.events.publish(MovieUpdated(movie_id=movie_id))
-        return movie
+        return MovieRead.model_validate(movie)
 
     async def delete_movie(self, movie_id: int) -> None:
         movie = await self.movies.get_or_404(movie_id)

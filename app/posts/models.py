@@ -26,11 +26,12 @@ class Post(TimestampMixin, SoftDeleteMixin, Base):
 
 
 _LIVE = Post.deleted_at.is_(None)
-# The default order of `/posts` (newest first, then id), over live posts only.
+# The default order of `/posts` (newest first, ties by id, the keyset's row order), over
+# live posts only.
 Index(
-    "ix_posts_created_at_desc_id",
+    "ix_posts_created_at_desc_id_desc",
     Post.created_at.desc(),
-    Post.id,
+    Post.id.desc(),
     postgresql_where=_LIVE,
     sqlite_where=_LIVE,
 )

@@ -16,7 +16,7 @@ from app.posts.repository import POST_LIST_SPEC, PostRepository
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
 
 
-def post_read(post: Post, user_name: str | None) -> PostRead:
+def to_post_read(post: Post, user_name: str | None) -> PostRead:
     return PostRead(
         id=post.id,
         title=post.title,
@@ -41,27 +41,27 @@ class PostService:
         self.auth = auth
         self.posts = PostRepository(uow.session)
 
-    async def _with_author_names(self, posts: Sequence[Post]) -> list[PostRead]:
-        """Posts with their authors' names, fetched in one call whatever the number of posts."""
+    async def _author_names(self, posts: Sequence[Post]) -> dict[int, str]:
+        """The names of the posts' authors, fetched in one call whatever the number of posts."""
         authors = await self.auth.get_users(post.user_id for post in posts)
-        return [
-            post_read(post, author.username if (author := authors.get(post.user_id)) else None)
-            for post in posts
-        ]
+        return {user_id: author.username for user_id, author in authors.items()}
+
+    async def _with_author_name(self, post: Post) -> PostRead:
+        names = await self._author_names([post])
+        return to_post_read(post, names.get(post.user_id))
 
     async def list_posts(self, params: ListParams) -> Page[PostRead]:
         page = await self.posts.list(params, POST_LIST_SPEC)
-        items = await self._with_author_names(page.items)
-        return Page[PostRead](items=items, total=page.total, page=page.page, per_page=page.per_page)
+        names = await self._author_names(page.items)
+        return page.map(PostRead, lambda post: to_post_read(post, names.get(post.user_id)))
 
     async def get_post(self, post_id: int) -> PostRead:
-        [post] = await self._with_author_names([await self.posts.get_or_404(post_id)])
-        return post
+        return await self._with_author_name(await self.posts.get_or_404(post_id))
 
     async def create_post(self, data: PostCreate, author: UserRead) -> PostRead:
         post = await self.posts.add(Post(**data.model_dump(), user_id=author.id))
         self.events.publish(PostCreated(post_id=post.id, user_id=author.id))
-        return post_read(post, author.username)
+        return to_post_read(post, author.username)
 
     async def replace_post(self, post_id: int, data: PostCreate, user: UserRead) -> PostRead:
         return await self._change(post_id, data.model_dump(), user)
@@ -74,8 +74,7 @@ class PostService:
         ensure_can_change(user, post)
         await self.posts.update(post, values)
         self.events.publish(PostUpdated(post_id=post.id, user_id=post.user_id))
-        [changed] = await self._with_author_names([post])
-        return changed
+        return await self._with_author_name(post)
 
     async def delete_post(self, post_id: int, user: UserRead) -> None:
         post = await self.posts.get_or_404(post_id)

@@ -202,13 +202,15 @@ async def test_list_sorts_filters_and_pages(
     named = await client.get(
         MOVIES, params={"filters": "title:contains:alien", "per_page": 1}, headers=user_headers
     )
-    assert named.json() | {"items": None} == {
+    assert named.json() | {"items": None, "next_cursor": None} == {
         "items": None,
         "total": 2,
         "page": 1,
         "per_page": 1,
         "pages": 2,
+        "next_cursor": None,
     }
+    assert named.json()["next_cursor"]  # a second page follows
 
 
 async def test_list_refuses_what_the_contract_does_not_allow(
