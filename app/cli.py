@@ -62,6 +62,7 @@ def serve(
         http="httptools",
         proxy_headers=False,  # the app applies FORWARDED_ALLOW_IPS itself
         access_log=False,  # the app writes one access line per request
+        server_header=False,  # no `server: uvicorn` for fingerprinting
         log_config=None,  # keep the structlog configuration
         timeout_graceful_shutdown=30,
     )

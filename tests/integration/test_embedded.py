@@ -27,6 +27,7 @@ async def test_serve_migrates_and_answers_on_a_fresh_sqlite_file(tmp_path: Path)
             missing = await client.get(f"http://127.0.0.1:{port}/api/v1/nope")
         assert missing.status_code == 404
         assert missing.json()["request_id"] == missing.headers["x-request-id"]
+        assert "server" not in missing.headers  # nothing tells an attacker what serves it
     finally:
         exit_code = stop(process)
     log = (tmp_path / "serve.log").read_text()
