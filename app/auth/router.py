@@ -108,8 +108,7 @@ async def list_users(
     users: UserServiceDep,
 ) -> Page[UserRead]:
     """List users (superuser)."""
-    page = await users.list_users(params)
-    return Page[UserRead].model_validate(page, from_attributes=True)
+    return await users.list_users(params)
 
 
 @users_router.get("/{user_id}")

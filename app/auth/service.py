@@ -31,7 +31,7 @@ from app.auth.repository import (
     RevokedAccessTokenRepository,
     UserRepository,
 )
-from app.auth.schemas import ProfileUpdate, Token, UserAdminUpdate, UserCreate
+from app.auth.schemas import ProfileUpdate, Token, UserAdminUpdate, UserCreate, UserRead
 from app.auth.security import (
     AccessClaims,
     AccessTokenCodec,
@@ -256,8 +256,8 @@ class UserService:
         self.refresh_tokens = RefreshTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
-    async def list_users(self, params: ListParams) -> Page[User]:
-        return await self.users.list(params, USER_LIST_SPEC)
+    async def list_users(self, params: ListParams) -> Page[UserRead]:
+        return (await self.users.list(params, USER_LIST_SPEC)).map(UserRead)
 
     async def get_user(self, user_id: int) -> User:
         return await self.users.get_or_404(user_id)

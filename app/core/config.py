@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=0, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
+    # Ping each connection as it leaves the pool: a round trip per request. Off, a
+    # connection the server closed meanwhile fails one request (503) and the pool reconnects.
+    database_pool_pre_ping: bool = False
     database_connect_timeout: int = Field(default=5, ge=1)
     database_echo: bool = False
     retry_after_seconds: int = Field(default=5, ge=1)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
+from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, MetaData, event, func, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,10 +92,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine with pool options that fit the dialect."""
+# Statements that may run outside a transaction: plain reads. Anything else (a write, a
+# locking read, a savepoint) opens one first when the connection is in autocommit.
+_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_LOCKING = re.compile(r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+def _begin_before_writes(connection: Connection, cursor: Any, statement: str, *_: Any) -> None:
+    """Reads run in autocommit; the first write or locking read of a unit of work opens
+    its transaction (`BEGIN`), which its commit or rollback then ends.
+
+    A read-only request thus costs its queries alone: no BEGIN, no COMMIT, each a round
+    trip. Under READ COMMITTED a transaction gives reads no common snapshot anyway, so
+    reading before `BEGIN` sees what reading inside it would; row locks, writes and
+    savepoints are always inside it. psycopg's commit and rollback act only when the
+    server reports a transaction, so the unit of work commits as before.
+    """
+    driver = connection.connection.driver_connection
+    if driver is None or not getattr(driver, "autocommit", False):
+        return  # a connection in transaction mode (tests, scripts)
+    if driver.info.transaction_status != TransactionStatus.IDLE:
+        return
+    if _PLAIN_READ.match(statement) and not _LOCKING.search(statement):
+        return
+    cursor.execute("BEGIN")
+
+
+def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> AsyncEngine:
+    """An async engine with pool options that fit the dialect.
+
+    `autocommit_reads` (PostgreSQL): plain reads run outside any transaction and the
+    first write opens one (see `_begin_before_writes`), for the app's own engine.
+    """
     url = make_url(settings.database_url)
-    options: dict[str, Any] = {"echo": False, "pool_pre_ping": True}
+    options: dict[str, Any] = {"echo": False, "pool_pre_ping": settings.database_pool_pre_ping}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +137,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout,
     }
-    if url.get_backend_name() == "postgresql":
-        options["connect_args"] = {"connect_timeout": settings.database_connect_timeout}
-    return create_async_engine(url, **options)
+    if url.get_backend_name() != "postgresql":
+        return create_async_engine(url, **options)
+    options["connect_args"] = {"connect_timeout": settings.database_connect_timeout}
+    if not autocommit_reads:
+        return create_async_engine(url, **options)
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
+    event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_writes)
+    return engine
 
 
 def create_session_factory(bind: AsyncEngine | Any) -> async_sessionmaker[AsyncSession]:
@@ -166,7 +203,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        engine = create_engine(settings)
+        engine = create_engine(settings, autocommit_reads=True)
         return cls(create_session_factory(engine), engine)
 
     @asynccontextmanager

@@ -16,9 +16,9 @@ costs a multiple of the latency and breaks streaming). In order, it:
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -49,7 +49,7 @@ def choose_request_id(incoming: str | None) -> str:
     """Keep a sane incoming id, otherwise make a new one."""
     if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

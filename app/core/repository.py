@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,8 +28,15 @@ class BaseRepository(Generic[ModelT]):
 
     def select(self, *, include_deleted: bool = False) -> Select[tuple[ModelT]]:
         stmt: Select[tuple[ModelT]] = select(self.model)
-        if issubclass(self.model, SoftDeleteMixin) and not include_deleted:
-            stmt = stmt.where(self.model.deleted_at.is_(None))
+        return self._live(stmt) if not include_deleted else stmt
+
+    def select_rows(self) -> Select[Any]:
+        """The live rows' columns: plain rows, without the cost of ORM objects (lists)."""
+        return self._live(select(*self.model.__table__.columns))
+
+    def _live(self, stmt: Select[Any]) -> Select[Any]:
+        if issubclass(self.model, SoftDeleteMixin):
+            return stmt.where(self.model.deleted_at.is_(None))
         return stmt
 
     async def get(self, ident: Any, *, include_deleted: bool = False) -> ModelT | None:
@@ -45,22 +52,26 @@ class BaseRepository(Generic[ModelT]):
         return found
 
     async def list(
-        self, params: ListParams, spec: ListSpec, stmt: Select[tuple[ModelT]] | None = None
-    ) -> Page[ModelT]:
-        """One page of rows matching the filters: by offset, or after a cursor's keyset."""
-        filtered = spec.apply(stmt if stmt is not None else self.select(), params)
+        self, params: ListParams, spec: ListSpec, stmt: Select[Any] | None = None
+    ) -> Page[Row[Any]]:
+        """One page of rows matching the filters: by offset, or after a cursor's keyset.
+
+        The items are read-only rows (attribute access by column name): a list page is
+        converted to DTOs at once, and loading ORM objects would cost more than the query.
+        """
+        filtered = spec.apply(stmt if stmt is not None else self.select_rows(), params)
         ordered = filtered.order_by(*spec.order_by(params))
         if params.after is None or params.total is None:
             total_stmt = select(func.count()).select_from(filtered.order_by(None).subquery())
             total = (await self.session.execute(total_stmt)).scalar_one()
             rows = (
-                await self.session.scalars(ordered.offset(params.offset).limit(params.per_page))
+                await self.session.execute(ordered.offset(params.offset).limit(params.per_page))
             ).all()
             more = params.offset + len(rows) < total
         else:
             total = params.total
             after = ordered.where(spec.after(params)).limit(params.per_page + 1)
-            rows = (await self.session.scalars(after)).all()
+            rows = (await self.session.execute(after)).all()
             more, rows = len(rows) > params.per_page, rows[: params.per_page]
         return Page(
             items=list(rows),

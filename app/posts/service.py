@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.auth import AuthGateway, UserRead
 from app.core.db import UnitOfWork
 from app.core.events import Events
@@ -16,7 +18,7 @@ from app.posts.repository import POST_LIST_SPEC, PostRepository
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
 
 
-def to_post_read(post: Post, user_name: str | None) -> PostRead:
+def to_post_read(post: Post | Row[Any], user_name: str | None) -> PostRead:
     return PostRead(
         id=post.id,
         title=post.title,
@@ -41,7 +43,7 @@ class PostService:
         self.auth = auth
         self.posts = PostRepository(uow.session)
 
-    async def _author_names(self, posts: Sequence[Post]) -> dict[int, str]:
+    async def _author_names(self, posts: Sequence[Post | Row[Any]]) -> dict[int, str]:
         """The names of the posts' authors, fetched in one call whatever the number of posts."""
         authors = await self.auth.get_users(post.user_id for post in posts)
         return {user_id: author.username for user_id, author in authors.items()}

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.deps import SessionDep, UnitOfWorkDep
@@ -24,7 +24,7 @@ from tests.gadgets import GADGET_LIST, Gadget, GadgetRepository, create_gadget_t
 GadgetListParams = Annotated[ListParams, Depends(list_params(GADGET_LIST))]
 
 
-def gadget_dict(gadget: Gadget) -> dict[str, Any]:
+def gadget_dict(gadget: Gadget | Row[Any]) -> dict[str, Any]:
     return {"id": gadget.id, "name": gadget.name, "price": str(gadget.price)}
 
 
