@@ -1,0 +1,88 @@
+"""The app's engine reads in autocommit and opens a transaction for the first write or lock.
+
+These run on the real engine (`create_app(settings)` builds its own), since the suite's
+usual app shares one connection that is always inside the test's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from psycopg.pq import TransactionStatus
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.core.config import Settings
+from app.core.deps import SessionDep
+from app.core.errors import ConflictError
+from app.posts.models import Post
+from tests.apps import client_of
+from tests.integration.real_app import running_app
+
+MARK = "autocommit-probe"
+
+
+async def transaction_status(session: AsyncSession) -> str:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    return TransactionStatus(driver.info.transaction_status).name
+
+
+def probe_routes() -> APIRouter:
+    router = APIRouter(prefix="/autocommit-test")
+
+    @router.get("/read")
+    async def read(session: SessionDep) -> dict[str, str]:
+        await session.execute(select(func.count()).select_from(Post))
+        return {"after_read": await transaction_status(session)}
+
+    @router.post("/lock")
+    async def lock(session: SessionDep) -> dict[str, str]:
+        await session.execute(select(Post.id).limit(1).with_for_update())
+        return {"after_locking_read": await transaction_status(session)}
+
+    @router.post("/write-then-fail")
+    async def write_then_fail(session: SessionDep) -> None:
+        session.add(Post(title=MARK, content="x", user_id=1))
+        await session.flush()
+        session.add(Post(title=MARK, content="y", user_id=1))
+        await session.flush()
+        raise ConflictError("failed after two inserts")
+
+    return router
+
+
+@pytest.fixture
+async def real_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    async with running_app(settings, engine, probe_routes()) as app:
+        yield app
+    async with engine.begin() as connection:
+        await connection.execute(delete(Post).where(Post.title == MARK))
+
+
+async def test_a_read_runs_outside_any_transaction(real_app: FastAPI) -> None:
+    async with client_of(real_app) as client:
+        response = await client.get("/autocommit-test/read")
+    assert response.json() == {"after_read": "IDLE"}
+
+
+async def test_a_locking_read_holds_its_lock_inside_a_transaction(real_app: FastAPI) -> None:
+    async with client_of(real_app) as client:
+        response = await client.post("/autocommit-test/lock")
+    assert response.json() == {"after_locking_read": "INTRANS"}
+
+
+async def test_a_failed_request_rolls_back_every_write(
+    real_app: FastAPI, engine: AsyncEngine
+) -> None:
+    async with client_of(real_app) as client:
+        response: httpx.Response = await client.post("/autocommit-test/write-then-fail")
+    assert response.status_code == 409
+    async with engine.connect() as connection:
+        left = await connection.scalar(select(func.count()).where(Post.title == MARK))
+    assert left == 0
