@@ -1,4 +1,8 @@
-"""Events the posts module publishes; each is dispatched only after its transaction commits."""
+"""Events the posts module publishes; each is dispatched only after its transaction commits.
+
+Part of the module's published contract: no module listens to them yet (tests do); they
+are here so that a module you add can react to posts without reaching inside.
+"""
 
 from __future__ import annotations
 

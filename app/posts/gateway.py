@@ -13,7 +13,11 @@ from app.posts.repository import PostRepository
 
 
 class PostsGateway:
-    """Reads about posts for other modules (a profile page, moderation...)."""
+    """Reads about posts for other modules (a profile page, moderation...).
+
+    Part of the module's published contract: no module calls it yet; it is here so that
+    the next one needs nothing from inside `posts`.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._posts = PostRepository(session)
