@@ -5,8 +5,13 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 # Cached bytecode keeps the start of every `python -m app` subprocess short.
 unexport PYTHONDONTWRITEBYTECODE
-# Evaluated when used, so that a uv installed by `install` is found.
-UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv: on PATH, or a module of python3, or else installed by `install` into a private
+# tools venv inside the project: never into the system interpreter, which PEP 668
+# ("externally-managed-environment") protects on Debian, Ubuntu and Homebrew.
+TOOLS := .tools
+TOOLS_UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv"),$(TOOLS_UV))
 RUN = $(UV) run --frozen
 
 .PHONY: help install run test lint fmt migrate worker scheduler bench clean
@@ -14,10 +19,13 @@ RUN = $(UV) run --frozen
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: ## Install the project and its tools into .venv (from uv.lock)
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet uv
+install: $(filter $(TOOLS_UV),$(UV)) ## Install the project and its tools into .venv (from uv.lock)
 	$(UV) sync --frozen
+
+$(TOOLS_UV):
+	@echo "uv not found: installing uv $(UV_VERSION) into $(TOOLS)/ (a private venv; python3 stays untouched)"
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no services needed)
 	$(RUN) python -m app serve

@@ -1,0 +1,96 @@
+"""`make install` from a fresh clone, on a python3 that refuses system installs and has no uv.
+
+The interpreter is this one's, started with a scratch PYTHONHOME: the same standard
+library (linked), an EXTERNALLY-MANAGED marker (PEP 668, as on Debian 12, Ubuntu 24.04
+and Homebrew) and a site-packages with pip but without uv. No `uv` is on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from tests.processes import PROJECT_ROOT
+
+# What the bootstrap reads: taken from the working tree, so uncommitted changes count.
+BOOTSTRAP_FILES = ("Makefile", ".gitignore", "pyproject.toml", "uv.lock")
+PEP_668_MARKER = "[externally-managed]\nError=A system interpreter (simulated by the test).\n"
+
+
+def externally_managed_python(home: Path) -> Path:
+    """A `python3` launcher for this interpreter with `home` as its prefix; returns its bin."""
+    real_stdlib = Path(sysconfig.get_paths()["stdlib"])
+    real_site = Path(sysconfig.get_paths(vars={"base": sys.base_prefix})["purelib"])
+    stdlib = home / "lib" / real_stdlib.name
+    site = stdlib / "site-packages"
+    site.mkdir(parents=True)
+    for entry in real_stdlib.iterdir():
+        if entry.name != "site-packages":
+            (stdlib / entry.name).symlink_to(entry)
+    for entry in real_site.glob("pip*"):
+        (site / entry.name).symlink_to(entry)
+    (stdlib / "EXTERNALLY-MANAGED").write_text(PEP_668_MARKER)
+    interpreter = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    bin_dir = home / "bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "python3"
+    launcher.write_text(f'#!/bin/sh\nPYTHONHOME="{home}" exec "{interpreter}" "$@"\n')
+    launcher.chmod(0o755)
+    return bin_dir
+
+
+def environment_without_uv(python_bin: Path) -> dict[str, str]:
+    path = [python_bin] + [
+        Path(entry)
+        for entry in os.environ["PATH"].split(os.pathsep)
+        if entry and not (Path(entry) / "uv").exists()
+    ]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("UV_", "MAKE", "PYTHON")) and key not in {"VIRTUAL_ENV", "MFLAGS"}
+    }
+    return {**env, "PATH": os.pathsep.join(map(str, path))}
+
+
+def test_make_install_puts_uv_in_a_private_venv_on_an_externally_managed_python(
+    tmp_path: Path,
+) -> None:
+    env = environment_without_uv(externally_managed_python(tmp_path / "system"))
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", PROJECT_ROOT, clone], check=True, env=env)
+    for name in BOOTSTRAP_FILES:
+        shutil.copy(PROJECT_ROOT / name, clone / name)
+    assert shutil.which("uv", path=env["PATH"]) is None
+
+    system_pip = subprocess.Popen(
+        ["python3", "-m", "pip", "install", "--dry-run", "uv"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    install = subprocess.run(
+        ["make", "install"], cwd=clone, env=env, capture_output=True, text=True, check=False
+    )
+    refused = system_pip.communicate(timeout=60)[0]
+
+    assert "externally-managed-environment" in refused  # the simulation holds
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert "installing uv" in install.stdout
+    assert (clone / ".tools" / "bin" / "uv").is_file()
+    assert list(clone.glob(".venv/lib/python*/site-packages/fastapi/__init__.py"))
+    assert not list((tmp_path / "system").glob("lib/*/site-packages/uv*"))
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".tools" not in status
+    assert ".venv" not in status
