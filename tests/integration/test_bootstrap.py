@@ -34,7 +34,8 @@ def externally_managed_python(home: Path) -> Path:
     for entry in real_site.glob("pip*"):
         (site / entry.name).symlink_to(entry)
     (stdlib / "EXTERNALLY-MANAGED").write_text(PEP_668_MARKER)
-    interpreter = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    interpreter = Path(sys.base_prefix) / "bin" / f"python{version}"
     bin_dir = home / "bin"
     bin_dir.mkdir()
     launcher = bin_dir / "python3"
@@ -57,25 +58,32 @@ def environment_without_uv(python_bin: Path) -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join(map(str, path))}
 
 
+def command(name: str, env: dict[str, str]) -> str:
+    found = shutil.which(name, path=env["PATH"])
+    assert found, f"{name} is not on PATH"
+    return found
+
+
 def test_make_install_puts_uv_in_a_private_venv_on_an_externally_managed_python(
     tmp_path: Path,
 ) -> None:
     env = environment_without_uv(externally_managed_python(tmp_path / "system"))
+    git, make, python3 = (command(name, env) for name in ("git", "make", "python3"))
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", PROJECT_ROOT, clone], check=True, env=env)
+    subprocess.run([git, "clone", "--quiet", PROJECT_ROOT, clone], check=True, env=env)
     for name in BOOTSTRAP_FILES:
         shutil.copy(PROJECT_ROOT / name, clone / name)
     assert shutil.which("uv", path=env["PATH"]) is None
 
     system_pip = subprocess.Popen(
-        ["python3", "-m", "pip", "install", "--dry-run", "uv"],
+        [python3, "-m", "pip", "install", "--dry-run", "uv"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     install = subprocess.run(
-        ["make", "install"], cwd=clone, env=env, capture_output=True, text=True, check=False
+        [make, "install"], cwd=clone, env=env, capture_output=True, text=True, check=False
     )
     refused = system_pip.communicate(timeout=60)[0]
 
@@ -86,7 +94,7 @@ def test_make_install_puts_uv_in_a_private_venv_on_an_externally_managed_python(
     assert list(clone.glob(".venv/lib/python*/site-packages/fastapi/__init__.py"))
     assert not list((tmp_path / "system").glob("lib/*/site-packages/uv*"))
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
+        [git, "status", "--porcelain", "--untracked-files=all"],
         cwd=clone,
         capture_output=True,
         text=True,
