@@ -15,6 +15,7 @@ from app.auth import InvalidAccountError, create_user_from_settings
 from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, invalid_settings
 from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
+from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
 from app.movies import seed_demo_data
@@ -129,16 +130,26 @@ def load_queue_settings(ctx: typer.Context) -> Settings:
     return settings
 
 
+HeartbeatFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Touch this file every 10 s while running, for a liveness probe: "
+        "`python -m app.core.heartbeat FILE` fails once it is a minute old",
+        dir_okay=False,
+    ),
+]
+
+
 @cli.command()
-def worker(ctx: typer.Context) -> None:
+def worker(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
-    asyncio.run(run_worker(load_queue_settings(ctx)))
+    asyncio.run(run_with_heartbeat(run_worker(load_queue_settings(ctx)), heartbeat_file))
 
 
 @cli.command()
-def scheduler(ctx: typer.Context) -> None:
+def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run the one periodic-task scheduler (needs REDIS_URL; exit 2 without)."""
-    asyncio.run(run_scheduler(load_queue_settings(ctx)))
+    asyncio.run(run_with_heartbeat(run_scheduler(load_queue_settings(ctx)), heartbeat_file))
 
 
 @cli.command()
