@@ -35,15 +35,14 @@ test: install lint ## Run every check and the whole test suite against PostgreSQ
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
 
-lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile, compose, CI files
+# The CI files (.github/) are validated by the suite (tests/unit/test_ci_files.py).
+lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose files
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) lint-imports
 	$(RUN) hadolint Dockerfile
 	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml docker-compose.dev.yaml
-	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(RUN) check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
 fmt: install ## Format the code and fix what ruff can
 	$(RUN) ruff format .
