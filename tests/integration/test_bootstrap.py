@@ -20,6 +20,11 @@ from tests.processes import PROJECT_ROOT
 # What the bootstrap reads: taken from the working tree, so uncommitted changes count.
 BOOTSTRAP_FILES = ("Makefile", ".gitignore", "pyproject.toml", "uv.lock")
 PEP_668_MARKER = "[externally-managed]\nError=A system interpreter (simulated by the test).\n"
+# Set by the `uv run` and `make` this suite may run under; the scratch clone is not theirs.
+OUTER_RUN = {
+    *("UV", "UV_RUN_RECURSION_DEPTH", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"),
+    *("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHONHOME", "PYTHONPATH"),
+}
 SYSTEM_FACTS = """
 import importlib.util, pathlib, sys, sysconfig
 marker = pathlib.Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
@@ -54,11 +59,7 @@ def environment_without_uv(python_bin: Path) -> dict[str, str]:
         for entry in os.environ["PATH"].split(os.pathsep)
         if entry and not (Path(entry) / "uv").exists()
     ]
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("UV_", "MAKE", "PYTHON")) and key not in {"VIRTUAL_ENV", "MFLAGS"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in OUTER_RUN}
     return {**env, "PATH": os.pathsep.join(map(str, path))}
 
 
