@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -71,6 +72,7 @@ def serve(
 ) -> None:
     """Migrate the database to head, then serve the API with uvicorn."""
     settings = load_settings(ctx)
+    ensure_can_listen(host, port)
     upgrade_to_head(settings)
     uvicorn.run(
         "app.main:create_app",
@@ -86,6 +88,20 @@ def serve(
         log_config=None,  # keep the structlog configuration
         timeout_graceful_shutdown=30,
     )
+
+
+def ensure_can_listen(host: str, port: int) -> None:
+    """Fail before migrating when the address is taken (uvicorn would say so only later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as error:
+        raise CliError(
+            f"Cannot listen on {host}:{port} ({error.strerror or error}). Stop what uses it, "
+            "or choose another --host or --port."
+        ) from error
 
 
 @cli.command("create-user")

@@ -7,6 +7,7 @@ through the same typer group in process, which is what `python -m app` runs.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
@@ -66,6 +67,14 @@ def test_failures_are_one_line_and_tracebacks_need_debug(
     result = CliRunner().invoke(cli, args, env=env, prog_name="app")
     assert_one_line_error(result.exit_code, result.stderr, expected, traceback=traceback)
     assert "xml" not in result.stderr  # a setting is named, its value never echoed
+
+
+def test_serve_on_a_taken_port_says_so_before_migrating() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)], env=unreachable_database())
+    expected = f"Cannot listen on 127.0.0.1:{port} (Address already in use)"
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
 
 
 def test_no_arguments_print_the_help() -> None:
