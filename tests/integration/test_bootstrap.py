@@ -94,6 +94,13 @@ def test_make_install_puts_uv_in_a_private_venv_on_an_externally_managed_python(
     assert "installing uv" in install.stdout
     assert (clone / ".tools" / "bin" / "uv").is_file()
     assert list(clone.glob(".venv/lib/python*/site-packages/fastapi/__init__.py"))
+    runs = subprocess.run(
+        [clone / ".venv" / "bin" / "python", "-c", "import app.core.heartbeat, fastapi"],
+        cwd=clone,
+        env=env,
+        check=False,
+    )
+    assert runs.returncode == 0  # the project's interpreter works without the launcher
     assert not list((tmp_path / "system").glob("lib/*/site-packages/uv*"))
     status = subprocess.run(
         [git, "status", "--porcelain", "--untracked-files=all"],
