@@ -59,8 +59,8 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# slim has no curl: probe with the interpreter. The worker, scheduler and migrate
-# containers do not listen, so compose turns this check off for them.
+# slim has no curl: probe with the interpreter. The worker and the scheduler do not listen:
+# compose checks their heartbeat file instead, and turns the check off for migrate.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
 

@@ -5,19 +5,28 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 # Cached bytecode keeps the start of every `python -m app` subprocess short.
 unexport PYTHONDONTWRITEBYTECODE
-# Evaluated when used, so that a uv installed by `install` is found.
-UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv: on PATH, or a module of python3, or else installed by `install` into a private
+# tools venv inside the project: never into the system interpreter, which PEP 668
+# ("externally-managed-environment") protects on Debian, Ubuntu and Homebrew.
+TOOLS := .tools
+TOOLS_UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv"),$(TOOLS_UV))
 RUN = $(UV) run --frozen
+COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test lint fmt migrate worker scheduler bench clean
+.PHONY: help install run test lint fmt migrate worker scheduler bench up down logs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: ## Install the project and its tools into .venv (from uv.lock)
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet uv
+install: $(filter $(TOOLS_UV),$(UV)) ## Install the project and its tools into .venv (from uv.lock)
 	$(UV) sync --frozen
+
+$(TOOLS_UV):
+	@echo "uv not found: installing uv $(UV_VERSION) into $(TOOLS)/ (a private venv; python3 stays untouched)"
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no services needed)
 	$(RUN) python -m app serve
@@ -26,13 +35,14 @@ test: install lint ## Run every check and the whole test suite against PostgreSQ
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
 
-lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose
+# The CI files (.github/) are validated by the suite (tests/unit/test_ci_files.py).
+lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose files
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) lint-imports
 	$(RUN) hadolint Dockerfile
-	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yaml docker-compose.dev.yaml
 
 fmt: install ## Format the code and fix what ruff can
 	$(RUN) ruff format .
@@ -49,6 +59,21 @@ scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
 
 bench: install ## Load-test a real server on loopback (requests/s, latency percentiles, peak RSS)
 	$(RUN) python bench/run.py
+
+up: .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)
+	$(COMPOSE_DEV) up --build --detach
+	@echo "API http://localhost:8000/docs  mail http://localhost:8025  logs: make logs"
+
+down: ## Stop the development stack (its data volumes stay)
+	$(COMPOSE_DEV) down
+
+logs: ## Follow the development stack's logs
+	$(COMPOSE_DEV) logs --follow --tail=100
+
+# The stack needs a SECRET_KEY: a first `make up` writes a random one, nothing else.
+.env:
+	@echo "writing .env with a random SECRET_KEY (add any other setting of .sample.env there)"
+	@echo "SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
 
 clean: ## Remove the local SQLite database, mail files and caches
 	rm -rf var .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from app.auth import InvalidAccountError, create_user_from_settings
+from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, invalid_settings
 from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
+from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
 from app.movies import seed_demo_data
@@ -20,36 +24,55 @@ from app.scaffold import PROJECT_ROOT, ScaffoldError, new_module, next_steps
 from app.worker import run_scheduler, run_worker
 
 cli = typer.Typer(
-    help="fastapi-modulith: serve the API, run workers, manage data.", no_args_is_help=True
+    cls=OneLineErrors,
+    help="fastapi-modulith: serve the API, run workers, manage data.",
+    no_args_is_help=True,
+    # A traceback's locals would show DATABASE_URL, password included.
+    pretty_exceptions_show_locals=False,
 )
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or exit with the one line that says what is wrong."""
+@cli.callback()
+def global_options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of a failure (or LOG_LEVEL=DEBUG)")
+    ] = False,
+) -> None:
+    ctx.meta[DEBUG] = debug
+
+
+def load_settings(ctx: typer.Context) -> Settings:
+    """Settings from the environment, or the one line that says which one is wrong."""
     try:
         settings = Settings()
     except ConfigurationError as error:
-        typer.secho(f"Configuration error: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=2) from None
+        raise CliError(f"Configuration error: {error}") from error
+    except ValidationError as error:
+        raise invalid_settings(error) from error
     configure_logging(settings)
+    ctx.meta[SETTINGS] = settings  # for the error messages of `OneLineErrors`
+    ctx.meta[DEBUG] = ctx.meta.get(DEBUG) or settings.log_level == "DEBUG"
     return settings
 
 
 @cli.command()
-def migrate() -> None:
+def migrate(ctx: typer.Context) -> None:
     """Migrate the database to the newest revision (alembic upgrade head)."""
-    upgrade_to_head(load_settings())
+    upgrade_to_head(load_settings(ctx))
 
 
 @cli.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Migrate the database to head, then serve the API with uvicorn."""
-    settings = load_settings()
+    settings = load_settings(ctx)
+    ensure_can_listen(host, port)
     upgrade_to_head(settings)
     uvicorn.run(
         "app.main:create_app",
@@ -68,8 +91,23 @@ def serve(
     )
 
 
+def ensure_can_listen(host: str, port: int) -> None:
+    """Fail before migrating when the address is taken (uvicorn would say so only later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as error:
+        raise CliError(
+            f"Cannot listen on {host}:{port} ({error.strerror or error}). Stop what uses it, "
+            "or choose another --host or --port."
+        ) from error
+
+
 @cli.command("create-user")
 def create_user(
+    ctx: typer.Context,
     email: Annotated[str, typer.Option(help="Email address (unique, whatever its case)")],
     username: Annotated[str, typer.Option(help="3-50 characters of A-Z a-z 0-9 _ . -")],
     password: Annotated[
@@ -81,14 +119,13 @@ def create_user(
     superuser: Annotated[bool, typer.Option("--superuser", help="Grant every right")] = False,
 ) -> None:
     """Create a user (exit 1 when the username or email is taken)."""
-    settings = load_settings()
+    settings = load_settings(ctx)
     try:
         user = asyncio.run(
             create_user_from_settings(settings, username, email, password, is_superuser=superuser)
         )
     except (InvalidAccountError, ConflictError) as error:
-        typer.secho(f"Cannot create the user: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
+        raise CliError(f"Cannot create the user: {error}", exit_code=1) from None
     kind = "superuser" if user.is_superuser else "user"
     typer.echo(f"Created {kind} {user.username} <{user.email}> with id {user.id}")
 
@@ -96,41 +133,51 @@ def create_user(
 NO_REDIS_EXIT_CODE = 2
 
 
-def load_queue_settings(command: str) -> Settings:
+def load_queue_settings(ctx: typer.Context) -> Settings:
     """Settings for a queue process; exit 2 at once when there is no Redis to share tasks."""
-    settings = load_settings()
+    settings = load_settings(ctx)
+    command = ctx.info_name
     if not settings.redis_url:
-        typer.secho(
+        raise CliError(
             f"Nothing to do: REDIS_URL is empty, so tasks run inside the app process "
             f"(embedded mode). To run them in separate `{command}` processes, set "
             f"REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0) for the app and the {command}.",
-            err=True,
-            fg=typer.colors.YELLOW,
+            exit_code=NO_REDIS_EXIT_CODE,
         )
-        raise typer.Exit(code=NO_REDIS_EXIT_CODE)
     return settings
 
 
+HeartbeatFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Touch this file every 10 s while running, for a liveness probe: "
+        "`python -m app.core.heartbeat FILE` fails once it is a minute old",
+        dir_okay=False,
+    ),
+]
+
+
 @cli.command()
-def worker() -> None:
+def worker(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
-    asyncio.run(run_worker(load_queue_settings("worker")))
+    asyncio.run(run_with_heartbeat(run_worker(load_queue_settings(ctx)), heartbeat_file))
 
 
 @cli.command()
-def scheduler() -> None:
+def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run the one periodic-task scheduler (needs REDIS_URL; exit 2 without)."""
-    asyncio.run(run_scheduler(load_queue_settings("scheduler")))
+    asyncio.run(run_with_heartbeat(run_scheduler(load_queue_settings(ctx)), heartbeat_file))
 
 
 @cli.command()
 def seed(
+    ctx: typer.Context,
     movies: Annotated[
         int, typer.Option("--movies", min=0, help="Also add N generated movies (rated below 9.0)")
     ] = 0,
 ) -> None:
     """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
-    report = asyncio.run(seed_demo_data(load_settings(), generated=movies))
+    report = asyncio.run(seed_demo_data(load_settings(ctx), generated=movies))
     typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
 
 
@@ -145,8 +192,7 @@ def new_module_command(
     try:
         created = new_module(root, name)
     except ScaffoldError as error:
-        typer.secho(f"Cannot create the module: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
+        raise CliError(f"Cannot create the module: {error}", exit_code=1) from None
     for path in created.files:
         typer.echo(f"created {path.relative_to(root)}")
     typer.echo("wired into app/modules.py and the import contracts of pyproject.toml")

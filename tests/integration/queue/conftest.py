@@ -114,7 +114,10 @@ class Workers:
 
     def start(self, settings: Settings) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.log_dir / f"worker-{len(self.processes)}.log"
-        process = start_app_process(["worker"], env=settings_env(settings), log=log)
+        heartbeat = log.with_suffix(".alive")  # see `test_workers_keep_their_heartbeat_fresh`
+        process = start_app_process(
+            ["worker", "--heartbeat-file", str(heartbeat)], env=settings_env(settings), log=log
+        )
         self.processes.append((process, log))
         return process, log
 

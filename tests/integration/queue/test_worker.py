@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,15 @@ async def test_worker_runs_a_task_enqueued_by_a_request_and_logs_its_request_id(
         )
 
     await wait_for(finished_with_request_id, what="'task finished' logged with the request id")
+
+
+async def test_workers_keep_their_heartbeat_fresh(worker_logs: list[Path]) -> None:
+    for log in worker_logs:
+        heartbeat = str(log.with_suffix(".alive"))
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.core.heartbeat", heartbeat
+        )
+        assert await probe.wait() == 0
 
 
 async def test_a_request_that_fails_after_enqueueing_sends_nothing(

@@ -1,0 +1,153 @@
+"""How the command line fails: one line that says what is wrong and what to do next.
+
+Every failure a user can cause (a bad argument, an invalid setting, a database or Redis
+that does not answer, a missing service) ends with that line on stderr and exit code 2;
+the traceback is shown only with `--debug` or `LOG_LEVEL=DEBUG`. A command raises
+`CliError` for the failures it detects itself; `explain` turns the known exceptions of
+the libraries into one; `OneLineErrors` (the typer group of `app.cli`) prints them.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from alembic.util.exc import CommandError
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from typer import TyperException
+from typer.core import TyperGroup
+
+from app.core.config import Settings
+from app.core.errors import is_database_unavailable
+
+USAGE_EXIT_CODE = 2
+# Keys of click's context `meta`, shared by the group and the command it runs.
+DEBUG = "app.debug"
+SETTINGS = "app.settings"
+
+
+class CliError(Exception):
+    """A failure the user can fix; the message says what to do next."""
+
+    def __init__(self, message: str, exit_code: int = USAGE_EXIT_CODE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def invalid_settings(error: ValidationError) -> CliError:
+    """Name every invalid setting as its environment variable, never echoing its value."""
+    problems = "; ".join(
+        f"{'.'.join(map(str, item['loc'])).upper() or 'settings'}: {item['msg']}"
+        for item in error.errors(include_input=False, include_url=False)
+    )
+    return CliError(
+        f"Invalid setting {problems}. Fix it in the environment or in .env "
+        "(.sample.env documents every setting)."
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0]
+
+
+def _database(settings: Settings | None) -> str:
+    if settings is None:
+        return "the database"
+    try:
+        return f"the database at {make_url(settings.database_url).render_as_string()}"
+    except ArgumentError:  # pragma: no cover - the engine would have refused it first
+        return "the database"
+
+
+def explain(error: BaseException, settings: Settings | None) -> CliError | None:
+    """The one-line explanation of a failure the user can fix, or None for a real bug."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    if isinstance(error, CliError):
+        return error
+    if is_database_unavailable(error):
+        return CliError(
+            f"Cannot reach {_database(settings)} ({_first_line(error)}). Start it, or set "
+            "DATABASE_URL to one that answers, then run the command again."
+        )
+    if isinstance(error, ArgumentError):
+        return CliError(f"DATABASE_URL is not a database URL ({error}); fix it and run again.")
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+        return CliError(
+            f"Cannot reach Redis ({_first_line(error)}). Start it, or set REDIS_URL to one "
+            "that answers (empty runs everything in this process), then run the command again."
+        )
+    if isinstance(error, CommandError):
+        return CliError(
+            f"Cannot migrate the database: {_first_line(error)}. Is DATABASE_URL the "
+            "database of this project and this version of it?"
+        )
+    return None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def report(message: str) -> None:
+    typer.secho(f"Error: {_one_line(message)}", err=True, fg=typer.colors.RED)
+
+
+class OneLineErrors(TyperGroup):
+    """The CLI's group: prints failures as one line (see the module's docstring)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as error:
+            failure = explain(error, ctx.meta.get(SETTINGS))
+            if failure is None:
+                raise
+            if ctx.meta.get(DEBUG):
+                traceback.print_exception(error)
+            report(str(failure))
+            raise typer.Exit(failure.exit_code) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            # Not standalone, so that usage errors come here instead of a boxed message.
+            # The commands return None: what comes back is an exit code or None.
+            result = super().main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+        except TyperException as error:  # click's usage errors, as typer vendors them
+            result = USAGE_EXIT_CODE
+            if type(error).__name__ == "NoArgsIsHelpError":
+                return self._exit(result, standalone_mode)  # the help is printed already
+            usage = getattr(error, "ctx", None)
+            hint = f" (see `{usage.command_path} --help`)" if usage else ""
+            report(f"{error.format_message().rstrip('.')}{hint}")
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            result = 1
+        return self._exit(result, standalone_mode)
+
+    @staticmethod
+    def _exit(code: int | None, standalone_mode: bool) -> int | None:
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)

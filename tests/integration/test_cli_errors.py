@@ -1,0 +1,84 @@
+"""The command line fails with one line that says what to do, and exit code 2.
+
+One case runs the real `python -m app` (its start-up costs seconds); the others go
+through the same typer group in process, which is what `python -m app` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from tests.processes import PROJECT_ROOT, app_command, free_port
+
+PASSWORD = "s3cret-db-pass"  # must never be printed
+
+
+def unreachable_database() -> dict[str, str]:
+    return {"DATABASE_URL": f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:{free_port()}/app"}
+
+
+def assert_one_line_error(code: int, stderr: str, expected: str, *, traceback: bool) -> None:
+    assert code == 2, stderr
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith("Error: "), stderr
+    assert expected in last_line, stderr
+    assert ("Traceback" in stderr) is traceback, stderr
+    assert PASSWORD not in stderr
+
+
+def test_real_cli_explains_an_unreachable_database_in_one_line() -> None:
+    run = subprocess.run(
+        app_command("serve", "--port", str(free_port())),
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **unreachable_database()},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert_one_line_error(run.returncode, run.stderr, "Cannot reach the", traceback=False)
+    assert "Start it, or set DATABASE_URL to one that answers" in run.stderr
+
+
+CREATE_USER = ["create-user", "--email", "a@b.co", "--username", "ada", "--password", "pw" * 8]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected", "traceback"),
+    [
+        (["--debug", *CREATE_USER], unreachable_database(), "Start it, or set DATABASE_URL", True),
+        (["seed"], {**unreachable_database(), "LOG_LEVEL": "DEBUG"}, "Cannot reach", True),
+        (["seed", "--movies", "many"], {}, "Invalid value for '--movies'", False),
+        (["migrate"], {"LOG_FORMAT": "xml"}, "Invalid setting LOG_FORMAT: Input should be", False),
+        (["scheduler", "--nope"], {}, "No such option: --nope (see `app scheduler --help`)", False),
+    ],
+)
+def test_failures_are_one_line_and_tracebacks_need_debug(
+    args: list[str], env: dict[str, str], expected: str, traceback: bool
+) -> None:
+    result = CliRunner().invoke(cli, args, env=env, prog_name="app")
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=traceback)
+    assert "xml" not in result.stderr  # a setting is named, its value never echoed
+
+
+def test_serve_on_a_taken_port_says_so_before_migrating() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)], env=unreachable_database())
+    expected = f"Cannot listen on 127.0.0.1:{port} (Address already in use)"
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
+
+
+def test_no_arguments_print_the_help() -> None:
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 2
+    assert "create-user" in result.output
+    assert "Error" not in result.output

@@ -1,0 +1,75 @@
+"""The compose files set only real settings and run only real commands.
+
+No Docker engine runs here: the files are checked statically (this test, and
+`check-jsonschema --builtin-schema vendor.compose-spec` in `make lint`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from typing import Any
+
+from tests.manifests import (
+    APP_PREFIX,
+    PROJECT_ROOT,
+    SETTING_NAMES,
+    app_command,
+    cli_options,
+    env_names,
+    load_yaml,
+)
+
+PRODUCTION = load_yaml(PROJECT_ROOT / "docker-compose.yaml")
+DEVELOPMENT = load_yaml(PROJECT_ROOT / "docker-compose.dev.yaml")
+APP_SERVICES = {"migrate", "api", "worker", "scheduler"}
+
+
+def image_command() -> list[str]:
+    [line] = [line for line in (PROJECT_ROOT / "Dockerfile").read_text().splitlines()
+              if line.startswith("CMD ")]  # fmt: skip
+    command: list[str] = json.loads(line.removeprefix("CMD "))
+    return command
+
+
+def assert_runs_a_real_command(argv: list[str]) -> None:
+    commands = cli_options()
+    name, options = app_command(argv)
+    assert name in commands, argv
+    assert set(options) <= commands[name], argv
+
+
+def test_app_services_set_real_settings_and_run_real_commands() -> None:
+    production_services: dict[str, Any] = PRODUCTION["services"]
+    assert {name for name, spec in production_services.items() if "build" in spec} == APP_SERVICES
+    for services in (production_services, DEVELOPMENT["services"]):
+        for name in APP_SERVICES & services.keys():
+            spec = services[name]
+            assert set(env_names(spec.get("environment"))) <= SETTING_NAMES, name
+            if "command" in spec:
+                assert_runs_a_real_command(spec["command"])
+            probe = spec.get("healthcheck", {}).get("test", [])
+            if probe[1:4] == ["python", "-m"]:
+                assert importlib.util.find_spec(probe[3]) is not None, probe
+    assert_runs_a_real_command(image_command())
+    assert image_command()[:3] == APP_PREFIX
+
+
+def test_production_rotates_logs_reads_env_file_and_checks_queue_processes() -> None:
+    services = PRODUCTION["services"]
+    assert all(spec["logging"]["options"]["max-size"] for spec in services.values())
+    for name in APP_SERVICES:
+        assert services[name]["env_file"] == [{"path": ".env", "required": False}]
+    for name in ("worker", "scheduler"):
+        heartbeat = services[name]["command"][-1]
+        assert services[name]["healthcheck"]["test"][-1] == heartbeat
+    assert services["scheduler"]["deploy"]["replicas"] == 1
+
+
+def test_development_runs_locally_with_reload_and_loopback_ports() -> None:
+    services = DEVELOPMENT["services"]
+    assert services["api"]["environment"]["ENVIRONMENT"] == "local"
+    assert "--reload" in services["api"]["command"]
+    assert "./app:/app/app:ro" in services["api"]["volumes"]
+    for name in ("db", "redis"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"])
