@@ -24,10 +24,13 @@ cli = typer.Typer(
 )
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or exit with the one line that says what is wrong."""
+def load_settings(serving_on: str | None = None) -> Settings:
+    """Settings from the environment (fit to serve on host `serving_on`, when given), or exit
+    with the one line that says what is wrong."""
     try:
         settings = Settings()
+        if serving_on is not None:
+            settings.check_serving_on(serving_on)
     except ConfigurationError as error:
         typer.secho(f"Configuration error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
@@ -49,7 +52,7 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Migrate the database to head, then serve the API with uvicorn."""
-    settings = load_settings()
+    settings = load_settings(serving_on=host)
     upgrade_to_head(settings)
     uvicorn.run(
         "app.main:create_app",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,21 @@ MIN_SECRET_KEY_BYTES = 32
 Environment = Literal["local", "testing", "staging", "production"]
 # "10/minute" and the like, or empty for no limit (see `app.core.rates`).
 LimitText = Annotated[str, AfterValidator(check_limit_text)]
+
+
+_OUTSIDE = (
+    "(it serves only ENVIRONMENT=testing, and local on a loopback host); set a random one: "
+    'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: reachable from wherever it resolves
+        return False
 
 
 class ConfigurationError(Exception):
@@ -114,6 +130,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "staging" and self.uses_public_secret_key:
+            raise ConfigurationError(
+                f"SECRET_KEY must not be the public development key {_OUTSIDE}"
+            )
         if self.environment != "production":
             return self
         secret = self.secret_key.get_secret_value()
@@ -126,6 +146,20 @@ class Settings(BaseSettings):
         if self.debug:
             raise ConfigurationError("DEBUG must be off in production")
         return self
+
+    @property
+    def uses_public_secret_key(self) -> bool:
+        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
+
+    def check_serving_on(self, host: str) -> None:
+        """Refuse the public development key once other machines can reach the API:
+        anyone could sign a token with it."""
+        local = self.environment == "local"  # testing may; staging and production never do
+        if local and self.uses_public_secret_key and not _is_loopback(host):
+            raise ConfigurationError(
+                f"SECRET_KEY must not be the public development key when serving on {host} "
+                f"{_OUTSIDE}"
+            )
 
     @property
     def show_docs(self) -> bool:
