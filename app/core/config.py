@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     queue_retry_delay: float = Field(default=1.0, ge=0)
     queue_retry_max_delay: float = Field(default=300.0, ge=0)
     queue_poll_interval: float = Field(default=1.0, gt=0)
+    queue_reconnect_max_delay: float = Field(default=30.0, gt=0)
     queue_relay_batch_size: int = Field(default=100, ge=1)
     queue_outbox_retention_hours: float = Field(default=24.0, ge=0)
     queue_task_modules: str = ""
