@@ -50,10 +50,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    migrate: Annotated[
+        bool, typer.Option(help="Migrate to head first (--no-migrate: a migrate job did it)")
+    ] = True,
 ) -> None:
-    """Migrate the database to head, then serve the API with uvicorn."""
+    """Migrate the database to head (under a lock, so replicas never race), then serve the
+    API with uvicorn."""
     settings = load_settings(serving_on=host)
-    upgrade_to_head(settings)
+    if migrate:
+        upgrade_to_head(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
