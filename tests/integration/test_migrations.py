@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.migrations import MIGRATION_LOCK_KEY, alembic_config, upgrade_to_head
-from tests.conftest import load_test_settings, recreate_database
+from tests.conftest import load_test_settings, recreate_database, sibling_test_database
 
 
 def round_trip(settings: Settings) -> None:
@@ -25,7 +25,7 @@ def round_trip(settings: Settings) -> None:
 
 @pytest.mark.usefixtures("engine")
 async def test_postgresql_upgrade_downgrade_upgrade_and_no_drift(settings: Settings) -> None:
-    migrations_url = f"{settings.database_url}_migrations"
+    migrations_url = sibling_test_database(settings.database_url, "migrations")
     await asyncio.to_thread(recreate_database, migrations_url)
     await asyncio.to_thread(round_trip, load_test_settings(database_url=migrations_url))
 
