@@ -81,18 +81,17 @@ def load_test_settings(**overrides: Any) -> Settings:
 def recreate_database(url: str) -> None:
     """Create the suite's own database if missing, with an empty public schema."""
     parsed = make_url(url)
-    assert (parsed.database or "").endswith(TEST_DATABASE_SUFFIX), "not a test database"
+    name = parsed.database or ""
+    assert name.endswith(TEST_DATABASE_SUFFIX), f"{name!r} is not a test database"
     server = parsed.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False
     )
     with psycopg.connect(server, autocommit=True) as connection:
         exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
         if not exists:
-            connection.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database))
-            )
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(target, autocommit=True) as connection:
         connection.execute("DROP SCHEMA public CASCADE")
