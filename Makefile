@@ -9,7 +9,7 @@ unexport PYTHONDONTWRITEBYTECODE
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN = $(UV) run --frozen
 
-.PHONY: help install run test lint fmt migrate worker scheduler bench clean
+.PHONY: help install run test fuzz soak lint fmt migrate worker scheduler bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,10 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
+
+fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make test (FUZZ_EXAMPLES=300)
+	bash .ci/services
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(RUN) pytest tests/integration/fuzz -p no:xdist -q -s
 
 lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose
 	$(RUN) ruff check .
