@@ -12,7 +12,7 @@ from tests.processes import free_port, start_app_process, stop, wait_until_ready
 IN_FLIGHT = 12
 
 
-async def in_flight_logins(url: str) -> list[httpx.Response | Exception]:
+async def in_flight_logins(url: str) -> list[httpx.Response | BaseException]:
     """Logins that each hash a password (strong parameters: some 0.1 s each), all at once."""
     async with httpx.AsyncClient(timeout=30) as client:
         return await asyncio.gather(
