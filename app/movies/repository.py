@@ -36,8 +36,9 @@ _RAISE_ID_SEQUENCE = text(
     f"WHERE :movie_id > COALESCE(pg_sequence_last_value({_ID_SEQUENCE}::regclass), 0)"
 )
 # The sequence's next value, unless a client chose that id: then the first free id after
-# the run of taken ones. NULL once the sequence is at its end (where nextval would fail).
-# A bigint, so that the id after the last integer reads as such instead of overflowing.
+# the run of taken ones, where the sequence jumps (in the same statement). NULL once the
+# sequence is at its end (where nextval would fail). Ids are read as bigints, so that the
+# one after the last integer reads as such instead of overflowing.
 _NEXT_FREE_ID = text(
     """
     WITH sequence AS (SELECT pg_get_serial_sequence('movies', 'movie_id') AS name),
@@ -45,20 +46,24 @@ _NEXT_FREE_ID = text(
         SELECT CASE WHEN pg_sequence_last_value(name::regclass) >= :max_id
             THEN NULL ELSE nextval(name) END AS id
         FROM sequence
-    )
-    SELECT CASE
-        WHEN NOT EXISTS (SELECT FROM movies WHERE movie_id = candidate.id) THEN candidate.id
-        ELSE (
-            SELECT min(taken.movie_id::bigint) + 1 FROM movies AS taken
-            WHERE taken.movie_id >= candidate.id AND NOT EXISTS (
-                SELECT FROM movies AS next WHERE next.movie_id = taken.movie_id::bigint + 1
+    ),
+    free AS (
+        SELECT candidate.id AS candidate, CASE
+            WHEN NOT EXISTS (SELECT FROM movies WHERE movie_id = candidate.id) THEN candidate.id
+            ELSE (
+                SELECT min(taken.movie_id::bigint) + 1 FROM movies AS taken
+                WHERE taken.movie_id >= candidate.id AND NOT EXISTS (
+                    SELECT FROM movies AS next WHERE next.movie_id = taken.movie_id::bigint + 1
+                )
             )
-        )
-    END
-    FROM candidate
+        END AS id
+        FROM candidate
+    )
+    SELECT CASE WHEN free.id = free.candidate OR free.id > :max_id THEN free.id
+        ELSE setval(sequence.name, free.id) END
+    FROM free, sequence
     """
 )
-_JUMP_ID_SEQUENCE = text(f"SELECT setval({_ID_SEQUENCE}, :movie_id)")
 
 
 class MovieRepository(BaseRepository[Movie]):
@@ -120,8 +125,5 @@ class MovieRepository(BaseRepository[Movie]):
             return None
         movie_id: int | None = await self.session.scalar(_NEXT_FREE_ID, {"max_id": MAX_ID})
         if movie_id is None or movie_id > MAX_ID:
-            raise MovieIdsExhaustedError(
-                "No movie_id is left to generate; choose a free movie_id instead"
-            )
-        await self.session.execute(_JUMP_ID_SEQUENCE, {"movie_id": movie_id})
+            raise MovieIdsExhaustedError
         return movie_id
