@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import structlog
 from taskiq import Context, TaskiqDepends
 
+from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.message import OutgoingEmail
 from app.core.queue import TaskServicesDep, task
 from app.core.queue.broker import attempt_number
@@ -20,9 +22,14 @@ async def send_email(
     services: TaskServicesDep,
     context: Annotated[Context, TaskiqDepends()],
 ) -> None:
-    """Deliver one rendered email through the configured backend; raise to be retried."""
+    """Deliver one rendered email through the configured backend, unless a run of this
+    same task already did (delivery is at least once); raise to be retried."""
     outgoing = OutgoingEmail.model_validate(email)
     log = logger.bind(to=outgoing.to, subject=outgoing.subject, message_id=outgoing.message_id)
+    deliveries = DeliveryRecord(services.session_factory)
+    if await deliveries.was_delivered(outgoing.message_id):
+        log.info("email already delivered; not sent again")
+        return
     try:
         await services.mail.deliver(outgoing)
     except Exception as error:
@@ -41,4 +48,13 @@ async def send_email(
                 error=reason,
             )
         raise
+    await deliveries.record(outgoing.message_id)
     log.info("email delivered", backend=services.settings.mail_backend)
+
+
+@task(schedule="17 * * * *")
+async def purge_email_deliveries(services: TaskServicesDep) -> None:
+    """Forget delivered emails after `QUEUE_OUTBOX_RETENTION_HOURS`, as the outbox does."""
+    retention = dt.timedelta(hours=services.settings.queue_outbox_retention_hours)
+    removed = await DeliveryRecord(services.session_factory).purge(retention)
+    logger.info("email deliveries purged", removed=removed)
