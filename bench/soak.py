@@ -373,7 +373,8 @@ async def soak(minutes: float, users: int, chaos_seconds: float) -> int:
         f"lost: {lost} (users {len(lost_users)}, posts {len(lost_posts)}, mails {lost_mails}, "
         f"logins {failed_logins})\n"
         f"5xx: {len(ledger.unexpected_5xx)} unexpected, {ledger.documented_503} documented 503 "
-        f"(credential endpoints fail closed while Redis is down)"
+        f"(credential endpoints fail closed while Redis is down)\n"
+        f"logs: {workdir}"
     )
     for line in ledger.unexpected_5xx[:10]:
         typer.echo(f"  {line}")
