@@ -15,7 +15,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test lint fmt migrate worker scheduler bench up down logs clean
+.PHONY: help install run test fuzz soak lint fmt migrate worker scheduler bench up down logs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,14 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
+
+fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make test (FUZZ_EXAMPLES=300)
+	bash .ci/services
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(RUN) pytest tests/integration/fuzz -p no:xdist -q -s
+
+soak: install ## Mixed traffic for SOAK_MINUTES (5) with Redis and worker faults; proves nothing is lost
+	bash .ci/services
+	$(RUN) python -m bench.soak
 
 # The CI files (.github/) are validated by the suite (tests/unit/test_ci_files.py).
 lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose files

@@ -42,10 +42,13 @@ def global_options(
     ctx.meta[DEBUG] = debug
 
 
-def load_settings(ctx: typer.Context) -> Settings:
-    """Settings from the environment, or the one line that says which one is wrong."""
+def load_settings(ctx: typer.Context, serving_on: str | None = None) -> Settings:
+    """Settings from the environment (fit to serve on host `serving_on`, when given), or
+    the one line that says which one is wrong."""
     try:
         settings = Settings()
+        if serving_on is not None:
+            settings.check_serving_on(serving_on)
     except ConfigurationError as error:
         raise CliError(f"Configuration error: {error}") from error
     except ValidationError as error:
@@ -63,17 +66,22 @@ def migrate(ctx: typer.Context) -> None:
 
 
 @cli.command()
-def serve(
+def serve(  # noqa: PLR0917 - typer passes the options by keyword
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    migrate: Annotated[
+        bool, typer.Option(help="Migrate to head first (--no-migrate: a migrate job did it)")
+    ] = True,
 ) -> None:
-    """Migrate the database to head, then serve the API with uvicorn."""
-    settings = load_settings(ctx)
+    """Migrate the database to head (under a lock, so replicas never race), then serve the
+    API with uvicorn."""
+    settings = load_settings(ctx, serving_on=host)
     ensure_can_listen(host, port)
-    upgrade_to_head(settings)
+    if migrate:
+        upgrade_to_head(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -20,7 +20,11 @@ from app.core.queue import tasks_in
 INSTALLED_MODULES: tuple[ModuleType, ...] = (auth, movies, posts)
 
 # Core services that own tables of their own.
-CORE_MODEL_MODULES: tuple[str, ...] = ("app.core.queue.outbox", "app.core.cache_invalidations")
+CORE_MODEL_MODULES: tuple[str, ...] = (
+    "app.core.queue.outbox",
+    "app.core.cache_invalidations",
+    "app.core.mail.deliveries",
+)
 
 # Core services that declare queue tasks of their own.
 CORE_TASK_MODULES: tuple[str, ...] = ("app.core.queue.tasks", "app.core.mail.tasks")

@@ -16,6 +16,7 @@ import structlog
 from taskiq.receiver import Receiver
 
 from app.core.config import Settings
+from app.core.queue.backoff import Backoff
 from app.core.queue.task_broker import TaskBroker, wait_for_event
 from app.process import running
 
@@ -32,9 +33,12 @@ def stop_on_signals() -> asyncio.Event:
 
 
 async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) -> None:
-    """Run tasks from the stream until `stop`; reconnect when Redis goes away."""
+    """Run tasks from the stream until `stop`; reconnect when Redis goes away, waiting
+    longer after each failed attempt (up to `QUEUE_RECONNECT_MAX_DELAY`)."""
     broker = tasks.broker
     broker.is_worker_process = True
+    backoff = Backoff(settings.queue_poll_interval, settings.queue_reconnect_max_delay)
+    clock = asyncio.get_running_loop().time
     while not stop.is_set():
         receiver = Receiver(
             broker,
@@ -42,17 +46,21 @@ async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) ->
             wait_tasks_timeout=settings.queue_shutdown_timeout,
             run_startup=True,  # (re)declares the consumer group, lost if Redis restarted empty
         )
+        started = clock()
         try:
             await receiver.listen(stop)
         except Exception as error:
+            if clock() - started >= backoff.cap:  # it had been reading: a new outage
+                backoff.reset()
+            delay = backoff.next_delay()
             while isinstance(error, ExceptionGroup) and error.exceptions:
                 error = error.exceptions[0]  # the receiver's task group wraps the cause
             logger.warning(
                 "cannot read the task stream; retrying",
                 error=str(error) or type(error).__name__,
-                retry_in_s=settings.queue_poll_interval,
+                retry_in_s=delay,
             )
-            await wait_for_event(stop, settings.queue_poll_interval)
+            await wait_for_event(stop, delay)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from app.core.config import Settings
 from app.core.db import create_engine
+from app.core.migrations import wait_for_migration_lock
 from app.modules import load_all_models
 
 config = context.config
@@ -35,6 +36,7 @@ def run_migrations_offline() -> None:
 def _run_sync(connection: Connection) -> None:
     _configure(connection=connection)
     with context.begin_transaction():
+        wait_for_migration_lock(connection)  # before the current revision is read
         context.run_migrations()
 
 

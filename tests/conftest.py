@@ -32,6 +32,7 @@ from tests.apps import client_of, grant_cache_lease, started
 from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
+TEST_DATABASE_SUFFIX = "_test"
 
 
 def pytest_configure() -> None:
@@ -44,11 +45,33 @@ def pytest_configure() -> None:
         if value is not None:
             os.environ.setdefault(name, value)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
+    os.environ["DATABASE_URL"] = suite_database_url(os.environ["DATABASE_URL"], worker)
     if worker:
         index = int(worker.removeprefix("gw"))
-        os.environ["DATABASE_URL"] = f"{os.environ['DATABASE_URL']}_{worker}"
         server, _, db = os.environ["REDIS_URL"].rpartition("/")
         os.environ["REDIS_URL"] = f"{server}/{int(db) + index}"
+
+
+def suite_database_url(url: str, worker: str | None) -> str:
+    """The database the suite (or one xdist `worker` of it) uses; its schema is dropped, so
+    only a database named `..._test` is accepted: never someone's real data."""
+    name = make_url(url).database or ""
+    if not name.endswith(TEST_DATABASE_SUFFIX):
+        raise pytest.UsageError(
+            f"DATABASE_URL names the database {name!r}: the test suite drops the schema of "
+            f"its database, so it only runs on one whose name ends in {TEST_DATABASE_SUFFIX!r} "
+            "(e.g. modulith_test)"
+        )
+    return sibling_test_database(url, worker) if worker else url
+
+
+def sibling_test_database(url: str, label: str) -> str:
+    """Another test database beside the one of `url`: `app_test` -> `app_LABEL_test`."""
+    parsed = make_url(url)
+    name = (parsed.database or "").removesuffix(TEST_DATABASE_SUFFIX)
+    return parsed.set(database=f"{name}_{label}{TEST_DATABASE_SUFFIX}").render_as_string(
+        hide_password=False
+    )
 
 
 def load_test_settings(**overrides: Any) -> Settings:
@@ -58,18 +81,17 @@ def load_test_settings(**overrides: Any) -> Settings:
 def recreate_database(url: str) -> None:
     """Create the suite's own database if missing, with an empty public schema."""
     parsed = make_url(url)
-    assert parsed.database, "the test DATABASE_URL must name a database"
+    name = parsed.database or ""
+    assert name.endswith(TEST_DATABASE_SUFFIX), f"{name!r} is not a test database"
     server = parsed.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False
     )
     with psycopg.connect(server, autocommit=True) as connection:
         exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
         ).fetchone()
         if not exists:
-            connection.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database))
-            )
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     target = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(target, autocommit=True) as connection:
         connection.execute("DROP SCHEMA public CASCADE")

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -78,12 +78,13 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
 
 
 def start_redis_server(
-    workdir: Path, seconds: float = 5.0, port: int | None = None
+    workdir: Path, seconds: float = 5.0, port: int | None = None, extra: Sequence[str] = ()
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """A throwaway `redis-server` on a free port, for tests that stop Redis; its URL and process.
 
     No persistence; returns once it accepts connections. Stop it with `stop()` (or `kill()`).
-    Pass the `port` of a server the test killed to bring Redis back at the same address.
+    Pass the `port` of a server the test killed to bring Redis back at the same address;
+    `extra` options override the defaults (`--appendonly yes` for a Redis that keeps its data).
     """
     port = port or free_port()
     process = subprocess.Popen(
@@ -99,6 +100,7 @@ def start_redis_server(
             "no",
             "--dir",
             str(workdir),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -30,6 +30,7 @@ from app.auth.schemas import (
     UserRead,
 )
 from app.core.listing import Page
+from app.core.openapi import problem_responses
 from app.core.rate_limit import by_client_ip, by_client_ip_and_form_field, rate_limit
 from app.core.schemas import PathId
 
@@ -48,13 +49,22 @@ users_router = APIRouter(prefix="/users", tags=["users"])
 profile_router = APIRouter(prefix="/profile", tags=["profile"])
 
 
-@auth_router.post("/register", status_code=HTTPStatus.CREATED, dependencies=[CREDENTIALS_LIMIT])
+@auth_router.post(
+    "/register",
+    status_code=HTTPStatus.CREATED,
+    dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(HTTPStatus.FORBIDDEN, HTTPStatus.CONFLICT),
+)
 async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
     """Create an account (a welcome mail follows)."""
     return UserRead.model_validate(await auth.register(data))
 
 
-@auth_router.post("/login", dependencies=[LOGIN_LIMIT])
+@auth_router.post(
+    "/login",
+    dependencies=[LOGIN_LIMIT],
+    responses=problem_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.FORBIDDEN),
+)
 async def login(
     form: Annotated[LoginForm, Form()], auth: AuthServiceDep, client: ClientInfoDep
 ) -> Token:
@@ -62,7 +72,7 @@ async def login(
     return await auth.login(form.username, form.password, client)
 
 
-@auth_router.post("/refresh-token")
+@auth_router.post("/refresh-token", responses=problem_responses(HTTPStatus.UNAUTHORIZED))
 async def refresh_token(data: RefreshRequest, auth: AuthServiceDep, client: ClientInfoDep) -> Token:
     """Rotate a refresh token into a new token pair; a reused one revokes its family."""
     return await auth.refresh(data.refresh_token, client)
@@ -95,6 +105,7 @@ async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(HTTPStatus.BAD_REQUEST),
 )
 async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> None:
     """Set a new password with a reset token; every session of the account ends."""
@@ -144,7 +155,7 @@ async def read_profile(user: ActiveUser) -> UserRead:
     return user
 
 
-@profile_router.patch("")
+@profile_router.patch("", responses=problem_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT))
 async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServiceDep) -> UserRead:
     """Change username, email or password (email and password need `current_password`)."""
     return UserRead.model_validate(await users.update_profile(user.id, data))

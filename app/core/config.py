@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,21 @@ MIN_SECRET_KEY_BYTES = 32
 Environment = Literal["local", "testing", "staging", "production"]
 # "10/minute" and the like, or empty for no limit (see `app.core.rates`).
 LimitText = Annotated[str, AfterValidator(check_limit_text)]
+
+
+_OUTSIDE = (
+    "(it serves only ENVIRONMENT=testing, and local on a loopback host); set a random one: "
+    'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: reachable from wherever it resolves
+        return False
 
 
 class ConfigurationError(Exception):
@@ -34,11 +50,11 @@ class Settings(BaseSettings):
     debug: bool = False
 
     database_url: str = "sqlite+aiosqlite:///./var/app.db"
-    # Connections kept open per process. Requests beyond it wait for one (up to the pool
-    # timeout) rather than open and close an overflow connection each: under load that
-    # churn (connect, resolve, close) costs more than the wait.
+    # Connections kept open per process, and how many more a burst may open (each closed
+    # again when it is returned: opening one per request under steady load costs more
+    # than the pool's size, so size the pool for the steady load).
     database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=0, ge=0)
+    database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     # Ping each connection as it leaves the pool: a round trip per request. Off, a
     # connection the server closed meanwhile fails one request (503) and the pool reconnects.
@@ -73,6 +89,7 @@ class Settings(BaseSettings):
     queue_retry_delay: float = Field(default=1.0, ge=0)
     queue_retry_max_delay: float = Field(default=300.0, ge=0)
     queue_poll_interval: float = Field(default=1.0, gt=0)
+    queue_reconnect_max_delay: float = Field(default=30.0, gt=0)
     queue_relay_batch_size: int = Field(default=100, ge=1)
     queue_outbox_retention_hours: float = Field(default=24.0, ge=0)
     queue_task_modules: str = ""
@@ -123,6 +140,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "staging" and self.uses_public_secret_key:
+            raise ConfigurationError(
+                f"SECRET_KEY must not be the public development key {_OUTSIDE}"
+            )
         if self.environment != "production":
             return self
         secret = self.secret_key.get_secret_value()
@@ -135,6 +156,20 @@ class Settings(BaseSettings):
         if self.debug:
             raise ConfigurationError("DEBUG must be off in production")
         return self
+
+    @property
+    def uses_public_secret_key(self) -> bool:
+        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
+
+    def check_serving_on(self, host: str) -> None:
+        """Refuse the public development key once other machines can reach the API:
+        anyone could sign a token with it."""
+        local = self.environment == "local"  # testing may; staging and production never do
+        if local and self.uses_public_secret_key and not _is_loopback(host):
+            raise ConfigurationError(
+                f"SECRET_KEY must not be the public development key when serving on {host} "
+                f"{_OUTSIDE}"
+            )
 
     @property
     def show_docs(self) -> bool:

@@ -11,3 +11,7 @@ class MovieNotFoundError(NotFoundError):
 
 class MovieAlreadyExistsError(ConflictError):
     detail = "A movie with this movie_id already exists"
+
+
+class MovieIdsExhaustedError(ConflictError):
+    detail = "No movie_id is left to generate; choose a free movie_id instead"

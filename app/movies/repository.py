@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository
-from app.movies.exceptions import MovieNotFoundError
+from app.core.schemas import MAX_ID
+from app.movies.exceptions import MovieIdsExhaustedError, MovieNotFoundError
 from app.movies.models import Movie
 
 _LISTED_FIELDS = {
@@ -27,12 +28,41 @@ MOVIE_LIST_SPEC = ListSpec(
     tiebreaker=Movie.movie_id,
 )
 
-# Moves the id sequence past an id chosen by a client, so generated ids never collide with
-# it; it only ever moves forward (a NULL last value means the sequence was never used).
+_ID_SEQUENCE = "pg_get_serial_sequence('movies', 'movie_id')"
+# Moves the id sequence past the seeded ids, so generated ids start after them; it only
+# ever moves forward (a NULL last value means the sequence was never used).
 _RAISE_ID_SEQUENCE = text(
-    "SELECT setval(pg_get_serial_sequence('movies', 'movie_id'), :movie_id) "
-    "WHERE :movie_id > COALESCE(pg_sequence_last_value(pg_get_serial_sequence('movies', "
-    "'movie_id')::regclass), 0)"
+    f"SELECT setval({_ID_SEQUENCE}, :movie_id) "
+    f"WHERE :movie_id > COALESCE(pg_sequence_last_value({_ID_SEQUENCE}::regclass), 0)"
+)
+# The sequence's next value, unless a client chose that id: then the first free id after
+# the run of taken ones, where the sequence jumps (in the same statement). NULL once the
+# sequence is at its end (where nextval would fail). Ids are read as bigints, so that the
+# one after the last integer reads as such instead of overflowing.
+_NEXT_FREE_ID = text(
+    """
+    WITH sequence AS (SELECT pg_get_serial_sequence('movies', 'movie_id') AS name),
+    candidate AS (
+        SELECT CASE WHEN pg_sequence_last_value(name::regclass) >= :max_id
+            THEN NULL ELSE nextval(name) END AS id
+        FROM sequence
+    ),
+    free AS (
+        SELECT candidate.id AS candidate, CASE
+            WHEN NOT EXISTS (SELECT FROM movies WHERE movie_id = candidate.id) THEN candidate.id
+            ELSE (
+                SELECT min(taken.movie_id::bigint) + 1 FROM movies AS taken
+                WHERE taken.movie_id >= candidate.id AND NOT EXISTS (
+                    SELECT FROM movies AS next WHERE next.movie_id = taken.movie_id::bigint + 1
+                )
+            )
+        END AS id
+        FROM candidate
+    )
+    SELECT CASE WHEN free.id = free.candidate OR free.id > :max_id THEN free.id
+        ELSE setval(sequence.name, free.id) END
+    FROM free, sequence
+    """
 )
 
 
@@ -83,3 +113,17 @@ class MovieRepository(BaseRepository[Movie]):
         """Make generated ids start after `movie_id` (SQLite already picks max + 1)."""
         if self._dialect == "postgresql":
             await self.session.execute(_RAISE_ID_SEQUENCE, {"movie_id": movie_id})
+
+    async def next_generated_id(self) -> int | None:
+        """The id for a movie whose client chose none; None lets the database pick (SQLite).
+
+        Client-chosen ids never move the PostgreSQL sequence (one at the top of the range
+        would exhaust it); instead, when the sequence reaches a chosen id, it jumps past
+        the run of taken ids, so each chosen id costs at most one skip.
+        """
+        if self._dialect != "postgresql":
+            return None
+        movie_id: int | None = await self.session.scalar(_NEXT_FREE_ID, {"max_id": MAX_ID})
+        if movie_id is None or movie_id > MAX_ID:
+            raise MovieIdsExhaustedError
+        return movie_id

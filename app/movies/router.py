@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.auth import ActiveUser, Superuser
 from app.core.listing import Page
+from app.core.openapi import problem_responses
 from app.core.schemas import PathId
 from app.movies.deps import MovieListParams, MovieServiceDep
 from app.movies.models import LAST_YEAR
@@ -47,7 +48,7 @@ async def get_movie(movie_id: PathId, _: ActiveUser, movies: MovieServiceDep) ->
     return await movies.get_movie(movie_id)
 
 
-@router.post("", status_code=HTTPStatus.CREATED)
+@router.post("", status_code=HTTPStatus.CREATED, responses=problem_responses(HTTPStatus.CONFLICT))
 async def create_movie(data: MovieCreate, _: Superuser, movies: MovieServiceDep) -> MovieRead:
     """Add a movie, with a chosen `movie_id` or a generated one (superuser)."""
     return await movies.create_movie(data)

@@ -56,15 +56,16 @@ class MovieService:
 
     async def create_movie(self, data: MovieCreate) -> MovieRead:
         """Insert; the primary key decides a duplicate `movie_id` (409), not a prior read."""
-        movie = Movie(**data.model_dump(exclude_none=True))
+        values = data.model_dump(exclude_none=True)
+        if data.movie_id is None and (generated := await self.movies.next_generated_id()):
+            values["movie_id"] = generated
+        movie = Movie(**values)
         try:
             await self.movies.add(movie)
         except IntegrityError:
             if data.movie_id is None:  # a generated id is never taken: not the client's fault
                 raise
             raise MovieAlreadyExistsError(f"Movie {data.movie_id} already exists") from None
-        if data.movie_id is not None:
-            await self.movies.reserve_ids_up_to(data.movie_id)
         self.events.publish(MovieCreated(movie_id=movie.movie_id, title=movie.title))
         return MovieRead.model_validate(movie)
 

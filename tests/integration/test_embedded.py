@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 
 from tests.processes import free_port, start_app_process, stop, wait_until_ready
 
+IN_FLIGHT = 12
 
-async def test_serve_migrates_and_answers_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+
+async def in_flight_logins(url: str) -> list[httpx.Response | BaseException]:
+    """Logins that each hash a password (strong parameters: some 0.1 s each), all at once."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await asyncio.gather(
+            *(
+                client.post(url, data={"username": f"nobody{n}", "password": "not-it-at-all"})
+                for n in range(IN_FLIGHT)
+            ),
+            return_exceptions=True,
+        )
+
+
+async def test_serve_migrates_answers_and_finishes_in_flight_requests_on_sigterm(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     database = tmp_path / "fresh" / "app.db"
     env = {
@@ -18,6 +35,9 @@ async def test_serve_migrates_and_answers_on_a_fresh_sqlite_file(tmp_path: Path)
         "ENVIRONMENT": "local",
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
         "LOG_LEVEL": "INFO",
+        "RATE_LIMIT_ENABLED": "false",
+        "ARGON2_TIME_COST": "3",
+        "ARGON2_MEMORY_COST_KIB": "32768",
     }
     process = start_app_process(["serve", "--port", str(port)], env=env, log=tmp_path / "serve.log")
     try:
@@ -28,8 +48,15 @@ async def test_serve_migrates_and_answers_on_a_fresh_sqlite_file(tmp_path: Path)
         assert missing.status_code == 404
         assert missing.json()["request_id"] == missing.headers["x-request-id"]
         assert "server" not in missing.headers  # nothing tells an attacker what serves it
+        logins = asyncio.create_task(in_flight_logins(f"http://127.0.0.1:{port}/api/v1/auth/login"))
+        await asyncio.sleep(0.2)  # every request is sent; few are answered yet
+        assert not logins.done()
+        process.terminate()
+        answers = await logins
     finally:
         exit_code = stop(process)
+    # Each request that was in flight at SIGTERM got its whole answer.
+    assert [getattr(answer, "status_code", answer) for answer in answers] == [400] * IN_FLIGHT
     log = (tmp_path / "serve.log").read_text()
     assert exit_code in (0, -15), log  # uvicorn re-raises SIGTERM after a clean shutdown
     assert "app stopped" in log

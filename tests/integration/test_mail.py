@@ -6,20 +6,23 @@ registration are the same in a worker process, whose runs the queue tests cover.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Body, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
-from app.core.deps import MailDep
+from app.core.deps import MailDep, QueueDep
+from app.core.mail import MailService
+from app.core.mail.tasks import send_email
 from tests.apps import client_of, provided
 from tests.emails import GreetingEmail
 from tests.integration.queue.conftest import wait_for
@@ -56,6 +59,12 @@ def mail_routes() -> APIRouter:
     @router.post("/greet", status_code=202)
     async def greet(mailer: MailDep, to: str) -> None:
         await mailer.send(to, GreetingEmail(name="Ann <Admin>", code=7))
+
+    @router.post("/deliver", status_code=202)
+    async def deliver(queue: QueueDep, email: Annotated[dict[str, Any], Body()]) -> None:
+        """Run the delivery of an email rendered before, as the broker does again when a
+        worker died (or lost Redis) after sending it but before acknowledging the task."""
+        await queue.enqueue(send_email, email=email)
 
     return router
 
@@ -147,3 +156,18 @@ async def test_unreachable_smtp_is_retried_then_logged_and_the_request_is_unaffe
     assert final["to"] == "ann@example.com"
     assert "ConnectError" in final["error"]
     assert final["request_id"] == response.headers["x-request-id"]
+
+
+async def test_an_email_whose_delivery_runs_again_reaches_the_smtp_server_once(
+    app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int]
+) -> None:
+    sink, _ = smtp_sink
+    mail = provided(app_with_smtp).get(MailService)
+    message = await mail.render("ann@example.com", GreetingEmail(name="Ann", code=7))
+    async with client_of(app_with_smtp) as client:
+        for _ in range(2):
+            response = await client.post("/mail-test/deliver", json=message.model_dump(mode="json"))
+            assert response.status_code == 202
+            await wait_for(lambda: bool(sink.messages), seconds=5, what="the email delivered")
+        await asyncio.sleep(0.2)  # room for the second delivery
+    assert len(sink.messages) == 1

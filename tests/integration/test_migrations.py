@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import psycopg
 import pytest
 from alembic import command
+from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.core.migrations import alembic_config
-from tests.conftest import load_test_settings, recreate_database
+from app.core.migrations import MIGRATION_LOCK_KEY, alembic_config, upgrade_to_head
+from tests.conftest import load_test_settings, recreate_database, sibling_test_database
 
 
 def round_trip(settings: Settings) -> None:
@@ -23,7 +25,7 @@ def round_trip(settings: Settings) -> None:
 
 @pytest.mark.usefixtures("engine")
 async def test_postgresql_upgrade_downgrade_upgrade_and_no_drift(settings: Settings) -> None:
-    migrations_url = f"{settings.database_url}_migrations"
+    migrations_url = sibling_test_database(settings.database_url, "migrations")
     await asyncio.to_thread(recreate_database, migrations_url)
     await asyncio.to_thread(round_trip, load_test_settings(database_url=migrations_url))
 
@@ -33,3 +35,17 @@ async def test_postgresql_upgrade_downgrade_upgrade_and_no_drift(settings: Setti
 async def test_sqlite_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
     await asyncio.to_thread(round_trip, load_test_settings(database_url=url, redis_url=""))
+
+
+@pytest.mark.usefixtures("engine")
+async def test_migrating_waits_for_the_lock_another_replica_holds(settings: Settings) -> None:
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    async with await psycopg.AsyncConnection.connect(
+        url.render_as_string(hide_password=False), autocommit=True
+    ) as other_replica:
+        await other_replica.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        migrating = asyncio.create_task(asyncio.to_thread(upgrade_to_head, settings))
+        await asyncio.sleep(0.5)
+        assert not migrating.done()
+        await other_replica.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        await asyncio.wait_for(migrating, 10)

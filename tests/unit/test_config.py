@@ -10,6 +10,7 @@ from app.cli import cli
 from app.core.config import DEV_SECRET_KEY, ConfigurationError, Settings
 
 STRONG_KEY = SecretStr("k" * 48)
+DEV_KEY = SecretStr(DEV_SECRET_KEY)
 
 
 def test_defaults_run_embedded_with_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,3 +52,36 @@ def test_cli_names_the_bad_setting_and_exits_non_zero(monkeypatch: pytest.Monkey
     assert result.exit_code == 2
     assert "SECRET_KEY" in result.output
     assert "tiny" not in result.output
+
+
+def test_staging_refuses_the_public_development_key() -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY") as raised:
+        Settings(_env_file=None, environment="staging", secret_key=DEV_KEY)
+    assert DEV_SECRET_KEY not in str(raised.value)
+    assert Settings(_env_file=None, environment="staging", secret_key=STRONG_KEY)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_local_serves_with_the_development_key_on_loopback(host: str) -> None:
+    Settings(_env_file=None, environment="local", secret_key=DEV_KEY).check_serving_on(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "api.example.com"])
+def test_local_refuses_the_development_key_on_a_reachable_host(host: str) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        Settings(_env_file=None, environment="local", secret_key=DEV_KEY).check_serving_on(host)
+    Settings(_env_file=None, environment="local", secret_key=STRONG_KEY).check_serving_on(host)
+
+
+def test_serve_on_every_interface_with_the_development_key_exits_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    monkeypatch.setenv("SECRET_KEY", DEV_SECRET_KEY)
+    # Were it not refused, serving would fail on this database instead (exit 1, no hang).
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "SECRET_KEY" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert DEV_SECRET_KEY not in result.output

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import structlog
 from taskiq import Context, TaskiqDepends
 
 from app.core.config import Settings
+from app.core.db import Database
+from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.message import OutgoingEmail
 from app.core.mail.service import MailService
 from app.core.queue.broker import attempt_number
@@ -22,11 +25,17 @@ async def send_email(
     email: dict[str, Any],
     mail: Annotated[MailService, injected(MailService)],
     settings: Annotated[Settings, injected(Settings)],
+    database: Annotated[Database, injected(Database)],
     context: Annotated[Context, TaskiqDepends()],
 ) -> None:
-    """Deliver one rendered email through the configured backend; raise to be retried."""
+    """Deliver one rendered email through the configured backend, unless a run of this
+    same task already did (delivery is at least once); raise to be retried."""
     outgoing = OutgoingEmail.model_validate(email)
     log = logger.bind(to=outgoing.to, subject=outgoing.subject, message_id=outgoing.message_id)
+    deliveries = DeliveryRecord(database.session_factory)
+    if await deliveries.was_delivered(outgoing.message_id):
+        log.info("email already delivered; not sent again")
+        return
     try:
         await mail.deliver(outgoing)
     except Exception as error:
@@ -43,4 +52,16 @@ async def send_email(
                 error=reason,
             )
         raise
+    await deliveries.record(outgoing.message_id)
     log.info("email delivered", backend=settings.mail_backend)
+
+
+@task(schedule="17 * * * *")
+async def purge_email_deliveries(
+    settings: Annotated[Settings, injected(Settings)],
+    database: Annotated[Database, injected(Database)],
+) -> None:
+    """Forget delivered emails after `QUEUE_OUTBOX_RETENTION_HOURS`, as the outbox does."""
+    retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
+    removed = await DeliveryRecord(database.session_factory).purge(retention)
+    logger.info("email deliveries purged", removed=removed)

@@ -62,6 +62,7 @@ class OutboxRelay:
         self._session_factory = session_factory
         self._send = send
         self._batch_size = batch_size
+        self.send_failed = False  # whether the last pass left rows it could not send
 
     async def relay(self, ids: Collection[int] | None = None) -> int:
         """Send the due pending rows (only `ids` when given); return how many went out.
@@ -95,6 +96,7 @@ class OutboxRelay:
                 )
             ).all()
             unsent = await self._send_all(sorted(claimed, key=lambda row: row.id))
+            self.send_failed = bool(unsent)
             if unsent:
                 await session.execute(
                     update(OutboxMessage)

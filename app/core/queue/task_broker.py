@@ -18,6 +18,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork
 from app.core.logging import current_request_id
+from app.core.queue.backoff import Backoff
 from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
 from app.core.queue.outbox import OutboxMessage, OutboxRelay, utc_now
 from app.core.queue.registry import TaskOptions, task_options
@@ -81,13 +82,22 @@ class TaskBroker:
         logger.info("task retry scheduled", attempt=labels.get("_retries"), delay_s=delay)
 
     async def run_relay(self, stop: asyncio.Event) -> None:
-        """Send pending outbox rows until `stop` is set (full batches back to back)."""
+        """Send pending outbox rows until `stop` is set (full batches back to back); after
+        a failed pass wait longer each time, up to `QUEUE_RECONNECT_MAX_DELAY`."""
+        backoff = Backoff(
+            self.settings.queue_poll_interval, self.settings.queue_reconnect_max_delay
+        )
         while not stop.is_set():
+            relay = self.relay
             try:
-                sent = await self.relay.relay()
+                sent = await relay.relay()
             except Exception:
                 logger.exception("outbox relay pass failed")
-                sent = 0
+                sent = -1
+            if sent < 0 or relay.send_failed:
+                await wait_for_event(stop, backoff.next_delay())
+                continue
+            backoff.reset()
             if sent < self.settings.queue_relay_batch_size:
                 await wait_for_event(stop, self.settings.queue_poll_interval)
 

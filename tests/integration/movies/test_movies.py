@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import BaseEvent
+from app.core.schemas import MAX_ID
 from app.movies import MovieCreated, MovieDeleted, MoviesGateway, MovieUpdated
 from app.movies.models import Movie
 from tests.factories import create_movie
@@ -100,12 +102,54 @@ async def test_chosen_movie_id_is_kept_and_a_duplicate_is_409(
 async def test_generated_ids_skip_the_chosen_ones(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    chosen = await client.post(
-        MOVIES, json=NEW_MOVIE | {"movie_id": 1_999_999_000}, headers=admin_headers
-    )
+    first = await client.post(MOVIES, json=NEW_MOVIE, headers=admin_headers)
+    taken = [first.json()["movie_id"] + offset for offset in (1, 2)]
+    for movie_id in taken:
+        chosen = await client.post(
+            MOVIES, json=NEW_MOVIE | {"movie_id": movie_id}, headers=admin_headers
+        )
+        assert chosen.status_code == 201
     generated = await client.post(MOVIES, json=NEW_MOVIE, headers=admin_headers)
-    assert chosen.status_code == generated.status_code == 201
-    assert generated.json()["movie_id"] > 1_999_999_000
+    assert generated.status_code == 201
+    assert generated.json()["movie_id"] == taken[-1] + 1
+
+
+async def test_a_chosen_id_at_the_top_of_the_range_leaves_generated_ids_working(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    top = await client.post(MOVIES, json=NEW_MOVIE | {"movie_id": MAX_ID}, headers=admin_headers)
+    assert top.status_code == 201
+    generated = [await client.post(MOVIES, json=NEW_MOVIE, headers=admin_headers) for _ in "ab"]
+    assert [response.status_code for response in generated] == [201, 201]
+    assert all(response.json()["movie_id"] < MAX_ID for response in generated)
+
+
+@pytest.fixture
+async def id_sequence_near_its_end(session: AsyncSession) -> AsyncIterator[None]:
+    """The movies id sequence two values before its end; put back after the test
+    (sequences are not transactional, and the next tests of this database use it)."""
+    sequence = "pg_get_serial_sequence('movies', 'movie_id')"
+    last = await session.scalar(text(f"SELECT pg_sequence_last_value({sequence}::regclass)"))
+    await session.execute(text(f"SELECT setval({sequence}, {MAX_ID - 2})"))
+    yield
+    await session.execute(text(f"SELECT setval({sequence}, {last or 1}, {last is not None})"))
+
+
+@pytest.mark.usefixtures("id_sequence_near_its_end")
+async def test_when_generated_ids_run_out_the_answer_is_a_409_problem(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    chosen = await client.post(MOVIES, json=NEW_MOVIE | {"movie_id": MAX_ID}, headers=admin_headers)
+    last = await client.post(MOVIES, json=NEW_MOVIE, headers=admin_headers)
+    assert (chosen.status_code, last.status_code) == (201, 201)
+    assert last.json()["movie_id"] == MAX_ID - 1
+    for _ in "ab":  # the first finds every id taken; the second finds the sequence at its end
+        refused = await client.post(MOVIES, json=NEW_MOVIE, headers=admin_headers)
+        assert refused.status_code == 409
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "movie_id" in refused.json()["detail"]
+    still_free = await client.post(MOVIES, json=NEW_MOVIE | {"movie_id": 5}, headers=admin_headers)
+    assert still_free.status_code == 201
 
 
 INVALID_MOVIES = [

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 
 from app.core.config import Settings
 from app.core.queue import Queue
+from app.worker import consume
 from tests.integration.queue import tasks
 from tests.integration.queue.conftest import (
     Workers,
@@ -92,3 +95,34 @@ async def test_tasks_committed_while_redis_is_down_are_delivered_once_when_it_re
             assert await redis.xlen(queue_settings.queue_stream) == TASK_COUNT
         finally:
             await redis.aclose()
+
+
+def logged(lines: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
+    return [line for line in lines if line["event"] == event]
+
+
+async def test_a_worker_without_redis_backs_off_up_to_a_cap(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    queue_settings = queue_test_settings(
+        settings, redis_url=nowhere, queue_poll_interval=0.02, queue_reconnect_max_delay=0.16
+    )
+    async with running_services(queue_settings) as services:
+        async with services.database.unit_of_work() as uow:  # a row the relay fails to send
+            await Queue(uow, services.tasks).enqueue(tasks.record, path="unused", value="0")
+        stop = asyncio.Event()
+        with capture_logs() as lines:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(consume(services.settings, services.tasks, stop))
+                group.create_task(services.tasks.run_relay(stop))
+                await asyncio.sleep(0.9)
+                stop.set()
+
+    # Without backoff: one line per poll interval each, some 45 per loop.
+    waits = [line["retry_in_s"] for line in logged(lines, "cannot read the task stream; retrying")]
+    assert waits[:4] == [0.02, 0.04, 0.08, 0.16]
+    assert set(waits[4:]) <= {0.16}
+    assert len(waits) <= 9
+    relay_passes = logged(lines, "outbox send failed; the tasks stay pending")
+    assert 3 <= len(relay_passes) <= 9

@@ -1,0 +1,38 @@
+"""`serve` migrates first unless told not to (a deployment's migrate job did it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from app import cli as cli_module
+
+
+def served_tables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> set[str]:
+    """The tables of a new SQLite database once `serve ARGS` would start serving."""
+    database = tmp_path / "app.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    monkeypatch.setenv("REDIS_URL", "")
+    served: list[str] = []
+    # The edge: uvicorn would serve until stopped.
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    result = CliRunner().invoke(cli_module.cli, ["serve", *args])
+    assert result.exit_code == 0, result.output
+    assert served == ["app.main:create_app"]
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def test_serve_migrates_before_serving(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert "alembic_version" in served_tables(monkeypatch, tmp_path)
+
+
+def test_serve_no_migrate_serves_without_migrating(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert served_tables(monkeypatch, tmp_path, "--no-migrate") == set()
