@@ -11,6 +11,7 @@ Redis outage or flush can never bring a revoked token back.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -100,10 +101,20 @@ async def get_superuser(user: ActiveUser) -> UserRead:
 Superuser = Annotated[UserRead, Depends(get_superuser)]
 
 
+def ip_address_or_none(host: str | None) -> str | None:
+    """`host` when it is an IP address; a trusted proxy may still forward anything."""
+    if host is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 async def get_client_info(request: Request) -> ClientInfo:
     """The peer address (proxies already resolved by the middleware) and user agent."""
     return ClientInfo(
-        ip_address=request.client.host if request.client else None,
+        ip_address=ip_address_or_none(request.client.host if request.client else None),
         user_agent=request.headers.get("user-agent"),
     )
 

@@ -92,7 +92,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine with pool options that fit the dialect."""
     url = make_url(settings.database_url)
-    options: dict[str, Any] = {"echo": False, "pool_pre_ping": True}
+    # hide_parameters: a logged database error never carries the bound values (user input).
+    options: dict[str, Any] = {"echo": False, "pool_pre_ping": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
