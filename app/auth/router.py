@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Form, Response
+from fastapi import APIRouter, Body, Depends, Form, Response
 
 from app.auth.deps import (
     AccessClaimsDep,
@@ -43,9 +43,17 @@ CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"])
-profile_router = APIRouter(prefix="/profile", tags=["profile"])
+
+async def no_store(response: Response) -> None:
+    """Tokens and account data must not stay in a browser's or a proxy's cache."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+NO_STORE = [Depends(no_store)]
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=NO_STORE)
+users_router = APIRouter(prefix="/users", tags=["users"], dependencies=NO_STORE)
+profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_STORE)
 
 
 @auth_router.post("/register", status_code=HTTPStatus.CREATED, dependencies=[CREDENTIALS_LIMIT])
