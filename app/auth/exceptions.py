@@ -8,7 +8,10 @@ from app.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceUnavailableError,
 )
+
+HASHER_RETRY_AFTER_SECONDS = 1
 
 
 class InvalidCredentialsError(BadRequestError):
@@ -56,3 +59,10 @@ class OwnAccountError(PermissionDeniedError):
 
 class UserNotFoundError(NotFoundError):
     detail = "User not found"
+
+
+class HasherBusyError(ServiceUnavailableError):
+    detail = "Too many sign-ins are being checked right now; retry in a moment"
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=HASHER_RETRY_AFTER_SECONDS)

@@ -30,14 +30,14 @@ from app.auth.schemas import (
     UserRead,
 )
 from app.core.listing import Page
-from app.core.rate_limit import by_client_ip, by_client_ip_and_form_field, rate_limit
+from app.core.rate_limit import Throttle, by_client_ip, get_credentials_throttle, rate_limit
 from app.core.schemas import PathId
 
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
+# Logins are also limited per client and account, and per account for failures, once
+# the service has resolved the account (`AuthService.login`).
 LOGIN_LIMIT = rate_limit(
-    lambda settings: settings.rate_limit_login,
-    key=by_client_ip_and_form_field("username"),
-    fail_closed=True,
+    lambda settings: settings.rate_limit_login_per_ip, key=by_client_ip, fail_closed=True
 )
 CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
@@ -50,6 +50,8 @@ async def no_store(response: Response) -> None:
 
 
 NO_STORE = [Depends(no_store)]
+
+CredentialsThrottle = Annotated[Throttle, Depends(get_credentials_throttle)]
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=NO_STORE)
 users_router = APIRouter(prefix="/users", tags=["users"], dependencies=NO_STORE)
@@ -64,10 +66,13 @@ async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
 
 @auth_router.post("/login", dependencies=[LOGIN_LIMIT])
 async def login(
-    form: Annotated[LoginForm, Form()], auth: AuthServiceDep, client: ClientInfoDep
+    form: Annotated[LoginForm, Form()],
+    auth: AuthServiceDep,
+    client: ClientInfoDep,
+    throttle: CredentialsThrottle,
 ) -> Token:
     """Exchange a username (or email) and password for a token pair (OAuth 2 password flow)."""
-    return await auth.login(form.username, form.password, client)
+    return await auth.login(form.username, form.password, client, throttle)
 
 
 @auth_router.post("/refresh-token")

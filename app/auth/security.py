@@ -1,7 +1,8 @@
 """Password hashing and token primitives, built once per process from `Settings`.
 
 Hashing is CPU-bound for tens of milliseconds: it runs in a thread, never on the
-event loop, and at most `PASSWORD_HASH_CONCURRENCY` at a time per process.
+event loop, at most `PASSWORD_HASH_CONCURRENCY` at a time per process, with at most
+`PASSWORD_HASH_QUEUE_SIZE` more waiting (beyond that: 503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from app.auth.exceptions import HasherBusyError
 from app.core.config import Settings
 from app.core.schemas import MAX_ID
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, no secret
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type", "iss", "aud")
 OPAQUE_TOKEN_BYTES = 32
+
+T = TypeVar("T")
 
 
 class InvalidAccessTokenError(Exception):
@@ -55,17 +60,29 @@ class PasswordHasher:
             )
         )
         self._slots = asyncio.Semaphore(settings.password_hash_concurrency)
+        # Running plus waiting hashes: beyond this one client could starve every login.
+        self._capacity = settings.password_hash_concurrency + settings.password_hash_queue_size
+        self._pending = 0
         self._dummy_hash: str | None = None
 
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        """`work` in a thread once a slot is free; `HasherBusyError` when the queue is full."""
+        if self._pending >= self._capacity:
+            raise HasherBusyError()
+        self._pending += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work, *args)
+        finally:
+            self._pending -= 1
+
     async def hash(self, password: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(self._hash.hash, password)
+        return await self._run(self._hash.hash, password)
 
     async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
         """Whether the password matches, and a new hash when the stored one uses
         older parameters (None otherwise)."""
-        async with self._slots:
-            return await asyncio.to_thread(self._hash.verify_and_update, password, password_hash)
+        return await self._run(self._hash.verify_and_update, password, password_hash)
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time of one verification, so an unknown account answers as slowly

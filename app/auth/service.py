@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from app.auth.exceptions import (
     WrongCurrentPasswordError,
 )
 from app.auth.models import PasswordResetToken, RefreshToken, User, UserStatus
+from app.auth.names import name_key
 from app.auth.repository import (
     USER_LIST_SPEC,
     PasswordResetTokenRepository,
@@ -44,6 +46,7 @@ from app.core.db import UnitOfWork
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
+from app.core.rate_limit import Throttle
 
 logger = structlog.get_logger(__name__)
 
@@ -52,6 +55,11 @@ USER_AGENT_MAX_LENGTH = 255
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _digest(login: str) -> str:
+    """A short digest of a submitted login: limit keys hold no identifiers in clear."""
+    return hashlib.sha256(name_key(login).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -136,13 +144,25 @@ class AuthService:
         self.events.publish(UserCreated(user_id=user.id, username=user.username))
         return user
 
-    async def login(self, login: str, password: str, client: ClientInfo) -> Token:
+    async def login(
+        self, login: str, password: str, client: ClientInfo, throttle: Throttle
+    ) -> Token:
+        """Check the credentials under the login limits of API.md: per client and login
+        (an account's username and email count together), and per account for failures."""
         user = await self.users.get_by_login(login)
+        client_key = f"login:ip:{client.ip_address}"
         if user is None:
+            await throttle.hit(
+                self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"
+            )
             await self.passwords.verify_dummy(password)
             raise InvalidCredentialsError()
+        await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
+        failures_key = f"login-failures:account:{user.id}"
+        await throttle.check(self.settings.rate_limit_login_failures, failures_key)
         valid, upgraded_hash = await self.passwords.verify(password, user.password_hash)
         if not valid:
+            await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
             raise InvalidCredentialsError()
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             raise AccountDisabledError()

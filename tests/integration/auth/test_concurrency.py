@@ -29,8 +29,9 @@ RACE_EMAIL = "race@example.com"
 async def committing_client(
     engine: AsyncEngine, settings: Settings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An app on its own engine: every request really commits. Rate limits are off."""
-    app = create_app(load_test_settings(rate_limit_enabled=False))
+    """An app on its own engine: every request really commits. Rate limits are off, and
+    the password-hash queue holds every concurrent request of these tests."""
+    app = create_app(load_test_settings(rate_limit_enabled=False, password_hash_queue_size=100))
     try:
         async with outbox_rows_removed(engine), serving(app) as client:
             yield client
