@@ -30,7 +30,13 @@ from app.auth.schemas import (
     UserRead,
 )
 from app.core.listing import Page
-from app.core.rate_limit import Throttle, by_client_ip, get_credentials_throttle, rate_limit
+from app.core.rate_limit import (
+    Throttle,
+    by_client_ip,
+    by_user_or_client_ip,
+    get_credentials_throttle,
+    rate_limit,
+)
 from app.core.schemas import PathId
 
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
@@ -42,6 +48,8 @@ LOGIN_LIMIT = rate_limit(
 CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )
+# A stolen access token must not brute-force `current_password` (fails open, as API.md says).
+PROFILE_LIMIT = rate_limit(lambda settings: settings.rate_limit_profile, key=by_user_or_client_ip)
 
 
 async def no_store(response: Response) -> None:
@@ -98,9 +106,11 @@ async def logout(
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
 )
-async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -> None:
+async def restore_password(
+    data: RestorePasswordRequest, auth: AuthServiceDep, throttle: CredentialsThrottle
+) -> None:
     """Mail a password reset link when the email belongs to an account (202 either way)."""
-    await auth.restore_password(data.email)
+    await auth.restore_password(data.email, throttle)
 
 
 @auth_router.post(
@@ -158,7 +168,7 @@ async def read_profile(user: ActiveUser) -> UserRead:
     return user
 
 
-@profile_router.patch("")
+@profile_router.patch("", dependencies=[PROFILE_LIMIT])
 async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServiceDep) -> UserRead:
     """Change username, email or password (email and password need `current_password`)."""
     return UserRead.model_validate(await users.update_profile(user.id, data))

@@ -199,8 +199,12 @@ class AuthService:
         if known is not None and known.user_id == user_id:
             await self.refresh_tokens.revoke_family(known.family_id)
 
-    async def restore_password(self, email: str) -> None:
-        """Mail a reset link to an active account; do nothing, silently, otherwise."""
+    async def restore_password(self, email: str, throttle: Throttle) -> None:
+        """Mail a reset link to an active account; do nothing, silently, otherwise.
+        Limited per address, so nobody floods a mailbox (or keeps cancelling its link)."""
+        await throttle.hit(
+            self.settings.rate_limit_restore_per_address, f"restore:address:{_digest(email)}"
+        )
         user = await self.users.get_active_by_email(email)
         if user is None:
             return

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.models import User
@@ -115,3 +116,25 @@ async def test_a_full_password_hash_queue_answers_503(engine: AsyncEngine) -> No
     busy = next(response for response in responses if response.status_code == 503)
     assert busy.headers["content-type"] == "application/problem+json"
     assert int(busy.headers["retry-after"]) >= 1
+
+
+async def test_profile_changes_are_limited_per_user(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    guess = {"email": "new@example.com", "current_password": "a-wrong-guess"}
+    statuses = [
+        (await client.patch(f"{API}/profile", headers=user_headers, json=guess)).status_code
+        for _ in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]
+
+
+async def test_restore_password_is_limited_per_address_whatever_the_client(
+    session_factory: async_sessionmaker[AsyncSession], app: FastAPI
+) -> None:
+    statuses = []
+    for index, address in enumerate(["victim@example.com", "Victim@Example.com"] * 2):
+        async with client_of(app, peer=f"10.0.1.{index}") as client:
+            response = await client.post(f"{API}/auth/restore-password", json={"email": address})
+            statuses.append(response.status_code)
+    assert statuses == [202, 202, 202, 429]
