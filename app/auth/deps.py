@@ -2,8 +2,9 @@
 
 Resolving the caller costs one indexed query per request, and nothing is cached
 on purpose: the same query checks that the account is not deleted, that the
-access token was not logged out (its `jti` in `revoked_access_tokens`) and that
-it was not issued before the last password reset. Status and `is_superuser`
+access token was not logged out (its `jti` in `revoked_access_tokens`), that its
+session (the refresh family named by its `sid`) was not revoked, and that it was
+not issued before the last password reset. Status and `is_superuser`
 come from that row, never from the token. So a block, a deletion or a logout
 applies at once in every process, in embedded mode and with Redis alike, and a
 Redis outage or flush can never bring a revoked token back.
@@ -73,7 +74,7 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
 async def get_current_user(claims: AccessClaimsDep, session: SessionDep) -> UserRead:
     """The account behind the access token, read from its current record."""
     user = await UserRepository(session).get_authenticated(
-        claims.user_id, claims.jti, claims.issued_at
+        claims.user_id, claims.jti, claims.session_id, claims.issued_at
     )
     if user is None:
         raise AuthenticationError("The access token is no longer valid")

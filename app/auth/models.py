@@ -51,8 +51,26 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 
+class RefreshFamily(Base):
+    """A session: one login and every refresh token rotated from it.
+
+    Its access tokens carry its id (`sid`), so revoking the family (logout, reuse
+    detected, a password change elsewhere) ends them too. Revocation is one update of
+    this row, never of the tokens: a refresh racing it cannot slip a token past it.
+    `expires_at` is the absolute end that rotation never extends.
+    """
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
 class RefreshToken(Base):
-    """One opaque refresh token, stored as its hash. A login starts a family;
+    """One opaque refresh token, stored as its hash, in its family (session);
     each rotation adds a child and marks its parent used."""
 
     __tablename__ = "refresh_tokens"
@@ -60,13 +78,14 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    family_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("refresh_families.id", ondelete="CASCADE"), index=True
+    )
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("refresh_tokens.id", ondelete="SET NULL"), default=None
     )
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
     ip_address: Mapped[str | None] = mapped_column(String(45), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())

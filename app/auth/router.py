@@ -169,9 +169,14 @@ async def read_profile(user: ActiveUser) -> UserRead:
 
 
 @profile_router.patch("", dependencies=[PROFILE_LIMIT])
-async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServiceDep) -> UserRead:
-    """Change username, email or password (email and password need `current_password`)."""
-    return UserRead.model_validate(await users.update_profile(user.id, data))
+async def update_profile(
+    data: ProfileUpdate, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
+) -> UserRead:
+    """Change username, email or password (email and password need `current_password`).
+
+    A new email or password ends every other session and every outstanding reset link.
+    """
+    return UserRead.model_validate(await users.update_profile(user.id, data, claims.session_id))
 
 
 @profile_router.delete("", status_code=HTTPStatus.NO_CONTENT, response_class=Response)

@@ -25,8 +25,9 @@ from app.core.config import Settings
 from app.core.schemas import MAX_ID
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, no secret
-REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type", "iss", "aud")
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "sid", "type", "iss", "aud")
 OPAQUE_TOKEN_BYTES = 32
+SESSION_ID_HEX_LENGTH = 32
 
 T = TypeVar("T")
 
@@ -98,6 +99,8 @@ class AccessClaims:
 
     user_id: int
     jti: str
+    # The refresh family (session) the token belongs to: revoking it ends the token.
+    session_id: uuid.UUID
     issued_at: dt.datetime
     expires_at: dt.datetime
 
@@ -118,11 +121,14 @@ class AccessTokenCodec:
         self._audience = settings.jwt_audience
         self.lifetime = dt.timedelta(minutes=settings.access_token_expire_minutes)
 
-    def issue(self, user_id: int, *, now: dt.datetime | None = None) -> IssuedAccessToken:
+    def issue(
+        self, user_id: int, session_id: uuid.UUID, *, now: dt.datetime | None = None
+    ) -> IssuedAccessToken:
         issued_at = now or dt.datetime.now(dt.UTC)
         claims = AccessClaims(
             user_id=user_id,
             jti=uuid.uuid4().hex,
+            session_id=session_id,
             issued_at=issued_at,
             # `exp` is whole seconds in the token: keep the same value here.
             expires_at=(issued_at + self.lifetime).replace(microsecond=0),
@@ -134,6 +140,7 @@ class AccessTokenCodec:
             "iat": round(issued_at.timestamp(), 6),
             "exp": int(claims.expires_at.timestamp()),
             "jti": claims.jti,
+            "sid": session_id.hex,
             "type": ACCESS_TOKEN_TYPE,
             "iss": self._issuer,
             "aud": self._audience,
@@ -163,9 +170,25 @@ class AccessTokenCodec:
         user_id = int(subject)
         if not 0 < user_id <= MAX_ID:
             raise InvalidAccessTokenError("subject is not a user id")
+        session_id = _session_id(payload["sid"])
         try:
             issued_at = dt.datetime.fromtimestamp(payload["iat"], dt.UTC)
             expires_at = dt.datetime.fromtimestamp(payload["exp"], dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise InvalidAccessTokenError("dates out of range") from None
-        return AccessClaims(user_id=user_id, jti=jti, issued_at=issued_at, expires_at=expires_at)
+        return AccessClaims(
+            user_id=user_id,
+            jti=jti,
+            session_id=session_id,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+
+
+def _session_id(value: Any) -> uuid.UUID:
+    if not (isinstance(value, str) and len(value) == SESSION_ID_HEX_LENGTH):
+        raise InvalidAccessTokenError("malformed session id")
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        raise InvalidAccessTokenError("malformed session id") from None

@@ -22,13 +22,15 @@ from app.auth.exceptions import (
     OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
+    UserNotFoundError,
     WrongCurrentPasswordError,
 )
-from app.auth.models import PasswordResetToken, RefreshToken, User, UserStatus
+from app.auth.models import PasswordResetToken, RefreshFamily, RefreshToken, User, UserStatus
 from app.auth.names import name_key
 from app.auth.repository import (
     USER_LIST_SPEC,
     PasswordResetTokenRepository,
+    RefreshFamilyRepository,
     RefreshTokenRepository,
     RevokedAccessTokenRepository,
     UserRepository,
@@ -133,6 +135,7 @@ class AuthService:
         self.events = events
         self.users = UserRepository(uow.session)
         self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.families = RefreshFamilyRepository(uow.session)
         self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
@@ -160,15 +163,22 @@ class AuthService:
         await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
         failures_key = f"login-failures:account:{user.id}"
         await throttle.check(self.settings.rate_limit_login_failures, failures_key)
-        valid, upgraded_hash = await self.passwords.verify(password, user.password_hash)
+        checked_hash = user.password_hash
+        valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
             await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
             raise InvalidCredentialsError()
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             raise AccountDisabledError()
+        # A reset or password change that committed while the hash was checked won.
+        locked = await self.users.lock(user.id)
+        if locked is None or locked.password_hash != checked_hash:
+            raise InvalidCredentialsError()
         if upgraded_hash is not None:
-            user.password_hash = upgraded_hash
-        return await self._issue_tokens(user.id, uuid.uuid4(), None, client)
+            locked.password_hash = upgraded_hash
+        max_age = dt.timedelta(days=self.settings.refresh_family_max_age_days)
+        family = await self.families.start(locked.id, _now() + max_age)
+        return await self._issue_tokens(locked.id, family, None, client)
 
     async def refresh(self, refresh_token: str, client: ClientInfo) -> Token:
         """Rotate a refresh token; presenting a consumed one revokes its whole family."""
@@ -177,27 +187,33 @@ class AuthService:
         if consumed is None:
             await self._revoke_family_if_reused(token_hash)
             raise InvalidRefreshTokenError()
+        # Read after the token: a family revoked meanwhile is seen here, and one revoked
+        # after this point revokes the child issued below with it.
+        family = await self.families.get_live(consumed.family_id)
         user = await self.users.get(consumed.user_id)
-        if user is None or user.status != UserStatus.ACTIVE:
+        if family is None or user is None or user.status != UserStatus.ACTIVE:
             raise InvalidRefreshTokenError()
-        return await self._issue_tokens(user.id, consumed.family_id, consumed.id, client)
+        return await self._issue_tokens(user.id, family, consumed.id, client)
 
     async def _revoke_family_if_reused(self, token_hash: str) -> None:
         known = await self.refresh_tokens.get_by_hash(token_hash)
         if known is None or not known.used:
             return
-        await self.refresh_tokens.revoke_family(known.family_id)
+        await self.families.revoke(known.family_id)
         # The revocation must outlive the 401 that follows, which rolls back.
         await self.uow.commit()
         logger.warning("refresh token reused; its family is revoked", user_id=known.user_id)
 
     async def logout(self, user_id: int, claims: AccessClaims, refresh_token: str | None) -> None:
+        """End the caller's session (every access token of it), and the given refresh
+        token's session when it is the caller's."""
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
+        await self.families.revoke(claims.session_id)
         if refresh_token is None:
             return
         known = await self.refresh_tokens.get_by_hash(hash_opaque_token(refresh_token))
         if known is not None and known.user_id == user_id:
-            await self.refresh_tokens.revoke_family(known.family_id)
+            await self.families.revoke(known.family_id)
 
     async def restore_password(self, email: str, throttle: Throttle) -> None:
         """Mail a reset link to an active account; do nothing, silently, otherwise.
@@ -231,27 +247,33 @@ class AuthService:
     async def reset_password(self, token: str, password: str) -> None:
         """Set a new password; every token issued to the account stops working."""
         user_id = await self.reset_tokens.consume(hash_opaque_token(token))
-        user = await self.users.get(user_id) if user_id is not None else None
-        if user is None:
+        if user_id is None:
             raise InvalidResetTokenError()
         new_hash = await self.passwords.hash(password)
+        user = await self.users.lock(user_id)
+        if user is None:
+            raise InvalidResetTokenError()
         await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
-        await self.refresh_tokens.revoke_all_of_user(user.id)
+        await self.families.revoke_all_of_user(user.id)
         await self.reset_tokens.consume_all_of_user(user.id)
 
     async def _issue_tokens(
-        self, user_id: int, family_id: uuid.UUID, parent_id: int | None, client: ClientInfo
+        self, user_id: int, family: RefreshFamily, parent_id: int | None, client: ClientInfo
     ) -> Token:
-        access = self.access_tokens.issue(user_id)
+        access = self.access_tokens.issue(user_id, family.id)
         refresh = new_opaque_token()
-        refresh_lifetime = dt.timedelta(days=self.settings.refresh_token_expire_days)
+        now = _now()
+        # Rotation never takes a session past its absolute end.
+        expires_at = min(
+            now + dt.timedelta(days=self.settings.refresh_token_expire_days), family.expires_at
+        )
         await self.refresh_tokens.add(
             RefreshToken(
                 token_hash=hash_opaque_token(refresh),
                 user_id=user_id,
-                family_id=family_id,
+                family_id=family.id,
                 parent_id=parent_id,
-                expires_at=_now() + refresh_lifetime,
+                expires_at=expires_at,
                 user_agent=(client.user_agent or "")[:USER_AGENT_MAX_LENGTH] or None,
                 ip_address=client.ip_address,
             )
@@ -260,7 +282,7 @@ class AuthService:
             access_token=access.token,
             expires_in=int(self.access_tokens.lifetime.total_seconds()),
             refresh_token=refresh,
-            refresh_expires_in=int(refresh_lifetime.total_seconds()),
+            refresh_expires_in=round((expires_at - now).total_seconds()),
         )
 
 
@@ -277,7 +299,8 @@ class UserService:
         self.passwords = security.passwords
         self.events = events
         self.users = UserRepository(uow.session)
-        self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.families = RefreshFamilyRepository(uow.session)
+        self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
     async def list_users(self, params: ListParams) -> Page[User]:
@@ -288,7 +311,7 @@ class UserService:
 
     async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
         _refuse_own_account(user_id, admin_id)
-        user = await self.users.get_or_404(user_id)
+        user = await self._lock_or_404(user_id)
         changes = data.model_dump(exclude_none=True)
         blocking = data.status == UserStatus.BLOCKED.value
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
@@ -296,24 +319,36 @@ class UserService:
             changes["status"] = UserStatus(data.status)
         user = await self.users.update(user, changes)
         if newly_blocked:
-            await self.refresh_tokens.revoke_all_of_user(user.id)
+            await self.families.revoke_all_of_user(user.id)
             self.events.publish(UserBlocked(user_id=user.id))
         return user
 
     async def delete_user(self, user_id: int, *, admin_id: int) -> None:
         _refuse_own_account(user_id, admin_id)
-        user = await self.users.get_or_404(user_id)
+        user = await self._lock_or_404(user_id)
         await self._delete(user)
 
-    async def update_profile(self, user_id: int, data: ProfileUpdate) -> User:
-        user = await self.users.get_or_404(user_id)
-        if data.email is not None or data.password is not None:
+    async def _lock_or_404(self, user_id: int) -> User:
+        user = await self.users.lock(user_id)
+        if user is None:
+            raise UserNotFoundError()
+        return user
+
+    async def update_profile(
+        self, user_id: int, data: ProfileUpdate, session_id: uuid.UUID
+    ) -> User:
+        """Change the account; a new password or email ends every other session and
+        every outstanding reset link (the session making the change goes on)."""
+        user = await self._lock_or_404(user_id)
+        credentials_change = data.email is not None or data.password is not None
+        if credentials_change:
             await self._check_current_password(user, data.current_password)
         changes = data.model_dump(include={"username", "email"}, exclude_none=True)
         if data.password is not None:
             changes["password_hash"] = await self.passwords.hash(data.password)
-            # Other devices must sign in again with the new password.
-            await self.refresh_tokens.revoke_all_of_user(user.id)
+        if credentials_change:
+            await self.families.revoke_all_of_user(user.id, keep=session_id)
+            await self.reset_tokens.consume_all_of_user(user.id)
         try:
             return await self.users.update(user, changes)
         except IntegrityError as error:
@@ -327,11 +362,11 @@ class UserService:
             raise WrongCurrentPasswordError()
 
     async def delete_profile(self, user_id: int, claims: AccessClaims) -> None:
-        user = await self.users.get_or_404(user_id)
+        user = await self._lock_or_404(user_id)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
         await self._delete(user)
 
     async def _delete(self, user: User) -> None:
         await self.users.soft_delete(user)
-        await self.refresh_tokens.revoke_all_of_user(user.id)
+        await self.families.revoke_all_of_user(user.id)
         self.events.publish(UserDeleted(user_id=user.id))

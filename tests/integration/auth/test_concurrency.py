@@ -7,22 +7,26 @@ outbox rows their mails left.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth.models import User
+from app.auth.models import PasswordResetToken, User
+from app.auth.security import hash_opaque_token, new_opaque_token
 from app.core.config import Settings
 from app.main import create_app
 from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
-from tests.integration.auth.conftest import API, login
+from tests.integration.auth.conftest import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
+RACE_ROUNDS = 12
 
 
 @pytest.fixture
@@ -74,3 +78,60 @@ async def test_concurrent_refreshes_of_one_token_succeed_exactly_once(
     statuses = Counter(await asyncio.gather(*(refresh() for _ in range(10))))
 
     assert statuses == {200: 1, 401: 9}
+
+
+async def add_reset_token(engine: AsyncEngine, user_id: int) -> str:
+    """A reset link as the mail would carry it (the mail itself is not what is tested here)."""
+    token = new_opaque_token()
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(PasswordResetToken).values(
+                token_hash=hash_opaque_token(token),
+                user_id=user_id,
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+            )
+        )
+    return token
+
+
+async def rotate_after(client: httpx.AsyncClient, stolen: dict[str, Any], delay: float) -> None:
+    """The attacker's refresh; on success `stolen` holds the new pair."""
+    await asyncio.sleep(delay)
+    response = await client.post(
+        f"{API}/auth/refresh-token", json={"refresh_token": stolen["refresh_token"]}
+    )
+    if response.status_code == 200:
+        stolen.update(response.json())
+
+
+async def test_a_reset_racing_a_refresh_leaves_no_session_alive(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """The attacker holds a refresh token and rotates it while the owner resets the
+    password: whatever the interleaving, nothing the attacker got survives the reset."""
+    client = committing_client
+    registered = await client.post(
+        f"{API}/auth/register",
+        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
+    )
+    assert registered.status_code == 201
+    survivors = []
+    for round_ in range(RACE_ROUNDS):
+        stolen = await login(client, "racer", f"s3cret-pass-{round_}")
+        reset_token = await add_reset_token(engine, registered.json()["id"])
+        reset = client.post(
+            f"{API}/auth/reset-password",
+            json={"token": reset_token, "password": f"s3cret-pass-{round_ + 1}"},
+        )
+        # A few delays of the refresh sweep the interleavings of the two transactions.
+        reset_response, _ = await asyncio.gather(
+            reset, rotate_after(client, stolen, delay=round_ % 4 / 1000)
+        )
+        assert reset_response.status_code == 204
+        profile = await client.get(f"{API}/profile", headers=bearer(stolen["access_token"]))
+        refresh = await client.post(
+            f"{API}/auth/refresh-token", json={"refresh_token": stolen["refresh_token"]}
+        )
+        if (profile.status_code, refresh.status_code) != (401, 401):
+            survivors.append((round_, profile.status_code, refresh.status_code))
+    assert survivors == []

@@ -215,3 +215,24 @@ async def test_reset_endpoints_reject_invalid_bodies(
     client: httpx.AsyncClient, url: str, body: dict[str, Any]
 ) -> None:
     assert (await client.post(url, json=body)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"password": NEW_PASSWORD}, {"email": "mailuser-moved@example.com"}],
+    ids=["password", "email"],
+)
+async def test_a_credential_change_consumes_outstanding_reset_links(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any], change: dict[str, str]
+) -> None:
+    client, _ = mail_client
+    tokens = await login(client, mail_user["username"])
+    token = await request_reset(mail_client, mail_user)
+    changed = await client.patch(
+        f"{API}/profile",
+        headers=bearer(tokens["access_token"]),
+        json={**change, "current_password": DEFAULT_PASSWORD},
+    )
+    assert changed.status_code == 200
+    response = await client.post(RESET, json={"token": token, "password": "yet-another-password"})
+    assert response.status_code == 400

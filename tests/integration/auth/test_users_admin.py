@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
 import jwt
@@ -34,12 +35,13 @@ async def test_users_need_a_superuser(
 
 
 async def test_superuser_rights_come_from_the_record_not_the_token(
-    client: httpx.AsyncClient, user: User, settings: Settings
+    client: httpx.AsyncClient, user: User, user_tokens: dict[str, Any], settings: Settings
 ) -> None:
     now = int(dt.datetime.now(dt.UTC).timestamp())
+    live_session = jwt.decode(user_tokens["access_token"], options={"verify_signature": False})
     claims = {
         "sub": str(user.id), "iat": now, "exp": now + 60, "jti": "b" * 32, "type": "access",
-        "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
+        "sid": live_session["sid"], "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
         "is_superuser": True, "status": "active", "scope": "admin",
     }  # fmt: skip
     token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
