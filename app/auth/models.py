@@ -6,9 +6,10 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Uuid, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Enum, ForeignKey, String, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from app.auth.names import name_key
 from app.core.db import Base, SoftDeleteMixin, TimestampMixin, UTCDateTime
 
 USERNAME_MAX_LENGTH = 50
@@ -22,15 +23,18 @@ class UserStatus(enum.StrEnum):
 
 
 class User(TimestampMixin, SoftDeleteMixin, Base):
-    """An account. Email is unique whatever its case; deleted accounts keep theirs."""
+    """An account. Username and email are unique in their normalised form (`name_key`,
+    kept in `*_key` columns set with them); deleted accounts keep theirs."""
 
     __tablename__ = "users"
     # Read `updated_at` back in the UPDATE itself (RETURNING): no lazy load after a flush.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative API
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH))
+    username_key: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    email_key: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     status: Mapped[UserStatus] = mapped_column(
         Enum(
@@ -47,8 +51,10 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
     # Access tokens issued before this moment are refused (set by a password reset).
     tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-
-Index("uq_users_email_lower", func.lower(User.email), unique=True)
+    @validates("username", "email")
+    def _set_key(self, field: str, value: str) -> str:
+        setattr(self, f"{field}_key", name_key(value))
+        return value
 
 
 class RefreshFamily(Base):

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from app.auth.models import (
     User,
     UserStatus,
 )
+from app.auth.names import name_key
 from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository
 
@@ -61,11 +62,10 @@ class UserRepository(BaseRepository[User]):
     not_found_error = UserNotFoundError
 
     async def get_by_login(self, login: str) -> User | None:
-        """The account (deleted ones included) named by an email or a username."""
-        if "@" in login:
-            condition = func.lower(User.email) == login.lower()
-        else:
-            condition = User.username == login
+        """The account (deleted ones included) named by an email or a username, in any
+        case or Unicode form."""
+        key = name_key(login)
+        condition = User.email_key == key if "@" in login else User.username_key == key
         found: User | None = await self.session.scalar(
             self.select(include_deleted=True).where(condition)
         )
@@ -73,9 +73,7 @@ class UserRepository(BaseRepository[User]):
 
     async def get_active_by_email(self, email: str) -> User | None:
         found: User | None = await self.session.scalar(
-            self.select().where(
-                func.lower(User.email) == email.lower(), User.status == UserStatus.ACTIVE
-            )
+            self.select().where(User.email_key == name_key(email), User.status == UserStatus.ACTIVE)
         )
         return found
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from app.auth.models import USERNAME_MAX_LENGTH
+from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH
+from app.auth.names import name_key
 from app.core.schemas import PatchModel, RequestModel
 
 Username = Annotated[
@@ -15,6 +16,16 @@ Username = Annotated[
     StringConstraints(min_length=3, max_length=USERNAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$"),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+def _fits_once_normalised(email: str) -> str:
+    """NFKC may lengthen an address: its stored key must still fit its column."""
+    if len(name_key(email)) > EMAIL_MAX_LENGTH:
+        raise ValueError(f"the address is longer than {EMAIL_MAX_LENGTH} characters")
+    return email
+
+
+Email = Annotated[EmailStr, AfterValidator(_fits_once_normalised)]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 OAuthClientField = Annotated[str, StringConstraints(max_length=1024)]
 StatusName = Literal["active", "blocked"]
@@ -55,7 +66,7 @@ class LoginForm(RequestModel):
 
 class UserCreate(RequestModel):
     username: Username
-    email: EmailStr
+    email: Email
     password: Password
 
 
@@ -66,7 +77,7 @@ class UserAdminUpdate(PatchModel):
 
 class ProfileUpdate(PatchModel):
     username: Username | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     password: Password | None = None
     current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
 

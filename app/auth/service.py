@@ -87,10 +87,11 @@ class ClientInfo:
 def conflict_error(error: IntegrityError) -> UsernameTakenError | EmailTakenError:
     """Which unique rule of `users` an insert or update broke (re-raise anything else)."""
     diagnostics = getattr(error.orig, "diag", None)
+    # PostgreSQL names the constraint (uq_users_email_key); SQLite the column (users.email_key).
     constraint = getattr(diagnostics, "constraint_name", None) or str(error.orig)
-    if "uq_users_email_lower" in constraint:
+    if "email_key" in constraint:
         return EmailTakenError()
-    if "username" in constraint:
+    if "username_key" in constraint:
         return UsernameTakenError()
     raise error
 
