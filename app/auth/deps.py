@@ -24,7 +24,7 @@ from app.auth.repository import USER_LIST_SPEC, UserRepository
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
-from app.core.deps import EventsDep, MailDep, SessionDep, SettingsDep, UnitOfWorkDep
+from app.core.deps import EventsDep, MailDep, QueueDep, SessionDep, SettingsDep, UnitOfWorkDep
 from app.core.errors import AuthenticationError
 from app.core.listing import ListParams, list_params
 
@@ -123,14 +123,15 @@ async def get_client_info(request: Request) -> ClientInfo:
 ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 
 
-async def get_auth_service(
+async def get_auth_service(  # noqa: PLR0917 - FastAPI passes dependencies by keyword
     uow: UnitOfWorkDep,
     security: AuthSecurityDep,
     settings: SettingsDep,
     mailer: MailDep,
+    queue: QueueDep,
     events: EventsDep,
 ) -> AuthService:
-    return AuthService(uow, security, settings, mailer, events)
+    return AuthService(uow, security, settings, mailer=mailer, queue=queue, events=events)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -6,12 +6,11 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.emails import PasswordResetEmail, WelcomeEmail
+from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
     AccountDisabledError,
@@ -25,7 +24,7 @@ from app.auth.exceptions import (
     UserNotFoundError,
     WrongCurrentPasswordError,
 )
-from app.auth.models import PasswordResetToken, RefreshFamily, RefreshToken, User, UserStatus
+from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
 from app.auth.names import name_key
 from app.auth.repository import (
     USER_LIST_SPEC,
@@ -43,11 +42,13 @@ from app.auth.security import (
     hash_opaque_token,
     new_opaque_token,
 )
+from app.auth.tasks import send_password_reset
 from app.core.config import Settings
 from app.core.db import UnitOfWork
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
+from app.core.queue import Queue
 from app.core.rate_limit import Throttle
 
 logger = structlog.get_logger(__name__)
@@ -125,10 +126,13 @@ class AuthService:
         uow: UnitOfWork,
         security: AuthSecurity,
         settings: Settings,
+        *,
         mailer: Mailer,
+        queue: Queue,
         events: Events,
     ) -> None:
         self.uow = uow
+        self.queue = queue
         self.passwords = security.passwords
         self.access_tokens = security.access_tokens
         self.settings = settings
@@ -217,33 +221,13 @@ class AuthService:
             await self.families.revoke(known.family_id)
 
     async def restore_password(self, email: str, throttle: Throttle) -> None:
-        """Mail a reset link to an active account; do nothing, silently, otherwise.
-        Limited per address, so nobody floods a mailbox (or keeps cancelling its link)."""
+        """Queue a reset link for the address; the worker mails it to an active account
+        and does nothing, silently, otherwise (`app.auth.password_reset`). Limited per
+        address, so nobody floods a mailbox (or keeps cancelling its link)."""
         await throttle.hit(
             self.settings.rate_limit_restore_per_address, f"restore:address:{_digest(email)}"
         )
-        user = await self.users.get_active_by_email(email)
-        if user is None:
-            return
-        await self.reset_tokens.consume_all_of_user(user.id)  # only the newest link works
-        token = new_opaque_token()
-        await self.reset_tokens.add(
-            PasswordResetToken(
-                token_hash=hash_opaque_token(token),
-                user_id=user.id,
-                expires_at=_now() + dt.timedelta(minutes=self.settings.reset_token_expire_minutes),
-            )
-        )
-        email_to_send = PasswordResetEmail(
-            username=user.username,
-            reset_url=self._reset_url(token),
-            expires_minutes=self.settings.reset_token_expire_minutes,
-        )
-        await self.mailer.send(user.email, email_to_send)
-
-    def _reset_url(self, token: str) -> str:
-        base = self.settings.password_reset_url
-        return f"{base}{'&' if '?' in base else '?'}{urlencode({'token': token})}"
+        await self.queue.enqueue(send_password_reset, email=email)
 
     async def reset_password(self, token: str, password: str) -> None:
         """Set a new password; every token issued to the account stops working."""
