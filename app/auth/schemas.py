@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from app.auth.common_passwords import is_common
 from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH
 from app.auth.names import name_key
 from app.core.schemas import PatchModel, RequestModel
@@ -15,7 +16,17 @@ Username = Annotated[
     str,
     StringConstraints(min_length=3, max_length=USERNAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$"),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+def _not_common(password: str) -> str:
+    if is_common(password):
+        raise ValueError("this password is among the most common ones; choose another")
+    return password
+
+
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_not_common)
+]
 
 
 def _fits_once_normalised(email: str) -> str:

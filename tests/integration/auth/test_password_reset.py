@@ -254,6 +254,7 @@ async def test_unknown_reset_token_is_400(client: httpx.AsyncClient) -> None:
     ("url", "body"),
     [
         (RESET, {"token": "t", "password": "short"}),
+        (RESET, {"token": "t", "password": "baseball1"}),  # among the most common
         (RESET, {"token": "", "password": NEW_PASSWORD}),
         (RESET, {"password": NEW_PASSWORD}),
         (RESET, {"token": "t", "password": NEW_PASSWORD, "user_id": 1}),

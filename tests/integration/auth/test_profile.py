@@ -131,3 +131,15 @@ async def test_delete_profile_signs_the_user_out_everywhere(
         f"{API}/auth/login", data={"username": user.username, "password": DEFAULT_PASSWORD}
     )
     assert again.status_code == 403
+
+
+async def test_a_common_password_is_refused_on_profile_change(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    response = await client.patch(
+        PROFILE,
+        headers=user_headers,
+        json={"password": "sunshine", "current_password": DEFAULT_PASSWORD},
+    )
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", "password"]]
