@@ -57,6 +57,10 @@ class OwnAccountError(PermissionDeniedError):
     )
 
 
+class LastSuperuserError(ConflictError):
+    detail = "At least one active superuser must remain: promote another one first"
+
+
 class UserNotFoundError(NotFoundError):
     detail = "User not found"
 

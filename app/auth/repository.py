@@ -114,6 +114,21 @@ class UserRepository(BaseRepository[User]):
         )
         return found
 
+    async def lock_active_superusers(self) -> list[int]:
+        """The ids of the active superusers, locked in id order (so that two callers
+        never deadlock), until the transaction ends."""
+        rows = await self.session.scalars(
+            select(User.id)
+            .where(
+                User.is_superuser.is_(True),
+                User.status == UserStatus.ACTIVE,
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.id)
+            .with_for_update()
+        )
+        return list(rows)
+
     async def get_names(self, user_ids: Iterable[int]) -> dict[int, str]:
         """The usernames of the live users among `user_ids`, by id, in one query."""
         ids = set(user_ids)

@@ -18,6 +18,7 @@ from app.auth.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     InvalidResetTokenError,
+    LastSuperuserError,
     OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
@@ -296,6 +297,8 @@ class UserService:
 
     async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
         _refuse_own_account(user_id, admin_id)
+        if data.is_superuser is False or data.status == UserStatus.BLOCKED.value:
+            await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
         changes = data.model_dump(exclude_none=True)
         blocking = data.status == UserStatus.BLOCKED.value
@@ -310,8 +313,17 @@ class UserService:
 
     async def delete_user(self, user_id: int, *, admin_id: int) -> None:
         _refuse_own_account(user_id, admin_id)
+        await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
         await self._delete(user)
+
+    async def _keep_a_superuser_besides(self, user_id: int) -> None:
+        """409 when `user_id` is the last active superuser. Locks every active superuser
+        first (before the target row, in one order for all), so two superusers removing
+        each other at once are serialised and the second one sees the first one's change."""
+        superusers = await self.users.lock_active_superusers()
+        if superusers == [user_id]:
+            raise LastSuperuserError()
 
     async def _lock_or_404(self, user_id: int) -> User:
         user = await self.users.lock(user_id)
@@ -347,6 +359,7 @@ class UserService:
             raise WrongCurrentPasswordError()
 
     async def delete_profile(self, user_id: int, claims: AccessClaims) -> None:
+        await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
         await self._delete(user)

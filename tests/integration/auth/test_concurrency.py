@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth.models import PasswordResetToken, User
+from app.auth.models import PasswordResetToken, User, UserStatus
 from app.auth.security import hash_opaque_token, new_opaque_token
 from app.core.config import Settings
 from app.main import create_app
@@ -26,7 +26,7 @@ from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
-RACE_ROUNDS = 12
+RACE_ROUNDS = 8
 
 
 @pytest.fixture
@@ -135,3 +135,54 @@ async def test_a_reset_racing_a_refresh_leaves_no_session_alive(
         if (profile.status_code, refresh.status_code) != (401, 401):
             survivors.append((round_, profile.status_code, refresh.status_code))
     assert survivors == []
+
+
+async def count_active_superusers(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(func.count()).where(
+                User.is_superuser, User.status == UserStatus.ACTIVE, User.deleted_at.is_(None)
+            )
+        )
+    return int(found or 0)
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [{"is_superuser": False}, {"status": "blocked"}, None],
+    ids=["demote", "block", "delete"],
+)
+async def test_two_superusers_removing_each_other_leave_one(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine, removal: dict[str, Any] | None
+) -> None:
+    client = committing_client
+    admins = []
+    for name in ("race-admin-a", "race-admin-b"):
+        created = await client.post(
+            f"{API}/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": "s3cret-pass"},
+        )
+        admins.append(created.json()["id"])
+    for _ in range(RACE_ROUNDS // 2):
+        async with engine.begin() as connection:  # both superusers again, nobody else
+            await connection.execute(update(User).values(is_superuser=False))
+            await connection.execute(
+                update(User)
+                .where(User.id.in_(admins))
+                .values(is_superuser=True, status=UserStatus.ACTIVE, deleted_at=None)
+            )
+        headers = [
+            bearer((await login(client, name, "s3cret-pass"))["access_token"])
+            for name in ("race-admin-a", "race-admin-b")
+        ]
+
+        async def remove(by: int, target: int) -> int:
+            url = f"{API}/users/{admins[target]}"
+            if removal is None:
+                response = await client.delete(url, headers=headers[by])
+            else:
+                response = await client.patch(url, headers=headers[by], json=removal)
+            return response.status_code
+
+        statuses = await asyncio.gather(remove(0, 1), remove(1, 0))
+        assert await count_active_superusers(engine) == 1, statuses

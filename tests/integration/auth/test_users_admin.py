@@ -217,3 +217,18 @@ async def test_blocked_user_cannot_sign_in(
         f"{API}/auth/login", data={"username": user.username, "password": "correct-horse-battery"}
     )
     assert response.status_code == 403
+
+
+async def test_the_last_superuser_cannot_delete_their_own_account(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.delete(f"{API}/profile", headers=admin_headers)
+    assert response.status_code == 409
+    assert (await client.get(f"{API}/profile", headers=admin_headers)).status_code == 200
+
+
+async def test_a_superuser_may_leave_while_another_remains(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    await create_user(session, is_superuser=True)
+    assert_no_content(await client.delete(f"{API}/profile", headers=admin_headers))
