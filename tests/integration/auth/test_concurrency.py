@@ -147,6 +147,16 @@ async def count_active_superusers(engine: AsyncEngine) -> int:
     return int(found or 0)
 
 
+async def remove_user(
+    client: httpx.AsyncClient, headers: dict[str, str], user_id: int, change: dict[str, Any] | None
+) -> int:
+    """Demote or block the user with `change`, or delete them when it is None."""
+    url = f"{API}/users/{user_id}"
+    if change is None:
+        return (await client.delete(url, headers=headers)).status_code
+    return (await client.patch(url, headers=headers, json=change)).status_code
+
+
 @pytest.mark.parametrize(
     "removal",
     [{"is_superuser": False}, {"status": "blocked"}, None],
@@ -176,13 +186,8 @@ async def test_two_superusers_removing_each_other_leave_one(
             for name in ("race-admin-a", "race-admin-b")
         ]
 
-        async def remove(by: int, target: int) -> int:
-            url = f"{API}/users/{admins[target]}"
-            if removal is None:
-                response = await client.delete(url, headers=headers[by])
-            else:
-                response = await client.patch(url, headers=headers[by], json=removal)
-            return response.status_code
-
-        statuses = await asyncio.gather(remove(0, 1), remove(1, 0))
+        statuses = await asyncio.gather(
+            remove_user(client, headers[0], admins[1], removal),
+            remove_user(client, headers[1], admins[0], removal),
+        )
         assert await count_active_superusers(engine) == 1, statuses
