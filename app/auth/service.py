@@ -7,9 +7,9 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-import structlog
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.audit import audit
 from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
@@ -51,8 +51,6 @@ from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
 from app.core.queue import Queue
 from app.core.rate_limit import Throttle
-
-logger = structlog.get_logger(__name__)
 
 USER_AGENT_MAX_LENGTH = 255
 
@@ -165,6 +163,7 @@ class AuthService:
                 self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"
             )
             await self.passwords.verify_dummy(password)
+            audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
         await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
         failures_key = f"login-failures:account:{user.id}"
@@ -173,8 +172,10 @@ class AuthService:
         valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
             await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
+            audit.warning("login failed", user_id=user.id, reason="wrong password")
             raise InvalidCredentialsError()
         if user.is_deleted or user.status != UserStatus.ACTIVE:
+            audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         # A reset or password change that committed while the hash was checked won.
         locked = await self.users.lock(user.id)
@@ -184,7 +185,9 @@ class AuthService:
             locked.password_hash = upgraded_hash
         max_age = dt.timedelta(days=self.settings.refresh_family_max_age_days)
         family = await self.families.start(locked.id, _now() + max_age)
-        return await self._issue_tokens(locked.id, family, None, client)
+        tokens = await self._issue_tokens(locked.id, family, None, client)
+        audit.info("login succeeded", user_id=locked.id, session_id=str(family.id))
+        return tokens
 
     async def refresh(self, refresh_token: str, client: ClientInfo) -> Token:
         """Rotate a refresh token; presenting a consumed one revokes its whole family."""
@@ -208,7 +211,12 @@ class AuthService:
         await self.families.revoke(known.family_id)
         # The revocation must outlive the 401 that follows, which rolls back.
         await self.uow.commit()
-        logger.warning("refresh token reused; its family is revoked", user_id=known.user_id)
+        audit.warning(
+            "refresh token reuse detected",
+            user_id=known.user_id,
+            session_id=str(known.family_id),
+            action="session revoked",
+        )
 
     async def logout(self, user_id: int, claims: AccessClaims, refresh_token: str | None) -> None:
         """End the caller's session (every access token of it), and the given refresh
@@ -242,6 +250,7 @@ class AuthService:
         await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
         await self.families.revoke_all_of_user(user.id)
         await self.reset_tokens.consume_all_of_user(user.id)
+        audit.info("password reset", user_id=user.id)
 
     async def _issue_tokens(
         self, user_id: int, family: RefreshFamily, parent_id: int | None, client: ClientInfo
@@ -308,6 +317,7 @@ class UserService:
         user = await self.users.update(user, changes)
         if newly_blocked:
             await self.families.revoke_all_of_user(user.id)
+            audit.info("user blocked", user_id=user.id, by_user_id=admin_id)
             self.events.publish(UserBlocked(user_id=user.id))
         return user
 
@@ -315,7 +325,7 @@ class UserService:
         _refuse_own_account(user_id, admin_id)
         await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
-        await self._delete(user)
+        await self._delete(user, by_user_id=admin_id)
 
     async def _keep_a_superuser_besides(self, user_id: int) -> None:
         """409 when `user_id` is the last active superuser. Locks every active superuser
@@ -347,9 +357,14 @@ class UserService:
             await self.families.revoke_all_of_user(user.id, keep=session_id)
             await self.reset_tokens.consume_all_of_user(user.id)
         try:
-            return await self.users.update(user, changes)
+            updated = await self.users.update(user, changes)
         except IntegrityError as error:
             raise conflict_error(error) from None
+        if data.password is not None:
+            audit.info("password changed", user_id=user.id, other_sessions="revoked")
+        if data.email is not None:
+            audit.info("email changed", user_id=user.id, other_sessions="revoked")
+        return updated
 
     async def _check_current_password(self, user: User, current_password: str | None) -> None:
         if current_password is None:
@@ -362,9 +377,10 @@ class UserService:
         await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
-        await self._delete(user)
+        await self._delete(user, by_user_id=user.id)
 
-    async def _delete(self, user: User) -> None:
+    async def _delete(self, user: User, *, by_user_id: int) -> None:
         await self.users.soft_delete(user)
         await self.families.revoke_all_of_user(user.id)
+        audit.info("user deleted", user_id=user.id, by_user_id=by_user_id)
         self.events.publish(UserDeleted(user_id=user.id))
