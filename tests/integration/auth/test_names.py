@@ -48,22 +48,21 @@ async def register(client: httpx.AsyncClient, username: str, email: str) -> http
     )
 
 
-async def test_usernames_differing_in_case_are_one_name(any_client: httpx.AsyncClient) -> None:
-    first = await register(any_client, "Alice", "alice@example.com")
-    second = await register(any_client, "alice", "other@example.com")
-    assert first.status_code == 201
-    assert second.status_code == 409
-    assert "username" in second.json()["detail"]
-
-
-async def test_emails_differing_in_case_beyond_ascii_are_one_address(
-    any_client: httpx.AsyncClient,
+@pytest.mark.parametrize(
+    ("first", "second", "field"),
+    [
+        (("Alice", "alice@example.com"), ("alice", "other@example.com"), "username"),
+        (("elodie", "Élodie@example.com"), ("elodie2", "éLODIE@example.com"), "email"),
+    ],
+    ids=["username-case", "email-case-beyond-ascii"],
+)
+async def test_names_differing_only_in_form_are_one_name(
+    any_client: httpx.AsyncClient, first: tuple[str, str], second: tuple[str, str], field: str
 ) -> None:
-    first = await register(any_client, "elodie", "Élodie@example.com")
-    second = await register(any_client, "elodie2", "éLODIE@example.com")
-    assert first.status_code == 201
-    assert second.status_code == 409
-    assert "email" in second.json()["detail"]
+    assert (await register(any_client, *first)).status_code == 201
+    taken = await register(any_client, *second)
+    assert taken.status_code == 409
+    assert field in taken.json()["detail"]
 
 
 async def test_sign_in_with_any_form_of_the_name_or_address(
