@@ -229,6 +229,13 @@ class PasswordResetTokenRepository:
         await self.session.flush()
         return token
 
+    async def find_user_id(self, token_hash: str) -> int | None:
+        """The account a reset token was issued to, live or not (no lock taken)."""
+        found: int | None = await self.session.scalar(
+            select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == token_hash)
+        )
+        return found
+
     async def consume(self, token_hash: str) -> int | None:
         """Mark a live reset token used and return its user id (None if unusable)."""
         result = await self.session.execute(

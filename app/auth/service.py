@@ -240,12 +240,15 @@ class AuthService:
 
     async def reset_password(self, token: str, password: str) -> None:
         """Set a new password; every token issued to the account stops working."""
-        user_id = await self.reset_tokens.consume(hash_opaque_token(token))
+        token_hash = hash_opaque_token(token)
+        user_id = await self.reset_tokens.find_user_id(token_hash)
         if user_id is None:
             raise InvalidResetTokenError()
         new_hash = await self.passwords.hash(password)
+        # The user row first, then the tokens: the order of every "end them all" change,
+        # so a reset and a profile change at once wait for each other, never deadlock.
         user = await self.users.lock(user_id)
-        if user is None:
+        if user is None or await self.reset_tokens.consume(token_hash) is None:
             raise InvalidResetTokenError()
         await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
         await self.families.revoke_all_of_user(user.id)

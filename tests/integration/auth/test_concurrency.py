@@ -191,3 +191,48 @@ async def test_two_superusers_removing_each_other_leave_one(
             remove_user(client, headers[1], admins[0], removal),
         )
         assert await count_active_superusers(engine) == 1, statuses
+
+
+async def login_with_any(
+    client: httpx.AsyncClient, username: str, passwords: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The password among `passwords` that signs in, and the token pair."""
+    for password in passwords:
+        response = await client.post(
+            f"{API}/auth/login", data={"username": username, "password": password}
+        )
+        if response.status_code == 200:
+            return password, response.json()
+    raise AssertionError(f"none of {passwords} signs in")
+
+
+async def test_a_reset_and_a_password_change_at_once_never_fail(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Both take the same locks in the same order: whatever wins, the other answers 4xx
+    or succeeds after it, never a 5xx (no deadlock)."""
+    client = committing_client
+    registered = await client.post(
+        f"{API}/auth/register",
+        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
+    )
+    assert registered.status_code == 201
+    statuses = []
+    candidates = ["s3cret-pass-0"]
+    for round_ in range(RACE_ROUNDS):
+        password, session = await login_with_any(client, "racer", candidates)
+        reset_token = await add_reset_token(engine, registered.json()["id"])
+        reset, change = await asyncio.gather(
+            client.post(
+                f"{API}/auth/reset-password",
+                json={"token": reset_token, "password": f"reset-pass-{round_}"},
+            ),
+            client.patch(
+                f"{API}/profile",
+                headers=bearer(session["access_token"]),
+                json={"password": f"changed-pass-{round_}", "current_password": password},
+            ),
+        )
+        statuses.append((reset.status_code, change.status_code))
+        candidates = [f"reset-pass-{round_}", f"changed-pass-{round_}"]  # whichever was last
+    assert not [pair for pair in statuses if max(pair) >= 500], statuses
