@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
-RACE_ROUNDS = 8
+RACE_ROUNDS = 6
 
 
 @pytest.fixture
@@ -104,11 +104,37 @@ async def rotate_after(client: httpx.AsyncClient, stolen: dict[str, Any], delay:
         stolen.update(response.json())
 
 
-async def test_a_reset_racing_a_refresh_leaves_no_session_alive(
-    committing_client: httpx.AsyncClient, engine: AsyncEngine
+async def ending_request(
+    client: httpx.AsyncClient, engine: AsyncEngine, ending: str, stolen: dict[str, Any], round_: int
+) -> Coroutine[Any, Any, httpx.Response]:
+    """The owner's request that must end the stolen session, ready to be raced."""
+    password, new_password = f"s3cret-pass-{round_}", f"s3cret-pass-{round_ + 1}"
+    if ending == "reset":
+        reset_token = await add_reset_token(engine, stolen["user_id"])
+        body = {"token": reset_token, "password": new_password}
+        return client.post(f"{API}/auth/reset-password", json=body)
+    if ending == "password change":
+        other_session = await login(client, "racer", password)
+        return client.patch(
+            f"{API}/profile",
+            headers=bearer(other_session["access_token"]),
+            json={"password": new_password, "current_password": password},
+        )
+    # logout: the owner's own session, whose refresh token the attacker copied
+    return client.post(
+        f"{API}/auth/logout",
+        headers=bearer(stolen["access_token"]),
+        json={"refresh_token": stolen["refresh_token"]},
+    )
+
+
+@pytest.mark.parametrize("ending", ["reset", "password change", "logout"])
+async def test_ending_sessions_while_a_stolen_token_rotates_leaves_nothing_alive(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine, ending: str
 ) -> None:
     """The attacker holds a refresh token and rotates it while the owner resets the
-    password: whatever the interleaving, nothing the attacker got survives the reset."""
+    password, changes it, or logs that session out: whatever the interleaving, nothing
+    the attacker got survives."""
     client = committing_client
     registered = await client.post(
         f"{API}/auth/register",
@@ -117,17 +143,12 @@ async def test_a_reset_racing_a_refresh_leaves_no_session_alive(
     assert registered.status_code == 201
     survivors = []
     for round_ in range(RACE_ROUNDS):
-        stolen = await login(client, "racer", f"s3cret-pass-{round_}")
-        reset_token = await add_reset_token(engine, registered.json()["id"])
-        reset = client.post(
-            f"{API}/auth/reset-password",
-            json={"token": reset_token, "password": f"s3cret-pass-{round_ + 1}"},
-        )
+        password = "s3cret-pass-0" if ending == "logout" else f"s3cret-pass-{round_}"
+        stolen = await login(client, "racer", password) | {"user_id": registered.json()["id"]}
+        end = await ending_request(client, engine, ending, stolen, round_)
         # A few delays of the refresh sweep the interleavings of the two transactions.
-        reset_response, _ = await asyncio.gather(
-            reset, rotate_after(client, stolen, delay=round_ % 4 / 1000)
-        )
-        assert reset_response.status_code == 204
+        ended, _ = await asyncio.gather(end, rotate_after(client, stolen, delay=round_ % 4 / 1000))
+        assert ended.status_code in {200, 204}
         profile = await client.get(f"{API}/profile", headers=bearer(stolen["access_token"]))
         refresh = await client.post(
             f"{API}/auth/refresh-token", json={"refresh_token": stolen["refresh_token"]}
