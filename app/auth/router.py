@@ -30,6 +30,7 @@ from app.auth.schemas import (
     UserRead,
 )
 from app.core.listing import Page
+from app.core.openapi import problem_responses
 from app.core.rate_limit import (
     Throttle,
     by_client_ip,
@@ -66,13 +67,18 @@ users_router = APIRouter(prefix="/users", tags=["users"], dependencies=NO_STORE)
 profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_STORE)
 
 
-@auth_router.post("/register", status_code=HTTPStatus.CREATED, dependencies=[CREDENTIALS_LIMIT])
+@auth_router.post(
+    "/register",
+    status_code=HTTPStatus.CREATED,
+    dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(403, 409, 429, 503),
+)
 async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
     """Create an account (a welcome mail follows)."""
     return UserRead.model_validate(await auth.register(data))
 
 
-@auth_router.post("/login", dependencies=[LOGIN_LIMIT])
+@auth_router.post("/login", dependencies=[LOGIN_LIMIT], responses=problem_responses(403, 429, 503))
 async def login(
     form: Annotated[LoginForm, Form()],
     auth: AuthServiceDep,
@@ -83,7 +89,7 @@ async def login(
     return await auth.login(form.username, form.password, client, throttle)
 
 
-@auth_router.post("/refresh-token")
+@auth_router.post("/refresh-token", responses=problem_responses(401))
 async def refresh_token(data: RefreshRequest, auth: AuthServiceDep, client: ClientInfoDep) -> Token:
     """Rotate a refresh token into a new token pair; a reused one revokes its family."""
     return await auth.refresh(data.refresh_token, client)
@@ -105,6 +111,7 @@ async def logout(
     status_code=HTTPStatus.ACCEPTED,
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(429, 503),
 )
 async def restore_password(
     data: RestorePasswordRequest, auth: AuthServiceDep, throttle: CredentialsThrottle
@@ -118,6 +125,7 @@ async def restore_password(
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(429, 503),
 )
 async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> None:
     """Set a new password with a reset token; every session of the account ends."""
@@ -141,7 +149,7 @@ async def get_user(user_id: PathId, _: Superuser, users: UserServiceDep) -> User
     return UserRead.model_validate(await users.get_user(user_id))
 
 
-@users_router.patch("/{user_id}")
+@users_router.patch("/{user_id}", responses=problem_responses(409))
 async def update_user(
     user_id: PathId, data: UserAdminUpdate, admin: Superuser, users: UserServiceDep
 ) -> UserRead:
@@ -153,7 +161,12 @@ async def update_user(
     return UserRead.model_validate(await users.update_user(user_id, data, admin_id=admin.id))
 
 
-@users_router.delete("/{user_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+@users_router.delete(
+    "/{user_id}",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(409),
+)
 async def delete_user(user_id: PathId, admin: Superuser, users: UserServiceDep) -> None:
     """Soft-delete a user; their tokens stop working at once (superuser).
 
@@ -168,7 +181,7 @@ async def read_profile(user: ActiveUser) -> UserRead:
     return user
 
 
-@profile_router.patch("", dependencies=[PROFILE_LIMIT])
+@profile_router.patch("", dependencies=[PROFILE_LIMIT], responses=problem_responses(409, 429))
 async def update_profile(
     data: ProfileUpdate, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
 ) -> UserRead:
@@ -179,7 +192,12 @@ async def update_profile(
     return UserRead.model_validate(await users.update_profile(user.id, data, claims.session_id))
 
 
-@profile_router.delete("", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+@profile_router.delete(
+    "",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(409),
+)
 async def delete_profile(user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep) -> None:
     """Delete the signed-in user's account."""
     await users.delete_profile(user.id, claims)

@@ -138,3 +138,19 @@ async def test_restore_password_is_limited_per_address_whatever_the_client(
             response = await client.post(f"{API}/auth/restore-password", json={"email": address})
             statuses.append(response.status_code)
     assert statuses == [202, 202, 202, 429]
+
+
+async def test_the_schema_documents_the_limits_and_the_last_superuser_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    documented = {
+        (path, method): set(operation["responses"])
+        for path, item in paths.items()
+        for method, operation in item.items()
+    }
+    assert {"429", "503"} <= documented[(LOGIN, "post")]
+    assert {"429", "503"} <= documented[(f"{API}/auth/restore-password", "post")]
+    assert {"409", "429"} <= documented[(f"{API}/profile", "patch")]
+    assert "409" in documented[(f"{API}/profile", "delete")]
+    assert "409" in documented[(f"{API}/users/{{user_id}}", "delete")]
