@@ -51,11 +51,12 @@ def backfill() -> None:
 
 
 def upgrade() -> None:
+    # First, so that SQLite's batch copies never reflect this expression index (they cannot).
+    op.drop_index("uq_users_email_lower", table_name="users")
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("username_key", sa.String(length=50), nullable=True))
         batch_op.add_column(sa.Column("email_key", sa.String(length=320), nullable=True))
     backfill()
-    op.drop_index("uq_users_email_lower", table_name="users")
     with op.batch_alter_table("users") as batch_op:
         batch_op.alter_column("username_key", existing_type=sa.String(length=50), nullable=False)
         batch_op.alter_column("email_key", existing_type=sa.String(length=320), nullable=False)

@@ -6,16 +6,12 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import pytest
 from alembic import command
 
 from app.core.migrations import alembic_config
 from tests.conftest import load_test_settings
 
 BEFORE_KEYS = "6f2b8d41c9e3"
-
-# Batch migrations on SQLite reflect the older revisions' functional index on lower(email).
-pytestmark = pytest.mark.filterwarnings("ignore:.*expression-based index")
 
 
 def migrate_with_accounts(database: Path) -> list[tuple[int, str, str]]:

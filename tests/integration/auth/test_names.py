@@ -16,9 +16,6 @@ from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.integration.auth.conftest import API, login
 
-# The SQLite migration reflects the older revisions' functional index on lower(email).
-pytestmark = pytest.mark.filterwarnings("ignore:.*expression-based index")
-
 REGISTER = f"{API}/auth/register"
 PASSWORD = "s3cret-pass-word"
 
