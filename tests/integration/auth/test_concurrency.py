@@ -257,3 +257,37 @@ async def test_a_reset_and_a_password_change_at_once_never_fail(
         statuses.append((reset.status_code, change.status_code))
         candidates = [f"reset-pass-{round_}", f"changed-pass-{round_}"]  # whichever was last
     assert not [pair for pair in statuses if max(pair) >= 500], statuses
+
+
+async def test_a_login_with_the_old_password_racing_a_reset_does_not_survive_it(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """The attacker knows the password and signs in while the owner resets it: a session
+    the attacker got is ended by the reset, or refused, never left alive."""
+    client = committing_client
+    registered = await client.post(
+        f"{API}/auth/register",
+        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
+    )
+    assert registered.status_code == 201
+    survivors = []
+    for round_ in range(2 * RACE_ROUNDS):  # the window is narrow: more rounds to hit it
+        old_password = f"s3cret-pass-{round_}"
+        reset_token = await add_reset_token(engine, registered.json()["id"])
+        signed_in, reset = await asyncio.gather(
+            client.post(f"{API}/auth/login", data={"username": "racer", "password": old_password}),
+            client.post(
+                f"{API}/auth/reset-password",
+                json={"token": reset_token, "password": f"s3cret-pass-{round_ + 1}"},
+            ),
+        )
+        assert reset.status_code == 204
+        if signed_in.status_code == 200:
+            tokens = signed_in.json()
+            profile = await client.get(f"{API}/profile", headers=bearer(tokens["access_token"]))
+            refresh = await client.post(
+                f"{API}/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
+            )
+            if (profile.status_code, refresh.status_code) != (401, 401):
+                survivors.append((round_, profile.status_code, refresh.status_code))
+    assert survivors == []
