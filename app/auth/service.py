@@ -177,8 +177,15 @@ class AuthService:
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
-        # A reset or password change that committed while the hash was checked won.
-        locked = await self.users.lock(user.id)
+        return await self._start_session(user.id, checked_hash, upgraded_hash, client)
+
+    async def _start_session(
+        self, user_id: int, checked_hash: str, upgraded_hash: str | None, client: ClientInfo
+    ) -> Token:
+        """A new session (refresh family) for the account whose password `checked_hash`
+        verified. Under the user-row lock: a reset or password change that committed while
+        the hash was checked wins (400), and one that comes later ends this session."""
+        locked = await self.users.lock(user_id)
         if locked is None or locked.password_hash != checked_hash:
             raise InvalidCredentialsError()
         if upgraded_hash is not None:
