@@ -2,8 +2,9 @@
 
 Resolving the caller costs one indexed query per request, and nothing is cached
 on purpose: the same query checks that the account is not deleted, that the
-access token was not logged out (its `jti` in `revoked_access_tokens`) and that
-it was not issued before the last password reset. Status and `is_superuser`
+access token was not logged out (its `jti` in `revoked_access_tokens`), that its
+session (the refresh family named by its `sid`) was not revoked, and that it was
+not issued before the last password reset. Status and `is_superuser`
 come from that row, never from the token. So a block, a deletion or a logout
 applies at once in every process, in embedded mode and with Redis alike, and a
 Redis outage or flush can never bring a revoked token back.
@@ -11,6 +12,7 @@ Redis outage or flush can never bring a revoked token back.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -22,7 +24,7 @@ from app.auth.repository import USER_LIST_SPEC, UserRepository
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
-from app.core.deps import EventsDep, MailDep, SessionDep, SettingsDep, UnitOfWorkDep
+from app.core.deps import EventsDep, MailDep, QueueDep, SessionDep, SettingsDep, UnitOfWorkDep
 from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
@@ -72,7 +74,7 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
 async def get_current_user(claims: AccessClaimsDep, session: SessionDep) -> UserRead:
     """The account behind the access token, read from its current record."""
     user = await UserRepository(session).get_authenticated(
-        claims.user_id, claims.jti, claims.issued_at
+        claims.user_id, claims.jti, claims.session_id, claims.issued_at
     )
     if user is None:
         raise AuthenticationError("The access token is no longer valid")
@@ -100,10 +102,20 @@ async def get_superuser(user: ActiveUser) -> UserRead:
 Superuser = Annotated[UserRead, Depends(get_superuser)]
 
 
+def ip_address_or_none(host: str | None) -> str | None:
+    """`host` when it is an IP address; a trusted proxy may still forward anything."""
+    if host is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 async def get_client_info(request: Request) -> ClientInfo:
     """The peer address (proxies already resolved by the middleware) and user agent."""
     return ClientInfo(
-        ip_address=request.client.host if request.client else None,
+        ip_address=ip_address_or_none(request.client.host if request.client else None),
         user_agent=request.headers.get("user-agent"),
     )
 
@@ -111,14 +123,15 @@ async def get_client_info(request: Request) -> ClientInfo:
 ClientInfoDep = Annotated[ClientInfo, Depends(get_client_info)]
 
 
-async def get_auth_service(
+async def get_auth_service(  # noqa: PLR0917 - FastAPI passes dependencies by keyword
     uow: UnitOfWorkDep,
     security: AuthSecurityDep,
     settings: SettingsDep,
     mailer: MailDep,
+    queue: QueueDep,
     events: EventsDep,
 ) -> AuthService:
-    return AuthService(uow, security, settings, mailer, events)
+    return AuthService(uow, security, settings, mailer=mailer, queue=queue, events=events)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

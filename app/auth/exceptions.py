@@ -8,7 +8,10 @@ from app.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceUnavailableError,
 )
+
+HASHER_RETRY_AFTER_SECONDS = 1
 
 
 class InvalidCredentialsError(BadRequestError):
@@ -54,5 +57,16 @@ class OwnAccountError(PermissionDeniedError):
     )
 
 
+class LastSuperuserError(ConflictError):
+    detail = "At least one active superuser must remain: promote another one first"
+
+
 class UserNotFoundError(NotFoundError):
     detail = "User not found"
+
+
+class HasherBusyError(ServiceUnavailableError):
+    detail = "Too many sign-ins are being checked right now; retry in a moment"
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=HASHER_RETRY_AFTER_SECONDS)

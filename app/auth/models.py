@@ -6,9 +6,10 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Uuid, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Enum, ForeignKey, String, Uuid, func
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from app.auth.names import name_key
 from app.core.db import Base, SoftDeleteMixin, TimestampMixin, UTCDateTime
 
 USERNAME_MAX_LENGTH = 50
@@ -22,15 +23,18 @@ class UserStatus(enum.StrEnum):
 
 
 class User(TimestampMixin, SoftDeleteMixin, Base):
-    """An account. Email is unique whatever its case; deleted accounts keep theirs."""
+    """An account. Username and email are unique in their normalised form (`name_key`,
+    kept in `*_key` columns set with them); deleted accounts keep theirs."""
 
     __tablename__ = "users"
     # Read `updated_at` back in the UPDATE itself (RETURNING): no lazy load after a flush.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative API
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH))
+    username_key: Mapped[str] = mapped_column(String(USERNAME_MAX_LENGTH), unique=True)
+    email_key: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     status: Mapped[UserStatus] = mapped_column(
         Enum(
@@ -47,12 +51,32 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
     # Access tokens issued before this moment are refused (set by a password reset).
     tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
+    @validates("username", "email")
+    def _set_key(self, field: str, value: str) -> str:
+        setattr(self, f"{field}_key", name_key(value))
+        return value
 
-Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+class RefreshFamily(Base):
+    """A session: one login and every refresh token rotated from it.
+
+    Its access tokens carry its id (`sid`), so revoking the family (logout, reuse
+    detected, a password change elsewhere) ends them too. Revocation is one update of
+    this row, never of the tokens: a refresh racing it cannot slip a token past it.
+    `expires_at` is the absolute end that rotation never extends.
+    """
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class RefreshToken(Base):
-    """One opaque refresh token, stored as its hash. A login starts a family;
+    """One opaque refresh token, stored as its hash, in its family (session);
     each rotation adds a child and marks its parent used."""
 
     __tablename__ = "refresh_tokens"
@@ -60,13 +84,14 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    family_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("refresh_families.id", ondelete="CASCADE"), index=True
+    )
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("refresh_tokens.id", ondelete="SET NULL"), default=None
     )
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
     ip_address: Mapped[str | None] = mapped_column(String(45), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now())

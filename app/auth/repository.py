@@ -7,13 +7,21 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import UserNotFoundError
-from app.auth.models import PasswordResetToken, RefreshToken, RevokedAccessToken, User, UserStatus
+from app.auth.models import (
+    PasswordResetToken,
+    RefreshFamily,
+    RefreshToken,
+    RevokedAccessToken,
+    User,
+    UserStatus,
+)
+from app.auth.names import name_key
 from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository
 
@@ -54,11 +62,10 @@ class UserRepository(BaseRepository[User]):
     not_found_error = UserNotFoundError
 
     async def get_by_login(self, login: str) -> User | None:
-        """The account (deleted ones included) named by an email or a username."""
-        if "@" in login:
-            condition = func.lower(User.email) == login.lower()
-        else:
-            condition = User.username == login
+        """The account (deleted ones included) named by an email or a username, in any
+        case or Unicode form."""
+        key = name_key(login)
+        condition = User.email_key == key if "@" in login else User.username_key == key
         found: User | None = await self.session.scalar(
             self.select(include_deleted=True).where(condition)
         )
@@ -66,26 +73,61 @@ class UserRepository(BaseRepository[User]):
 
     async def get_active_by_email(self, email: str) -> User | None:
         found: User | None = await self.session.scalar(
-            self.select().where(
-                func.lower(User.email) == email.lower(), User.status == UserStatus.ACTIVE
-            )
+            self.select().where(User.email_key == name_key(email), User.status == UserStatus.ACTIVE)
         )
         return found
 
     async def get_authenticated(
-        self, user_id: int, jti: str, issued_at: dt.datetime
+        self, user_id: int, jti: str, session_id: uuid.UUID, issued_at: dt.datetime
     ) -> User | None:
         """The live account behind an access token, in one query: not deleted, the
-        token not logged out, and not issued before the account's last password reset."""
+        token not logged out, its session (refresh family) not revoked, and not issued
+        before the account's last password reset. Each condition is a primary-key probe."""
         revoked = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == jti)
+        live_session = select(RefreshFamily.id).where(
+            RefreshFamily.id == session_id,
+            RefreshFamily.user_id == User.id,
+            RefreshFamily.revoked_at.is_(None),
+        )
         found: User | None = await self.session.scalar(
             self.select().where(
                 User.id == user_id,
                 ~revoked.exists(),
+                live_session.exists(),
                 or_(User.tokens_valid_after.is_(None), User.tokens_valid_after <= issued_at),
             )
         )
         return found
+
+    async def lock(self, user_id: int) -> User | None:
+        """The live account, re-read and locked (`FOR UPDATE`) until the transaction ends.
+
+        What starts a session (login) and what ends them all (a reset, a password or
+        email change, a block, a deletion) take this lock first, so a login never commits
+        a session that a concurrent "end them all" missed. SQLite serialises writers anyway.
+        """
+        found: User | None = await self.session.scalar(
+            self.select()
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return found
+
+    async def lock_active_superusers(self) -> list[int]:
+        """The ids of the active superusers, locked in id order (so that two callers
+        never deadlock), until the transaction ends."""
+        rows = await self.session.scalars(
+            select(User.id)
+            .where(
+                User.is_superuser.is_(True),
+                User.status == UserStatus.ACTIVE,
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.id)
+            .with_for_update()
+        )
+        return list(rows)
 
     async def get_names(self, user_ids: Iterable[int]) -> dict[int, str]:
         """The usernames of the live users among `user_ids`, by id, in one query."""
@@ -108,15 +150,14 @@ class RefreshTokenRepository:
         return token
 
     async def consume(self, token_hash: str) -> ConsumedRefreshToken | None:
-        """Mark a live token used and return it; None when it is unknown, used,
-        revoked or expired. One conditional UPDATE, so of two concurrent calls
-        for the same token exactly one gets it."""
+        """Mark a live token used and return it; None when it is unknown, used or
+        expired (its family is checked apart). One conditional UPDATE, so of two
+        concurrent calls for the same token exactly one gets it."""
         result = await self.session.execute(
             update(RefreshToken)
             .where(
                 RefreshToken.token_hash == token_hash,
                 RefreshToken.used.is_(False),
-                RefreshToken.revoked.is_(False),
                 RefreshToken.expires_at > _now(),
             )
             .values(used=True)
@@ -134,19 +175,47 @@ class RefreshTokenRepository:
         )
         return found
 
-    async def revoke_family(self, family_id: uuid.UUID) -> None:
+
+class RefreshFamilyRepository:
+    """Sessions: started by a login, revoked as one row (see `RefreshFamily`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def start(self, user_id: int, expires_at: dt.datetime) -> RefreshFamily:
+        family = RefreshFamily(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+        self.session.add(family)
+        await self.session.flush()
+        return family
+
+    async def get_live(self, family_id: uuid.UUID) -> RefreshFamily | None:
+        """The family when it is neither revoked nor past its absolute end."""
+        found: RefreshFamily | None = await self.session.scalar(
+            select(RefreshFamily).where(
+                RefreshFamily.id == family_id,
+                RefreshFamily.revoked_at.is_(None),
+                RefreshFamily.expires_at > _now(),
+            )
+        )
+        return found
+
+    async def revoke(self, family_id: uuid.UUID) -> None:
         await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked.is_(False))
-            .values(revoked=True)
+            update(RefreshFamily)
+            .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
+            .values(revoked_at=_now())
             .execution_options(synchronize_session=False)
         )
 
-    async def revoke_all_of_user(self, user_id: int) -> None:
+    async def revoke_all_of_user(self, user_id: int, *, keep: uuid.UUID | None = None) -> None:
+        """End every session of the user, but `keep` (the one making a change)."""
+        condition = [RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)]
+        if keep is not None:
+            condition.append(RefreshFamily.id != keep)
         await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_(False))
-            .values(revoked=True)
+            update(RefreshFamily)
+            .where(*condition)
+            .values(revoked_at=_now())
             .execution_options(synchronize_session=False)
         )
 
@@ -159,6 +228,13 @@ class PasswordResetTokenRepository:
         self.session.add(token)
         await self.session.flush()
         return token
+
+    async def find_user_id(self, token_hash: str) -> int | None:
+        """The account a reset token was issued to, live or not (no lock taken)."""
+        found: int | None = await self.session.scalar(
+            select(PasswordResetToken.user_id).where(PasswordResetToken.token_hash == token_hash)
+        )
+        return found
 
     async def consume(self, token_hash: str) -> int | None:
         """Mark a live reset token used and return its user id (None if unusable)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Form, Response
+from fastapi import APIRouter, Body, Depends, Form, Response
 
 from app.auth.deps import (
     AccessClaimsDep,
@@ -31,29 +31,47 @@ from app.auth.schemas import (
 )
 from app.core.listing import Page
 from app.core.openapi import problem_responses
-from app.core.rate_limit import by_client_ip, by_client_ip_and_form_field, rate_limit
+from app.core.rate_limit import (
+    Throttle,
+    by_client_ip,
+    by_user_or_client_ip,
+    get_credentials_throttle,
+    rate_limit,
+)
 from app.core.schemas import PathId
 
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
+# Logins are also limited per client and account, and per account for failures, once
+# the service has resolved the account (`AuthService.login`).
 LOGIN_LIMIT = rate_limit(
-    lambda settings: settings.rate_limit_login,
-    key=by_client_ip_and_form_field("username"),
-    fail_closed=True,
+    lambda settings: settings.rate_limit_login_per_ip, key=by_client_ip, fail_closed=True
 )
 CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )
+# A stolen access token must not brute-force `current_password` (fails open, as API.md says).
+PROFILE_LIMIT = rate_limit(lambda settings: settings.rate_limit_profile, key=by_user_or_client_ip)
 
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(prefix="/users", tags=["users"])
-profile_router = APIRouter(prefix="/profile", tags=["profile"])
+
+async def no_store(response: Response) -> None:
+    """Tokens and account data must not stay in a browser's or a proxy's cache."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+NO_STORE = [Depends(no_store)]
+
+CredentialsThrottle = Annotated[Throttle, Depends(get_credentials_throttle)]
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=NO_STORE)
+users_router = APIRouter(prefix="/users", tags=["users"], dependencies=NO_STORE)
+profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_STORE)
 
 
 @auth_router.post(
     "/register",
     status_code=HTTPStatus.CREATED,
     dependencies=[CREDENTIALS_LIMIT],
-    responses=problem_responses(HTTPStatus.FORBIDDEN, HTTPStatus.CONFLICT),
+    responses=problem_responses(403, 409, 429, 503),
 )
 async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
     """Create an account (a welcome mail follows)."""
@@ -63,16 +81,19 @@ async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
 @auth_router.post(
     "/login",
     dependencies=[LOGIN_LIMIT],
-    responses=problem_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.FORBIDDEN),
+    responses=problem_responses(400, 403, 429, 503),
 )
 async def login(
-    form: Annotated[LoginForm, Form()], auth: AuthServiceDep, client: ClientInfoDep
+    form: Annotated[LoginForm, Form()],
+    auth: AuthServiceDep,
+    client: ClientInfoDep,
+    throttle: CredentialsThrottle,
 ) -> Token:
     """Exchange a username (or email) and password for a token pair (OAuth 2 password flow)."""
-    return await auth.login(form.username, form.password, client)
+    return await auth.login(form.username, form.password, client, throttle)
 
 
-@auth_router.post("/refresh-token", responses=problem_responses(HTTPStatus.UNAUTHORIZED))
+@auth_router.post("/refresh-token", responses=problem_responses(401))
 async def refresh_token(data: RefreshRequest, auth: AuthServiceDep, client: ClientInfoDep) -> Token:
     """Rotate a refresh token into a new token pair; a reused one revokes its family."""
     return await auth.refresh(data.refresh_token, client)
@@ -94,10 +115,13 @@ async def logout(
     status_code=HTTPStatus.ACCEPTED,
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
+    responses=problem_responses(429, 503),
 )
-async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -> None:
+async def restore_password(
+    data: RestorePasswordRequest, auth: AuthServiceDep, throttle: CredentialsThrottle
+) -> None:
     """Mail a password reset link when the email belongs to an account (202 either way)."""
-    await auth.restore_password(data.email)
+    await auth.restore_password(data.email, throttle)
 
 
 @auth_router.post(
@@ -105,7 +129,7 @@ async def restore_password(data: RestorePasswordRequest, auth: AuthServiceDep) -
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
     dependencies=[CREDENTIALS_LIMIT],
-    responses=problem_responses(HTTPStatus.BAD_REQUEST),
+    responses=problem_responses(400, 429, 503),
 )
 async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> None:
     """Set a new password with a reset token; every session of the account ends."""
@@ -128,7 +152,7 @@ async def get_user(user_id: PathId, _: Superuser, users: UserServiceDep) -> User
     return UserRead.model_validate(await users.get_user(user_id))
 
 
-@users_router.patch("/{user_id}")
+@users_router.patch("/{user_id}", responses=problem_responses(409))
 async def update_user(
     user_id: PathId, data: UserAdminUpdate, admin: Superuser, users: UserServiceDep
 ) -> UserRead:
@@ -140,7 +164,12 @@ async def update_user(
     return UserRead.model_validate(await users.update_user(user_id, data, admin_id=admin.id))
 
 
-@users_router.delete("/{user_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+@users_router.delete(
+    "/{user_id}",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(409),
+)
 async def delete_user(user_id: PathId, admin: Superuser, users: UserServiceDep) -> None:
     """Soft-delete a user; their tokens stop working at once (superuser).
 
@@ -155,13 +184,23 @@ async def read_profile(user: ActiveUser) -> UserRead:
     return user
 
 
-@profile_router.patch("", responses=problem_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT))
-async def update_profile(data: ProfileUpdate, user: ActiveUser, users: UserServiceDep) -> UserRead:
-    """Change username, email or password (email and password need `current_password`)."""
-    return UserRead.model_validate(await users.update_profile(user.id, data))
+@profile_router.patch("", dependencies=[PROFILE_LIMIT], responses=problem_responses(400, 409, 429))
+async def update_profile(
+    data: ProfileUpdate, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
+) -> UserRead:
+    """Change username, email or password (email and password need `current_password`).
+
+    A new email or password ends every other session and every outstanding reset link.
+    """
+    return UserRead.model_validate(await users.update_profile(user.id, data, claims.session_id))
 
 
-@profile_router.delete("", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
+@profile_router.delete(
+    "",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    responses=problem_responses(409),
+)
 async def delete_profile(user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep) -> None:
     """Delete the signed-in user's account."""
     await users.delete_profile(user.id, claims)

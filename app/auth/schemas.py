@@ -5,16 +5,38 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from app.auth.models import USERNAME_MAX_LENGTH
+from app.auth.common_passwords import is_common
+from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH
+from app.auth.names import name_key
 from app.core.schemas import PatchModel, RequestModel
 
 Username = Annotated[
     str,
     StringConstraints(min_length=3, max_length=USERNAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$"),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+def _not_common(password: str) -> str:
+    if is_common(password):
+        raise ValueError("this password is among the most common ones; choose another")
+    return password
+
+
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_not_common)
+]
+
+
+def _fits_once_normalised(email: str) -> str:
+    """NFKC may lengthen an address: its stored key must still fit its column."""
+    if len(name_key(email)) > EMAIL_MAX_LENGTH:
+        raise ValueError(f"the address is longer than {EMAIL_MAX_LENGTH} characters")
+    return email
+
+
+Email = Annotated[EmailStr, AfterValidator(_fits_once_normalised)]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 OAuthClientField = Annotated[str, StringConstraints(max_length=1024)]
 StatusName = Literal["active", "blocked"]
@@ -55,7 +77,7 @@ class LoginForm(RequestModel):
 
 class UserCreate(RequestModel):
     username: Username
-    email: EmailStr
+    email: Email
     password: Password
 
 
@@ -66,7 +88,7 @@ class UserAdminUpdate(PatchModel):
 
 class ProfileUpdate(PatchModel):
     username: Username | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     password: Password | None = None
     current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
 

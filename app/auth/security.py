@@ -1,7 +1,8 @@
 """Password hashing and token primitives, built once per process from `Settings`.
 
 Hashing is CPU-bound for tens of milliseconds: it runs in a thread, never on the
-event loop, and at most `PASSWORD_HASH_CONCURRENCY` at a time per process.
+event loop, at most `PASSWORD_HASH_CONCURRENCY` at a time per process, with at most
+`PASSWORD_HASH_QUEUE_SIZE` more waiting (beyond that: 503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from app.auth.exceptions import HasherBusyError
 from app.core.config import Settings
 from app.core.schemas import MAX_ID
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, no secret
-REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type", "iss", "aud")
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "sid", "type", "iss", "aud")
 OPAQUE_TOKEN_BYTES = 32
+SESSION_ID_HEX_LENGTH = 32
+
+T = TypeVar("T")
 
 
 class InvalidAccessTokenError(Exception):
@@ -55,17 +61,29 @@ class PasswordHasher:
             )
         )
         self._slots = asyncio.Semaphore(settings.password_hash_concurrency)
+        # Running plus waiting hashes: beyond this one client could starve every login.
+        self._capacity = settings.password_hash_concurrency + settings.password_hash_queue_size
+        self._pending = 0
         self._dummy_hash: str | None = None
 
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        """`work` in a thread once a slot is free; `HasherBusyError` when the queue is full."""
+        if self._pending >= self._capacity:
+            raise HasherBusyError()
+        self._pending += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work, *args)
+        finally:
+            self._pending -= 1
+
     async def hash(self, password: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(self._hash.hash, password)
+        return await self._run(self._hash.hash, password)
 
     async def verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
         """Whether the password matches, and a new hash when the stored one uses
         older parameters (None otherwise)."""
-        async with self._slots:
-            return await asyncio.to_thread(self._hash.verify_and_update, password, password_hash)
+        return await self._run(self._hash.verify_and_update, password, password_hash)
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time of one verification, so an unknown account answers as slowly
@@ -81,6 +99,8 @@ class AccessClaims:
 
     user_id: int
     jti: str
+    # The refresh family (session) the token belongs to: revoking it ends the token.
+    session_id: uuid.UUID
     issued_at: dt.datetime
     expires_at: dt.datetime
 
@@ -101,11 +121,14 @@ class AccessTokenCodec:
         self._audience = settings.jwt_audience
         self.lifetime = dt.timedelta(minutes=settings.access_token_expire_minutes)
 
-    def issue(self, user_id: int, *, now: dt.datetime | None = None) -> IssuedAccessToken:
+    def issue(
+        self, user_id: int, session_id: uuid.UUID, *, now: dt.datetime | None = None
+    ) -> IssuedAccessToken:
         issued_at = now or dt.datetime.now(dt.UTC)
         claims = AccessClaims(
             user_id=user_id,
             jti=uuid.uuid4().hex,
+            session_id=session_id,
             issued_at=issued_at,
             # `exp` is whole seconds in the token: keep the same value here.
             expires_at=(issued_at + self.lifetime).replace(microsecond=0),
@@ -117,6 +140,7 @@ class AccessTokenCodec:
             "iat": round(issued_at.timestamp(), 6),
             "exp": int(claims.expires_at.timestamp()),
             "jti": claims.jti,
+            "sid": session_id.hex,
             "type": ACCESS_TOKEN_TYPE,
             "iss": self._issuer,
             "aud": self._audience,
@@ -146,9 +170,25 @@ class AccessTokenCodec:
         user_id = int(subject)
         if not 0 < user_id <= MAX_ID:
             raise InvalidAccessTokenError("subject is not a user id")
+        session_id = _session_id(payload["sid"])
         try:
             issued_at = dt.datetime.fromtimestamp(payload["iat"], dt.UTC)
             expires_at = dt.datetime.fromtimestamp(payload["exp"], dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise InvalidAccessTokenError("dates out of range") from None
-        return AccessClaims(user_id=user_id, jti=jti, issued_at=issued_at, expires_at=expires_at)
+        return AccessClaims(
+            user_id=user_id,
+            jti=jti,
+            session_id=session_id,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+
+
+def _session_id(value: Any) -> uuid.UUID:
+    if not (isinstance(value, str) and len(value) == SESSION_ID_HEX_LENGTH):
+        raise InvalidAccessTokenError("malformed session id")
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        raise InvalidAccessTokenError("malformed session id") from None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
-import structlog
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.emails import PasswordResetEmail, WelcomeEmail
+from app.auth.audit import audit
+from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
     AccountDisabledError,
@@ -18,15 +18,19 @@ from app.auth.exceptions import (
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     InvalidResetTokenError,
+    LastSuperuserError,
     OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
+    UserNotFoundError,
     WrongCurrentPasswordError,
 )
-from app.auth.models import PasswordResetToken, RefreshToken, User, UserStatus
+from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
+from app.auth.names import name_key
 from app.auth.repository import (
     USER_LIST_SPEC,
     PasswordResetTokenRepository,
+    RefreshFamilyRepository,
     RefreshTokenRepository,
     RevokedAccessTokenRepository,
     UserRepository,
@@ -39,19 +43,25 @@ from app.auth.security import (
     hash_opaque_token,
     new_opaque_token,
 )
+from app.auth.tasks import send_password_reset
 from app.core.config import Settings
 from app.core.db import UnitOfWork
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
-
-logger = structlog.get_logger(__name__)
+from app.core.queue import Queue
+from app.core.rate_limit import Throttle
 
 USER_AGENT_MAX_LENGTH = 255
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _digest(login: str) -> str:
+    """A short digest of a submitted login: limit keys hold no identifiers in clear."""
+    return hashlib.sha256(name_key(login).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,11 @@ class ClientInfo:
 def conflict_error(error: IntegrityError) -> UsernameTakenError | EmailTakenError:
     """Which unique rule of `users` an insert or update broke (re-raise anything else)."""
     diagnostics = getattr(error.orig, "diag", None)
+    # PostgreSQL names the constraint (uq_users_email_key); SQLite the column (users.email_key).
     constraint = getattr(diagnostics, "constraint_name", None) or str(error.orig)
-    if "uq_users_email_lower" in constraint:
+    if "email_key" in constraint:
         return EmailTakenError()
-    if "username" in constraint:
+    if "username_key" in constraint:
         return UsernameTakenError()
     raise error
 
@@ -114,10 +125,13 @@ class AuthService:
         uow: UnitOfWork,
         security: AuthSecurity,
         settings: Settings,
+        *,
         mailer: Mailer,
+        queue: Queue,
         events: Events,
     ) -> None:
         self.uow = uow
+        self.queue = queue
         self.passwords = security.passwords
         self.access_tokens = security.access_tokens
         self.settings = settings
@@ -125,6 +139,7 @@ class AuthService:
         self.events = events
         self.users = UserRepository(uow.session)
         self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.families = RefreshFamilyRepository(uow.session)
         self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
@@ -136,19 +151,50 @@ class AuthService:
         self.events.publish(UserCreated(user_id=user.id, username=user.username))
         return user
 
-    async def login(self, login: str, password: str, client: ClientInfo) -> Token:
+    async def login(
+        self, login: str, password: str, client: ClientInfo, throttle: Throttle
+    ) -> Token:
+        """Check the credentials under the login limits of API.md: per client and login
+        (an account's username and email count together), and per account for failures."""
         user = await self.users.get_by_login(login)
+        client_key = f"login:ip:{client.ip_address}"
         if user is None:
+            await throttle.hit(
+                self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"
+            )
             await self.passwords.verify_dummy(password)
+            audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
-        valid, upgraded_hash = await self.passwords.verify(password, user.password_hash)
+        await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
+        failures_key = f"login-failures:account:{user.id}"
+        await throttle.check(self.settings.rate_limit_login_failures, failures_key)
+        checked_hash = user.password_hash
+        valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
+            await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
+            audit.warning("login failed", user_id=user.id, reason="wrong password")
             raise InvalidCredentialsError()
         if user.is_deleted or user.status != UserStatus.ACTIVE:
+            audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
+        return await self._start_session(user.id, checked_hash, upgraded_hash, client)
+
+    async def _start_session(
+        self, user_id: int, checked_hash: str, upgraded_hash: str | None, client: ClientInfo
+    ) -> Token:
+        """A new session (refresh family) for the account whose password `checked_hash`
+        verified. Under the user-row lock: a reset or password change that committed while
+        the hash was checked wins (400), and one that comes later ends this session."""
+        locked = await self.users.lock(user_id)
+        if locked is None or locked.password_hash != checked_hash:
+            raise InvalidCredentialsError()
         if upgraded_hash is not None:
-            user.password_hash = upgraded_hash
-        return await self._issue_tokens(user.id, uuid.uuid4(), None, client)
+            locked.password_hash = upgraded_hash
+        max_age = dt.timedelta(days=self.settings.refresh_family_max_age_days)
+        family = await self.families.start(locked.id, _now() + max_age)
+        tokens = await self._issue_tokens(locked.id, family, None, client)
+        audit.info("login succeeded", user_id=locked.id, session_id=str(family.id))
+        return tokens
 
     async def refresh(self, refresh_token: str, client: ClientInfo) -> Token:
         """Rotate a refresh token; presenting a consumed one revokes its whole family."""
@@ -157,77 +203,82 @@ class AuthService:
         if consumed is None:
             await self._revoke_family_if_reused(token_hash)
             raise InvalidRefreshTokenError()
+        # Read after the token: a family revoked meanwhile is seen here, and one revoked
+        # after this point revokes the child issued below with it.
+        family = await self.families.get_live(consumed.family_id)
         user = await self.users.get(consumed.user_id)
-        if user is None or user.status != UserStatus.ACTIVE:
+        if family is None or user is None or user.status != UserStatus.ACTIVE:
             raise InvalidRefreshTokenError()
-        return await self._issue_tokens(user.id, consumed.family_id, consumed.id, client)
+        return await self._issue_tokens(user.id, family, consumed.id, client)
 
     async def _revoke_family_if_reused(self, token_hash: str) -> None:
         known = await self.refresh_tokens.get_by_hash(token_hash)
         if known is None or not known.used:
             return
-        await self.refresh_tokens.revoke_family(known.family_id)
+        await self.families.revoke(known.family_id)
         # The revocation must outlive the 401 that follows, which rolls back.
         await self.uow.commit()
-        logger.warning("refresh token reused; its family is revoked", user_id=known.user_id)
+        audit.warning(
+            "refresh token reuse detected",
+            user_id=known.user_id,
+            session_id=str(known.family_id),
+            action="session revoked",
+        )
 
     async def logout(self, user_id: int, claims: AccessClaims, refresh_token: str | None) -> None:
+        """End the caller's session (every access token of it), and the given refresh
+        token's session when it is the caller's."""
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
+        await self.families.revoke(claims.session_id)
         if refresh_token is None:
             return
         known = await self.refresh_tokens.get_by_hash(hash_opaque_token(refresh_token))
         if known is not None and known.user_id == user_id:
-            await self.refresh_tokens.revoke_family(known.family_id)
+            await self.families.revoke(known.family_id)
 
-    async def restore_password(self, email: str) -> None:
-        """Mail a reset link to an active account; do nothing, silently, otherwise."""
-        user = await self.users.get_active_by_email(email)
-        if user is None:
-            return
-        await self.reset_tokens.consume_all_of_user(user.id)  # only the newest link works
-        token = new_opaque_token()
-        await self.reset_tokens.add(
-            PasswordResetToken(
-                token_hash=hash_opaque_token(token),
-                user_id=user.id,
-                expires_at=_now() + dt.timedelta(minutes=self.settings.reset_token_expire_minutes),
-            )
+    async def restore_password(self, email: str, throttle: Throttle) -> None:
+        """Queue a reset link for the address; the worker mails it to an active account
+        and does nothing, silently, otherwise (`app.auth.password_reset`). Limited per
+        address, so nobody floods a mailbox (or keeps cancelling its link)."""
+        await throttle.hit(
+            self.settings.rate_limit_restore_per_address, f"restore:address:{_digest(email)}"
         )
-        email_to_send = PasswordResetEmail(
-            username=user.username,
-            reset_url=self._reset_url(token),
-            expires_minutes=self.settings.reset_token_expire_minutes,
-        )
-        await self.mailer.send(user.email, email_to_send)
-
-    def _reset_url(self, token: str) -> str:
-        base = self.settings.password_reset_url
-        return f"{base}{'&' if '?' in base else '?'}{urlencode({'token': token})}"
+        await self.queue.enqueue(send_password_reset, email=email)
 
     async def reset_password(self, token: str, password: str) -> None:
         """Set a new password; every token issued to the account stops working."""
-        user_id = await self.reset_tokens.consume(hash_opaque_token(token))
-        user = await self.users.get(user_id) if user_id is not None else None
-        if user is None:
+        token_hash = hash_opaque_token(token)
+        user_id = await self.reset_tokens.find_user_id(token_hash)
+        if user_id is None:
             raise InvalidResetTokenError()
         new_hash = await self.passwords.hash(password)
+        # The user row first, then the tokens: the order of every "end them all" change,
+        # so a reset and a profile change at once wait for each other, never deadlock.
+        user = await self.users.lock(user_id)
+        if user is None or await self.reset_tokens.consume(token_hash) is None:
+            raise InvalidResetTokenError()
         await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
-        await self.refresh_tokens.revoke_all_of_user(user.id)
+        await self.families.revoke_all_of_user(user.id)
         await self.reset_tokens.consume_all_of_user(user.id)
+        audit.info("password reset", user_id=user.id)
 
     async def _issue_tokens(
-        self, user_id: int, family_id: uuid.UUID, parent_id: int | None, client: ClientInfo
+        self, user_id: int, family: RefreshFamily, parent_id: int | None, client: ClientInfo
     ) -> Token:
-        access = self.access_tokens.issue(user_id)
+        access = self.access_tokens.issue(user_id, family.id)
         refresh = new_opaque_token()
-        refresh_lifetime = dt.timedelta(days=self.settings.refresh_token_expire_days)
+        now = _now()
+        # Rotation never takes a session past its absolute end.
+        expires_at = min(
+            now + dt.timedelta(days=self.settings.refresh_token_expire_days), family.expires_at
+        )
         await self.refresh_tokens.add(
             RefreshToken(
                 token_hash=hash_opaque_token(refresh),
                 user_id=user_id,
-                family_id=family_id,
+                family_id=family.id,
                 parent_id=parent_id,
-                expires_at=_now() + refresh_lifetime,
+                expires_at=expires_at,
                 user_agent=(client.user_agent or "")[:USER_AGENT_MAX_LENGTH] or None,
                 ip_address=client.ip_address,
             )
@@ -236,7 +287,7 @@ class AuthService:
             access_token=access.token,
             expires_in=int(self.access_tokens.lifetime.total_seconds()),
             refresh_token=refresh,
-            refresh_expires_in=int(refresh_lifetime.total_seconds()),
+            refresh_expires_in=round((expires_at - now).total_seconds()),
         )
 
 
@@ -253,7 +304,8 @@ class UserService:
         self.passwords = security.passwords
         self.events = events
         self.users = UserRepository(uow.session)
-        self.refresh_tokens = RefreshTokenRepository(uow.session)
+        self.families = RefreshFamilyRepository(uow.session)
+        self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
     async def list_users(self, params: ListParams) -> Page[UserRead]:
@@ -264,7 +316,9 @@ class UserService:
 
     async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
         _refuse_own_account(user_id, admin_id)
-        user = await self.users.get_or_404(user_id)
+        if data.is_superuser is False or data.status == UserStatus.BLOCKED.value:
+            await self._keep_a_superuser_besides(user_id)
+        user = await self._lock_or_404(user_id)
         changes = data.model_dump(exclude_none=True)
         blocking = data.status == UserStatus.BLOCKED.value
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
@@ -272,28 +326,55 @@ class UserService:
             changes["status"] = UserStatus(data.status)
         user = await self.users.update(user, changes)
         if newly_blocked:
-            await self.refresh_tokens.revoke_all_of_user(user.id)
+            await self.families.revoke_all_of_user(user.id)
+            audit.info("user blocked", user_id=user.id, by_user_id=admin_id)
             self.events.publish(UserBlocked(user_id=user.id))
         return user
 
     async def delete_user(self, user_id: int, *, admin_id: int) -> None:
         _refuse_own_account(user_id, admin_id)
-        user = await self.users.get_or_404(user_id)
-        await self._delete(user)
+        await self._keep_a_superuser_besides(user_id)
+        user = await self._lock_or_404(user_id)
+        await self._delete(user, by_user_id=admin_id)
 
-    async def update_profile(self, user_id: int, data: ProfileUpdate) -> User:
-        user = await self.users.get_or_404(user_id)
-        if data.email is not None or data.password is not None:
+    async def _keep_a_superuser_besides(self, user_id: int) -> None:
+        """409 when `user_id` is the last active superuser. Locks every active superuser
+        first (before the target row, in one order for all), so two superusers removing
+        each other at once are serialised and the second one sees the first one's change."""
+        superusers = await self.users.lock_active_superusers()
+        if superusers == [user_id]:
+            raise LastSuperuserError()
+
+    async def _lock_or_404(self, user_id: int) -> User:
+        user = await self.users.lock(user_id)
+        if user is None:
+            raise UserNotFoundError()
+        return user
+
+    async def update_profile(
+        self, user_id: int, data: ProfileUpdate, session_id: uuid.UUID
+    ) -> User:
+        """Change the account; a new password or email ends every other session and
+        every outstanding reset link (the session making the change goes on)."""
+        user = await self._lock_or_404(user_id)
+        credentials_change = data.email is not None or data.password is not None
+        if credentials_change:
             await self._check_current_password(user, data.current_password)
         changes = data.model_dump(include={"username", "email"}, exclude_none=True)
         if data.password is not None:
             changes["password_hash"] = await self.passwords.hash(data.password)
-            # Other devices must sign in again with the new password.
-            await self.refresh_tokens.revoke_all_of_user(user.id)
+        if credentials_change:
+            await self.families.revoke_all_of_user(user.id, keep=session_id)
+            await self.reset_tokens.consume_all_of_user(user.id)
         try:
-            return await self.users.update(user, changes)
+            updated = await self.users.update(user, changes)
         except IntegrityError as error:
             raise conflict_error(error) from None
+        if data.password is not None:
+            audit.info("password changed", user_id=user.id, other_sessions="revoked")
+        if data.email is not None:
+            audit.info("email changed", user_id=user.id, other_sessions="revoked")
+        return updated
 
     async def _check_current_password(self, user: User, current_password: str | None) -> None:
         if current_password is None:
@@ -303,11 +384,13 @@ class UserService:
             raise WrongCurrentPasswordError()
 
     async def delete_profile(self, user_id: int, claims: AccessClaims) -> None:
-        user = await self.users.get_or_404(user_id)
+        await self._keep_a_superuser_besides(user_id)
+        user = await self._lock_or_404(user_id)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
-        await self._delete(user)
+        await self._delete(user, by_user_id=user.id)
 
-    async def _delete(self, user: User) -> None:
+    async def _delete(self, user: User, *, by_user_id: int) -> None:
         await self.users.soft_delete(user)
-        await self.refresh_tokens.revoke_all_of_user(user.id)
+        await self.families.revoke_all_of_user(user.id)
+        audit.info("user deleted", user_id=user.id, by_user_id=by_user_id)
         self.events.publish(UserDeleted(user_id=user.id))

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     rate_limit_default: LimitText = ""
     rate_limit_login: LimitText = "10/minute"
     rate_limit_credentials: LimitText = "5/minute"
+    rate_limit_login_per_ip: LimitText = "30/minute"
+    rate_limit_login_failures: LimitText = "100/hour"
+    rate_limit_restore_per_address: LimitText = "3/hour"
+    rate_limit_profile: LimitText = "10/minute"
     forwarded_allow_ips: str = "127.0.0.1"
 
     first_superuser_email: str = ""
@@ -107,6 +111,7 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=15, ge=1)
     refresh_token_expire_days: int = Field(default=7, ge=1)
     reset_token_expire_minutes: int = Field(default=15, ge=1)
+    refresh_family_max_age_days: int = Field(default=30, ge=1)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = "fastapi-modulith"
     jwt_audience: str = "fastapi-modulith"
@@ -116,6 +121,8 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     # Password hashes computed at once per process (each in a thread, off the event loop).
     password_hash_concurrency: int = Field(default=4, ge=1)
+    # Hashes allowed to wait for a slot per process; more answer 503 with Retry-After.
+    password_hash_queue_size: int = Field(default=32, ge=0)
     # The page of the front end that takes a reset token; the mail links to it with ?token=.
     password_reset_url: str = "http://localhost:8000/reset-password"  # noqa: S105 - a URL
 

@@ -125,7 +125,12 @@ def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> Asyn
     first write opens one (see `_begin_before_writes`), for the app's own engine.
     """
     url = make_url(settings.database_url)
-    options: dict[str, Any] = {"echo": False, "pool_pre_ping": settings.database_pool_pre_ping}
+    # hide_parameters: a logged database error never carries the bound values (user input).
+    options: dict[str, Any] = {
+        "echo": False,
+        "pool_pre_ping": settings.database_pool_pre_ping,
+        "hide_parameters": True,
+    }
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

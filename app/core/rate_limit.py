@@ -180,22 +180,33 @@ class KeyedBuckets(BucketFactory):
             self._buckets.move_to_end(item.name)
         return bucket
 
-    async def hit(self, name: str) -> Quota:
-        """Spend one unit of `name`'s bucket (when it has one left) and report the quota."""
+    async def hit(self, name: str, *, spend: bool = True) -> Quota:
+        """Spend one unit of `name`'s bucket (when it has one left) and report the quota.
+
+        With `spend=False` nothing is spent: the quota says whether one more unit would be
+        admitted (for counts that only failures spend, checked before the attempt).
+        """
         item = self.wrap_item(name)
         bucket = self.get(item)
-        decision = await _resolved(bucket.put_decision(item))
+        retry_after_ms: int | None = None
+        if spend:
+            decision = await _resolved(bucket.put_decision(item))
+            if not decision.allowed:
+                retry_after_ms = decision.retry_after_ms or 0
         state = await _resolved(bucket.store.read(self._algorithm, bucket.rates))
         owed_us = max(0, int(state[0]) - item.timestamp * 1000)
         consumed = self._algorithm.consumed(bucket.rates, state, item.timestamp)
-        retry_after = None
-        if not decision.allowed:
-            retry_after = max(1, math.ceil((decision.retry_after_ms or 0) / 1000))
+        if not spend and consumed >= self._rate.limit:
+            # GCRA admits one more unit once a unit's emission interval is repaid.
+            interval_us = self._rate.interval * 1000 // self._rate.limit
+            retry_after_ms = (owed_us - (self._rate.limit - 1) * interval_us) // 1000
         return Quota(
             limit=self._rate.limit,
             remaining=max(0, self._rate.limit - consumed),
             reset_seconds=math.ceil(owed_us / 1_000_000),
-            retry_after_seconds=retry_after,
+            retry_after_seconds=None
+            if retry_after_ms is None
+            else max(1, math.ceil(retry_after_ms / 1000)),
         )
 
 
@@ -217,14 +228,15 @@ class RateLimiter:
             parsed = self._limits[text] = parse_limit(text)
         return parsed
 
-    async def hit(self, limit: Limit, key: str) -> Quota:
-        """Count one request of `key` under `limit`; raises a Redis error when Redis fails."""
+    async def hit(self, limit: Limit, key: str, *, spend: bool = True) -> Quota:
+        """Count one request of `key` under `limit` (or, without `spend`, only look);
+        raises a Redis error when Redis fails."""
         buckets = self._buckets.get(limit)
         if buckets is None:
             rate = Rate(limit.count, limit.seconds * 1000)
             buckets = KeyedBuckets(rate, self._redis, MAX_MEMORY_BUCKETS)
             self._buckets[limit] = buckets
-        quota = await buckets.hit(f"{limit}:{key}")
+        quota = await buckets.hit(f"{limit}:{key}", spend=spend)
         self.outage.recovered()
         return quota
 
@@ -280,21 +292,83 @@ class RateLimit:
         if not text or not self.applies(request, limiter):
             return
         key = await self.bucket_key(request)
-        try:
-            quota = await limiter.hit(limiter.limit(text), key)
-        except REDIS_FAILURES as error:
-            limiter.outage.failed(
-                error, "fail-open limits are not enforced; fail-closed routes answer 503"
+        await _count(request, limiter, text, key, fail_closed=self.fail_closed, spend=True)
+
+
+async def _count(
+    request: Request,
+    limiter: RateLimiter,
+    text: str,
+    key: str,
+    *,
+    fail_closed: bool,
+    spend: bool,
+    refuse: bool = True,
+) -> None:
+    """Count (or look at) `key` under the limit `text`, record the quota for the headers,
+    and raise 429 when the key is over it (unless `refuse` is off)."""
+    try:
+        quota = await limiter.hit(limiter.limit(text), key, spend=spend)
+    except REDIS_FAILURES as error:
+        limiter.outage.failed(
+            error, "fail-open limits are not enforced; fail-closed routes answer 503"
+        )
+        if fail_closed:
+            raise ServiceUnavailableError(
+                "Rate limiting is unavailable; retry later",
+                retry_after=limiter.settings.retry_after_seconds,
+            ) from None
+        return
+    _record_quota(request, quota)
+    if refuse and quota.retry_after_seconds is not None:
+        raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
+
+
+class Throttle:
+    """Limits counted inside a handler, when the key needs what a dependency cannot see
+    (a parsed body, an account looked up by the service). Keys are named by the caller;
+    limits are text or empty (no limit), as for `rate_limit`. Reached through `get_throttle`.
+    """
+
+    def __init__(self, request: Request, *, fail_closed: bool) -> None:
+        self._request = request
+        self._limiter = provided_by(request.app).get(RateLimiter)
+        self._fail_closed = fail_closed
+
+    def _active(self, text: str) -> bool:
+        return bool(text) and self._limiter.settings.rate_limit_enabled
+
+    async def hit(self, text: str, key: str) -> None:
+        """Spend one unit of `key`; 429 when it has none left."""
+        if self._active(text):
+            await _count(
+                self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=True
             )
-            if self.fail_closed:
-                raise ServiceUnavailableError(
-                    "Rate limiting is unavailable; retry later",
-                    retry_after=limiter.settings.retry_after_seconds,
-                ) from None
-            return
-        _record_quota(request, quota)
-        if quota.retry_after_seconds is not None:
-            raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
+
+    async def check(self, text: str, key: str) -> None:
+        """429 when `key` has no unit left, spending nothing (counts spent only by `spend`)."""
+        if self._active(text):
+            await _count(
+                self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=False
+            )
+
+    async def spend(self, text: str, key: str) -> None:
+        """Spend one unit of `key` (a failure), never refusing the request at hand."""
+        if self._active(text):
+            await _count(
+                self._request,
+                self._limiter,
+                text,
+                key,
+                fail_closed=self._fail_closed,
+                spend=True,
+                refuse=False,
+            )
+
+
+async def get_credentials_throttle(request: Request) -> Throttle:
+    """A `Throttle` for credential endpoints: without Redis it answers 503 (fail closed)."""
+    return Throttle(request, fail_closed=True)
 
 
 class DefaultRateLimit(RateLimit):

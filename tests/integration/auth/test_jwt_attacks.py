@@ -5,17 +5,34 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.models import RefreshFamily, User
 from app.core.config import Settings
 from tests.integration.auth.conftest import API
 
 PROFILE = f"{API}/profile"
+
+
+def session_of(user: User) -> uuid.UUID:
+    return uuid.UUID(int=user.id)
+
+
+@pytest.fixture(autouse=True)
+async def live_session(session: AsyncSession, user: User) -> None:
+    """A live session of `user`, so the forgeries below differ from a valid token in
+    nothing but what each one alters."""
+    now = dt.datetime.now(dt.UTC)
+    session.add(
+        RefreshFamily(id=session_of(user), user_id=user.id, expires_at=now + dt.timedelta(days=1))
+    )
+    await session.flush()
 
 
 def claims_for(user: User, settings: Settings, **changes: Any) -> dict[str, Any]:
@@ -25,6 +42,7 @@ def claims_for(user: User, settings: Settings, **changes: Any) -> dict[str, Any]
         "iat": int(now.timestamp()),
         "exp": int((now + dt.timedelta(minutes=5)).timestamp()),
         "jti": "a" * 32,
+        "sid": session_of(user).hex,
         "type": "access",
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -89,6 +107,9 @@ async def test_other_hmac_algorithm_is_refused(
         {"sub": "999999999"},
         {"sub": str(2**31)},
         {"sub": 1},
+        {"sid": uuid.uuid4().hex},
+        {"sid": "not-a-session"},
+        {"sid": 7},
     ],
     ids=[
         "type",
@@ -100,6 +121,9 @@ async def test_other_hmac_algorithm_is_refused(
         "sub-unknown",
         "sub-out-of-range",
         "sub-int",
+        "sid-unknown",
+        "sid-text",
+        "sid-int",
     ],
 )
 async def test_wrong_claims_are_refused(
@@ -108,7 +132,7 @@ async def test_wrong_claims_are_refused(
     await assert_refused(client, sign(claims_for(user, settings, **changes), settings))
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "type", "iss", "aud"])
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "jti", "sid", "type", "iss", "aud"])
 async def test_every_claim_is_required(
     client: httpx.AsyncClient, user: User, settings: Settings, missing: str
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import json
 import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -14,13 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from fastapi import FastAPI
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from taskiq import InMemoryBroker
 
 from app.auth.models import PasswordResetToken, User, UserStatus
+from app.core.queue import TaskBroker
 from app.core.queue.outbox import OutboxMessage
 from app.main import create_app
-from tests.apps import outbox_rows_removed, serving
+from tests.apps import outbox_rows_removed, provided, serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.auth.conftest import API, bearer, login
@@ -29,6 +33,7 @@ from tests.responses import assert_no_content
 RESTORE = f"{API}/auth/restore-password"
 RESET = f"{API}/auth/reset-password"
 NEW_PASSWORD = "a-brand-new-password"
+SAVEPOINT_NUMBER = re.compile(r"sa_savepoint_\d+")
 RESET_LINK = re.compile(r"https://front\.example/reset\?token=([A-Za-z0-9_-]+)")
 
 
@@ -55,9 +60,9 @@ async def delivered_mail(mail_dir: Path) -> EmailMessage:
 
 
 @pytest.fixture
-async def mail_client(
+async def mail_app(
     engine: AsyncEngine, tmp_path: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, Path]]:
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, Path]]:
     """An embedded-mode app (tasks run in process) writing mail files to a fresh folder.
 
     It commits for real: its in-process relay works in the background, which the
@@ -70,11 +75,20 @@ async def mail_client(
         redis_url="", mail_file_dir=mail_dir, password_reset_url="https://front.example/reset"
     )
     try:
-        async with outbox_rows_removed(engine), serving(create_app(settings)) as client:
-            yield client, mail_dir
+        app = create_app(settings)
+        async with outbox_rows_removed(engine), serving(app) as client:
+            yield app, client, mail_dir
     finally:
         async with engine.begin() as connection:
             await connection.execute(delete(User).where(User.username.like("mail%")))
+
+
+@pytest.fixture
+def mail_client(
+    mail_app: tuple[FastAPI, httpx.AsyncClient, Path],
+) -> tuple[httpx.AsyncClient, Path]:
+    _, client, mail_dir = mail_app
+    return client, mail_dir
 
 
 @pytest.fixture
@@ -169,29 +183,70 @@ async def test_expired_reset_token_is_400(
     assert response.status_code == 400
 
 
-async def count_outbox(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+async def restore_recording_sql(
+    client: httpx.AsyncClient, connection: AsyncConnection, address: str
+) -> tuple[httpx.Response, list[str]]:
+    """POST restore-password; the response and every SQL statement the request ran."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        # (connection, cursor, statement, ...); savepoints are numbered per transaction
+        statements.append(SAVEPOINT_NUMBER.sub("sa_savepoint", args[2]))
+
+    event.listen(connection.sync_connection, "before_cursor_execute", record)
+    try:
+        response = await client.post(RESTORE, json={"email": address})
+    finally:
+        event.remove(connection.sync_connection, "before_cursor_execute", record)
+    return response, statements
 
 
-async def test_restore_is_202_and_queues_nothing_for_unknown_or_blocked_accounts(
-    client: httpx.AsyncClient, session: AsyncSession
+async def test_restore_does_the_same_work_for_known_and_unknown_addresses(
+    client: httpx.AsyncClient, connection: AsyncConnection, session: AsyncSession, user: User
 ) -> None:
+    """Timing cannot tell whether an address is registered: the request only queues the
+    address, and the lookup, the token and the mail happen in the worker."""
     blocked = await create_user(session, status=UserStatus.BLOCKED)
-    before = await count_outbox(session)
-    unknown = await client.post(RESTORE, json={"email": "nobody@example.com"})
-    disabled = await client.post(RESTORE, json={"email": blocked.email})
-    assert unknown.status_code == disabled.status_code == 202
-    assert unknown.content == disabled.content == b""  # nothing tells the two apart
-    assert await count_outbox(session) == before
+    known, known_sql = await restore_recording_sql(client, connection, user.email)
+    unknown, unknown_sql = await restore_recording_sql(client, connection, "nobody@example.com")
+    disabled, disabled_sql = await restore_recording_sql(client, connection, blocked.email)
+    assert known.status_code == unknown.status_code == disabled.status_code == 202
+    assert known.content == unknown.content == disabled.content == b""
+    assert known_sql == unknown_sql == disabled_sql
+    assert not [sql for sql in known_sql if "users" in sql or "password_reset" in sql]
+    queued = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [row.kwargs for row in queued[-3:]] == [
+        {"email": user.email}, {"email": "nobody@example.com"}, {"email": blocked.email}
+    ]  # fmt: skip
 
 
-async def test_restore_queues_a_mail_for_a_known_account(
-    client: httpx.AsyncClient, session: AsyncSession, user: User
+async def test_restore_mails_nothing_for_unknown_or_blocked_accounts(
+    mail_app: tuple[FastAPI, httpx.AsyncClient, Path],
+    mail_user: dict[str, Any],
+    engine: AsyncEngine,
 ) -> None:
-    before = await count_outbox(session)
-    response = await client.post(RESTORE, json={"email": user.email})
-    assert response.status_code == 202
-    assert await count_outbox(session) == before + 1
+    app, client, mail_dir = mail_app
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(User).where(User.id == mail_user["id"]).values(status=UserStatus.BLOCKED)
+        )
+    for address in ("nobody@example.com", mail_user["email"]):
+        assert (await client.post(RESTORE, json={"email": address})).status_code == 202
+    broker = provided(app).get(TaskBroker).broker
+    assert isinstance(broker, InMemoryBroker)
+    await broker.wait_all()  # the in-process worker is done
+    assert await asyncio.to_thread(read_mail_files, mail_dir) == []
+
+
+async def test_no_reset_token_rests_in_the_outbox(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any], engine: AsyncEngine
+) -> None:
+    """The queue carries the address only: the worker builds the link and mails it."""
+    token = await request_reset(mail_client, mail_user)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(OutboxMessage.kwargs, OutboxMessage.labels))).all()
+    assert rows
+    assert not [row for row in rows if token in json.dumps([row.kwargs, row.labels])]
 
 
 async def test_unknown_reset_token_is_400(client: httpx.AsyncClient) -> None:
@@ -203,6 +258,7 @@ async def test_unknown_reset_token_is_400(client: httpx.AsyncClient) -> None:
     ("url", "body"),
     [
         (RESET, {"token": "t", "password": "short"}),
+        (RESET, {"token": "t", "password": "baseball1"}),  # among the most common
         (RESET, {"token": "", "password": NEW_PASSWORD}),
         (RESET, {"password": NEW_PASSWORD}),
         (RESET, {"token": "t", "password": NEW_PASSWORD, "user_id": 1}),
@@ -215,3 +271,24 @@ async def test_reset_endpoints_reject_invalid_bodies(
     client: httpx.AsyncClient, url: str, body: dict[str, Any]
 ) -> None:
     assert (await client.post(url, json=body)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"password": NEW_PASSWORD}, {"email": "mailuser-moved@example.com"}],
+    ids=["password", "email"],
+)
+async def test_a_credential_change_consumes_outstanding_reset_links(
+    mail_client: tuple[httpx.AsyncClient, Path], mail_user: dict[str, Any], change: dict[str, str]
+) -> None:
+    client, _ = mail_client
+    tokens = await login(client, mail_user["username"])
+    token = await request_reset(mail_client, mail_user)
+    changed = await client.patch(
+        f"{API}/profile",
+        headers=bearer(tokens["access_token"]),
+        json={**change, "current_password": DEFAULT_PASSWORD},
+    )
+    assert changed.status_code == 200
+    response = await client.post(RESET, json={"token": token, "password": "yet-another-password"})
+    assert response.status_code == 400

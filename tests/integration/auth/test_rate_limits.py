@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import asyncio
+from collections import Counter
 
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth.models import User
 from app.core.db import Database
 from app.main import create_app
-from tests.apps import serving
+from tests.apps import client_of, serving, started
 from tests.conftest import load_test_settings
+from tests.factories import DEFAULT_PASSWORD
 from tests.integration.auth.conftest import API
 
 LOGIN = f"{API}/auth/login"
@@ -52,3 +58,104 @@ async def test_credential_endpoints_fail_closed_without_redis(
         )
     assert login.status_code == register.status_code == 503
     assert "retry-after" in login.headers
+
+
+async def test_one_address_cannot_spray_many_accounts(client: httpx.AsyncClient) -> None:
+    statuses = [
+        (await client.post(LOGIN, data={"username": f"victim{index}", "password": "123456789"}))
+        for index in range(31)
+    ]
+    assert [response.status_code for response in statuses] == [400] * 30 + [429]
+    assert int(statuses[-1].headers["retry-after"]) >= 1
+
+
+async def test_username_and_email_of_one_account_share_a_bucket(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    logins = [user.username, user.email.upper()] * 5
+    statuses = [
+        (await client.post(LOGIN, data={"username": name, "password": "wrong-guess"})).status_code
+        for name in logins
+    ]
+    assert statuses == [400] * 10
+    by_email = await client.post(LOGIN, data={"username": user.email, "password": "wrong-guess"})
+    assert by_email.status_code == 429
+
+
+async def test_failures_of_one_account_are_limited_whatever_the_address(
+    session_factory: async_sessionmaker[AsyncSession], user: User
+) -> None:
+    app = create_app(
+        load_test_settings(rate_limit_login_failures="3/hour"), database=Database(session_factory)
+    )
+    wrong = {"username": user.username, "password": "wrong-guess"}
+    right = {"username": user.username, "password": DEFAULT_PASSWORD}
+    async with started(app):
+        statuses = []
+        for peer, form in [("10.0.0.1", wrong), ("10.0.0.2", wrong), ("10.0.0.3", right),
+                           ("10.0.0.4", wrong), ("10.0.0.5", right)]:  # fmt: skip
+            async with client_of(app, peer=peer) as client:
+                statuses.append((await client.post(LOGIN, data=form)).status_code)
+    # The success in the middle does not reset the count; once spent, even the right
+    # password is refused until the hour has passed.
+    assert statuses == [400, 400, 200, 400, 429]
+
+
+async def test_a_full_password_hash_queue_answers_503(engine: AsyncEngine) -> None:
+    settings = load_test_settings(
+        rate_limit_enabled=False,
+        password_hash_concurrency=1,
+        password_hash_queue_size=1,
+        argon2_time_cost=2,
+        argon2_memory_cost_kib=8192,
+    )
+    async with serving(create_app(settings)) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(LOGIN, data={"username": f"nobody{index}", "password": "guess-guess"})
+                for index in range(12)
+            )
+        )
+    statuses = Counter(response.status_code for response in responses)
+    assert set(statuses) == {400, 503}
+    busy = next(response for response in responses if response.status_code == 503)
+    assert busy.headers["content-type"] == "application/problem+json"
+    assert int(busy.headers["retry-after"]) >= 1
+
+
+async def test_profile_changes_are_limited_per_user(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    guess = {"email": "new@example.com", "current_password": "a-wrong-guess"}
+    statuses = [
+        (await client.patch(f"{API}/profile", headers=user_headers, json=guess)).status_code
+        for _ in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]
+
+
+async def test_restore_password_is_limited_per_address_whatever_the_client(
+    session_factory: async_sessionmaker[AsyncSession], app: FastAPI
+) -> None:
+    statuses = []
+    for index, address in enumerate(["victim@example.com", "Victim@Example.com"] * 2):
+        async with client_of(app, peer=f"10.0.1.{index}") as client:
+            response = await client.post(f"{API}/auth/restore-password", json={"email": address})
+            statuses.append(response.status_code)
+    assert statuses == [202, 202, 202, 429]
+
+
+async def test_the_schema_documents_the_limits_and_the_last_superuser_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    documented = {
+        (path, method): set(operation["responses"])
+        for path, item in paths.items()
+        for method, operation in item.items()
+    }
+    assert {"429", "503"} <= documented[(LOGIN, "post")]
+    assert {"429", "503"} <= documented[(f"{API}/auth/restore-password", "post")]
+    assert {"409", "429"} <= documented[(f"{API}/profile", "patch")]
+    assert "409" in documented[(f"{API}/profile", "delete")]
+    assert "409" in documented[(f"{API}/users/{{user_id}}", "delete")]

@@ -114,3 +114,16 @@ async def test_register_is_403_when_registration_is_disabled(
 ) -> None:
     response = await closed_registration_client.post(REGISTER, json=new_account())
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("password", ["12345678", "iloveyou", "Password1", "QWERTYUIOP"])
+async def test_a_common_password_is_refused_naming_the_field(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    response = await client.post(
+        f"{API}/auth/register",
+        json={"username": "commoner", "email": "commoner@example.com", "password": password},
+    )
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", "password"]]
+    assert password not in response.text

@@ -10,6 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import RefreshToken, User
+from app.core.config import Settings
+from app.core.db import Database
 from tests.integration.auth.conftest import API, bearer, login
 from tests.responses import assert_no_content
 
@@ -91,6 +93,30 @@ async def test_login_records_the_client(
     assert stored is not None
     assert stored.user_agent == "pytest-agent/1.0"
     assert stored.ip_address == "127.0.0.1"
+
+
+async def test_a_forwarded_value_that_is_not_an_address_is_stored_as_null(
+    client: httpx.AsyncClient, session: AsyncSession, user: User
+) -> None:
+    """127.0.0.1 is a trusted proxy in the suite: its X-Forwarded-For is taken as the client."""
+    response = await client.post(
+        f"{API}/auth/login",
+        data={"username": user.username, "password": "correct-horse-battery"},
+        headers={"X-Forwarded-For": "not-an-address-" * 8},
+    )
+    assert response.status_code == 200
+    stored = await session.scalar(select(RefreshToken).where(RefreshToken.user_id == user.id))
+    assert stored is not None
+    assert stored.ip_address is None
+
+
+async def test_the_engine_never_logs_bound_parameters(settings: Settings) -> None:
+    engine = Database.from_settings(settings)
+    try:
+        [bind] = {engine.session_factory.kw["bind"]}
+        assert bind.sync_engine.hide_parameters is True
+    finally:
+        await engine.dispose()
 
 
 async def test_logout_makes_the_access_token_unusable(

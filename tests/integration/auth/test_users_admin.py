@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
 import jwt
@@ -34,12 +35,13 @@ async def test_users_need_a_superuser(
 
 
 async def test_superuser_rights_come_from_the_record_not_the_token(
-    client: httpx.AsyncClient, user: User, settings: Settings
+    client: httpx.AsyncClient, user: User, user_tokens: dict[str, Any], settings: Settings
 ) -> None:
     now = int(dt.datetime.now(dt.UTC).timestamp())
+    live_session = jwt.decode(user_tokens["access_token"], options={"verify_signature": False})
     claims = {
         "sub": str(user.id), "iat": now, "exp": now + 60, "jti": "b" * 32, "type": "access",
-        "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
+        "sid": live_session["sid"], "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
         "is_superuser": True, "status": "active", "scope": "admin",
     }  # fmt: skip
     token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
@@ -215,3 +217,18 @@ async def test_blocked_user_cannot_sign_in(
         f"{API}/auth/login", data={"username": user.username, "password": "correct-horse-battery"}
     )
     assert response.status_code == 403
+
+
+async def test_the_last_superuser_cannot_delete_their_own_account(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.delete(f"{API}/profile", headers=admin_headers)
+    assert response.status_code == 409
+    assert (await client.get(f"{API}/profile", headers=admin_headers)).status_code == 200
+
+
+async def test_a_superuser_may_leave_while_another_remains(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    await create_user(session, is_superuser=True)
+    assert_no_content(await client.delete(f"{API}/profile", headers=admin_headers))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import jwt
 import pytest
@@ -16,6 +17,8 @@ from app.auth.security import (
 )
 from app.core.config import Settings
 from tests.conftest import load_test_settings
+
+SESSION = uuid.UUID("0123456789abcdef0123456789abcdef")
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ async def test_dummy_verification_reuses_one_hash(settings: Settings) -> None:
 
 def test_access_token_round_trip(settings: Settings) -> None:
     codec = AccessTokenCodec(settings)
-    issued = codec.issue(42)
+    issued = codec.issue(42, SESSION)
     claims = codec.decode(issued.token)
     assert claims == issued.claims
     assert claims.user_id == 42
@@ -71,18 +74,19 @@ def test_access_token_round_trip(settings: Settings) -> None:
 
 
 def test_access_tokens_carry_exactly_the_contract_claims(settings: Settings) -> None:
-    token = AccessTokenCodec(settings).issue(7).token
+    token = AccessTokenCodec(settings).issue(7, SESSION).token
     header = jwt.get_unverified_header(token)
     payload = jwt.decode(token, options={"verify_signature": False})
     assert header["alg"] == "HS256"
-    assert set(payload) == {"sub", "exp", "iat", "jti", "type", "iss", "aud"}
+    assert set(payload) == {"sub", "exp", "iat", "jti", "sid", "type", "iss", "aud"}
+    assert payload["sid"] == SESSION.hex
     assert payload["sub"] == "7"
     assert payload["type"] == "access"
 
 
 def test_each_token_has_its_own_id(settings: Settings) -> None:
     codec = AccessTokenCodec(settings)
-    assert codec.issue(1).claims.jti != codec.issue(1).claims.jti
+    assert codec.issue(1, SESSION).claims.jti != codec.issue(1, SESSION).claims.jti
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."])
@@ -92,10 +96,16 @@ def test_garbage_is_refused(settings: Settings, token: str) -> None:
 
 
 def test_token_of_another_issuer_or_audience_is_refused(settings: Settings) -> None:
-    token = AccessTokenCodec(settings.model_copy(update={"jwt_issuer": "evil"})).issue(1).token
+    token = (
+        AccessTokenCodec(settings.model_copy(update={"jwt_issuer": "evil"})).issue(1, SESSION).token
+    )
     with pytest.raises(InvalidAccessTokenError):
         AccessTokenCodec(settings).decode(token)
-    token = AccessTokenCodec(settings.model_copy(update={"jwt_audience": "other"})).issue(1).token
+    token = (
+        AccessTokenCodec(settings.model_copy(update={"jwt_audience": "other"}))
+        .issue(1, SESSION)
+        .token
+    )
     with pytest.raises(InvalidAccessTokenError):
         AccessTokenCodec(settings).decode(token)
 
@@ -104,7 +114,7 @@ def test_expired_token_is_refused(settings: Settings) -> None:
     codec = AccessTokenCodec(settings)
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     with pytest.raises(InvalidAccessTokenError):
-        codec.decode(codec.issue(1, now=long_ago).token)
+        codec.decode(codec.issue(1, SESSION, now=long_ago).token)
 
 
 @pytest.mark.parametrize(
