@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.exceptions import SuperuserRequiredError
+from app.auth.models import UserStatus
 from app.auth.repository import USER_LIST_SPEC, UserRepository
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
@@ -85,7 +86,7 @@ CurrentUser = Annotated[UserRead, Depends(get_current_user)]
 
 
 async def get_active_user(user: CurrentUser) -> UserRead:
-    if user.status != "active":
+    if user.status != UserStatus.ACTIVE:
         raise AuthenticationError("This account is disabled")
     return user
 

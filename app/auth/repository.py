@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Row, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,18 @@ USER_LIST_SPEC = ListSpec(
 )
 
 
+# What `UserRead` shows of an account.
+READ_COLUMNS = (
+    User.id,
+    User.username,
+    User.email,
+    User.status,
+    User.is_superuser,
+    User.created_at,
+    User.updated_at,
+)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -79,25 +92,28 @@ class UserRepository(BaseRepository[User]):
 
     async def get_authenticated(
         self, user_id: int, jti: str, session_id: uuid.UUID, issued_at: dt.datetime
-    ) -> User | None:
+    ) -> Row[*tuple[Any, ...]] | None:
         """The live account behind an access token, in one query: not deleted, the
         token not logged out, its session (refresh family) not revoked, and not issued
-        before the account's last password reset. Each condition is a primary-key probe."""
+        before the account's last password reset. Each condition is a primary-key probe.
+
+        Every request pays for it, so it reads only the columns of `UserRead`, as a plain
+        row (no ORM object, no identity map)."""
         revoked = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == jti)
         live_session = select(RefreshFamily.id).where(
             RefreshFamily.id == session_id,
             RefreshFamily.user_id == User.id,
             RefreshFamily.revoked_at.is_(None),
         )
-        found: User | None = await self.session.scalar(
-            self.select().where(
+        result = await self.session.execute(
+            self._live(select(*READ_COLUMNS)).where(
                 User.id == user_id,
                 ~revoked.exists(),
                 live_session.exists(),
                 or_(User.tokens_valid_after.is_(None), User.tokens_valid_after <= issued_at),
             )
         )
-        return found
+        return result.one_or_none()
 
     async def lock(self, user_id: int) -> User | None:
         """The live account, re-read and locked (`FOR UPDATE`) until the transaction ends.

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.common_passwords import is_common
-from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH
+from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, UserStatus
 from app.auth.names import name_key
 from app.core.schemas import PatchModel, RequestModel
 
@@ -39,7 +39,9 @@ def _fits_once_normalised(email: str) -> str:
 Email = Annotated[EmailStr, AfterValidator(_fits_once_normalised)]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 OAuthClientField = Annotated[str, StringConstraints(max_length=1024)]
-StatusName = Literal["active", "blocked"]
+# A status in a request body: the enum's value (strict request models take no plain
+# string for an enum otherwise).
+StatusValue = Annotated[UserStatus, Field(strict=False)]
 
 
 class UserRead(BaseModel):
@@ -51,7 +53,7 @@ class UserRead(BaseModel):
     id: int
     username: str
     email: str
-    status: StatusName
+    status: UserStatus
     is_superuser: bool
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -82,7 +84,7 @@ class UserCreate(RequestModel):
 
 
 class UserAdminUpdate(PatchModel):
-    status: StatusName | None = None
+    status: StatusValue | None = None
     is_superuser: bool | None = None
 
 

@@ -316,11 +316,11 @@ class UserService:
 
     async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
         _refuse_own_account(user_id, admin_id)
-        if data.is_superuser is False or data.status == UserStatus.BLOCKED.value:
+        if data.is_superuser is False or data.status == UserStatus.BLOCKED:
             await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
         changes = data.model_dump(exclude_none=True)
-        blocking = data.status == UserStatus.BLOCKED.value
+        blocking = data.status == UserStatus.BLOCKED
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
         if data.status is not None:
             changes["status"] = UserStatus(data.status)

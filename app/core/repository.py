@@ -15,6 +15,7 @@ from app.core.errors import NotFoundError
 from app.core.listing import ListParams, ListSpec, Page
 
 ModelT = TypeVar("ModelT", bound=DeclarativeBase)
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 
 class BaseRepository(Generic[ModelT]):
@@ -34,7 +35,7 @@ class BaseRepository(Generic[ModelT]):
         """The live rows' columns: plain rows, without the cost of ORM objects (lists)."""
         return self._live(select(*self.model.__table__.columns))
 
-    def _live(self, stmt: Select[Any]) -> Select[Any]:
+    def _live(self, stmt: SelectT) -> SelectT:
         if issubclass(self.model, SoftDeleteMixin):
             return stmt.where(self.model.deleted_at.is_(None))
         return stmt
