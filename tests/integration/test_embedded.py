@@ -12,16 +12,13 @@ from tests.processes import free_port, start_app_process, stop, wait_until_ready
 IN_FLIGHT = 12
 
 
-async def in_flight_logins(url: str) -> list[httpx.Response | BaseException]:
-    """Logins that each hash a password (strong parameters: some 0.1 s each), all at once."""
-    async with httpx.AsyncClient(timeout=30) as client:
-        return await asyncio.gather(
-            *(
-                client.post(url, data={"username": f"nobody{n}", "password": "not-it-at-all"})
-                for n in range(IN_FLIGHT)
-            ),
-            return_exceptions=True,
-        )
+def login_attempts(client: httpx.AsyncClient, url: str) -> list[asyncio.Task[httpx.Response]]:
+    """Logins sent at once, each hashing a password (strong parameters: ~0.1 s each)."""
+    form = {"password": "not-it-at-all"}
+    return [
+        asyncio.create_task(client.post(url, data=form | {"username": f"nobody{n}"}))
+        for n in range(IN_FLIGHT)
+    ]
 
 
 async def test_serve_migrates_answers_and_finishes_in_flight_requests_on_sigterm(
@@ -48,11 +45,13 @@ async def test_serve_migrates_answers_and_finishes_in_flight_requests_on_sigterm
         assert missing.status_code == 404
         assert missing.json()["request_id"] == missing.headers["x-request-id"]
         assert "server" not in missing.headers  # nothing tells an attacker what serves it
-        logins = asyncio.create_task(in_flight_logins(f"http://127.0.0.1:{port}/api/v1/auth/login"))
-        await asyncio.sleep(0.2)  # every request is sent; few are answered yet
-        assert not logins.done()
-        process.terminate()
-        answers = await logins
+        async with httpx.AsyncClient(timeout=30) as client:
+            logins = login_attempts(client, f"http://127.0.0.1:{port}/api/v1/auth/login")
+            # The server is answering them: every request reached it, most are in flight.
+            _, in_flight = await asyncio.wait(logins, return_when=asyncio.FIRST_COMPLETED)
+            assert in_flight
+            process.terminate()
+            answers = await asyncio.gather(*logins, return_exceptions=True)
     finally:
         exit_code = stop(process)
     # Each request that was in flight at SIGTERM got its whole answer.

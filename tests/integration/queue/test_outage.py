@@ -1,4 +1,6 @@
-"""Tasks committed while Redis is down wait in the outbox, and go out once when it returns."""
+"""Tasks and mail committed while Redis is down wait in the outbox, and go out once when it
+returns; mail sent while the SMTP server is down is retried until it is delivered, once;
+a worker without Redis backs off."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from app.core.config import Settings
+from app.core.mail.mailer import Mailer
 from app.core.queue import Queue
+from app.core.services import CoreServices
 from app.worker import consume
+from tests.emails import GreetingEmail
 from tests.integration.queue import tasks
 from tests.integration.queue.conftest import (
     Workers,
@@ -25,6 +31,7 @@ from tests.integration.queue.conftest import (
     running_services,
     wait_for,
 )
+from tests.integration.test_mail import SmtpSink
 from tests.processes import free_port, start_redis_server
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -56,28 +63,80 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.kill()
 
 
+class SmtpServer:
+    """An SMTP sink that a test stops and starts again on the same port."""
+
+    def __init__(self) -> None:
+        self.sink = SmtpSink()
+        self.port = free_port()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def received(self, to: str) -> int:
+        return sum(message["To"] == to for message in self.sink.messages)
+
+    async def delivered_once(self, to: str) -> None:
+        await wait_for(lambda: self.received(to) >= 1, seconds=20, what=f"mail to {to}")
+        await asyncio.sleep(0.2)  # room for a duplicate to show up
+        assert self.received(to) == 1
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def send_mail(services: CoreServices, to: str) -> None:
+    async with services.unit_of_work() as uow:
+        mailer = Mailer(services.mail, Queue(uow, services.queue))
+        await mailer.send(to, GreetingEmail(name="Ann", code=7))
+
+
 @pytest.mark.skipif(REDIS_SERVER is None, reason="needs the redis-server binary")
-async def test_tasks_committed_while_redis_is_down_are_delivered_once_when_it_returns(
+async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_once(
     settings: Settings,
     engine: AsyncEngine,
     redis_server: RedisServer,
+    smtp_server: SmtpServer,
     workers: Workers,
-    tmp_path: Path,
 ) -> None:
-    queue_settings = queue_test_settings(settings, redis_url=redis_server.url)
+    queue_settings = queue_test_settings(
+        settings,
+        redis_url=redis_server.url,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_tls="none",
+        smtp_timeout=1.0,
+        queue_task_retries=8,
+        queue_retry_max_delay=0.8,
+        queue_reconnect_max_delay=0.4,
+    )
     redis_server.start()
     # Two workers, so two relays compete for the same pending rows.
     started = [workers.start(queue_settings) for _ in range(2)]
     await asyncio.gather(*(workers.started(*worker) for worker in started))
     redis_server.kill()
 
-    done = tmp_path / "done"
+    done = redis_server.workdir / "done"
     async with running_services(queue_settings) as services:
         async with services.database.unit_of_work() as uow:
             queue = Queue(uow, services.tasks)
             for number in range(TASK_COUNT):
                 await queue.enqueue(tasks.record, path=str(done), value=str(number))
-        # The commit held; the send after it failed; every task waits in the outbox.
+        await send_mail(services, "redis-down@example.com")
+        # The commits held; the sends after them failed; every task waits in the outbox.
         assert await outbox_counts(engine, tasks.MODULE) == (TASK_COUNT, 0)
         await asyncio.sleep(0.2)  # both relays try, and fail, meanwhile
         assert tasks.read_lines(done) == []
@@ -86,15 +145,24 @@ async def test_tasks_committed_while_redis_is_down_are_delivered_once_when_it_re
         await wait_for(
             lambda: len(tasks.read_lines(done)) >= TASK_COUNT, seconds=30, what="all delivered"
         )
-        await asyncio.sleep(0.2)  # room for a duplicate to show up
+        await smtp_server.delivered_once("redis-down@example.com")
 
         assert sorted(tasks.read_lines(done), key=int) == [str(n) for n in range(TASK_COUNT)]
         assert await outbox_counts(engine, tasks.MODULE) == (0, TASK_COUNT)
         redis = Redis.from_url(redis_server.url)
         try:
-            assert await redis.xlen(queue_settings.queue_stream) == TASK_COUNT
+            assert await redis.xlen(queue_settings.queue_stream) == TASK_COUNT + 1
         finally:
             await redis.aclose()
+
+        smtp_server.stop()
+        await send_mail(services, "smtp-down@example.com")
+        logs = [log for _, log in workers.processes]
+        await wait_for(
+            lambda: any("will retry" in log.read_text() for log in logs), what="a failed delivery"
+        )
+        smtp_server.start()
+        await smtp_server.delivered_once("smtp-down@example.com")
 
 
 def logged(lines: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
