@@ -72,7 +72,7 @@ async def hourly_client(
     settings = load_test_settings(
         rate_limit_login="4/hour", rate_limit_login_per_ip="6/hour", rate_limit_profile="3/hour"
     )
-    async with serving(create_app(settings), session_factory=session_factory) as client:
+    async with serving(create_app(settings, database=Database(session_factory))) as client:
         yield client
 
 

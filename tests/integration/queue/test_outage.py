@@ -98,8 +98,8 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 async def send_mail(services: CoreServices, to: str) -> None:
-    async with services.unit_of_work() as uow:
-        mailer = Mailer(services.mail, Queue(uow, services.queue))
+    async with services.database.unit_of_work() as uow:
+        mailer = Mailer(services.mail, Queue(uow, services.tasks))
         await mailer.send(to, GreetingEmail(name="Ann", code=7))
 
 
