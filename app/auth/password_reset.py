@@ -18,6 +18,7 @@ from app.auth.models import PasswordResetToken
 from app.auth.repository import PasswordResetTokenRepository, UserRepository
 from app.auth.security import hash_opaque_token, new_opaque_token
 from app.core.config import Settings
+from app.core.db import utc_now
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ async def issue_reset_link(
         PasswordResetToken(
             token_hash=hash_opaque_token(token),
             user_id=user.id,
-            expires_at=dt.datetime.now(dt.UTC) + lifetime,
+            expires_at=utc_now() + lifetime,
         )
     )
     mail = PasswordResetEmail(

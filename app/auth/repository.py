@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, or_, select, update
+from sqlalchemy import Row, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +23,9 @@ from app.auth.models import (
     UserStatus,
 )
 from app.auth.names import name_key
+from app.core.db import utc_now
 from app.core.listing import ListSpec, SortField
-from app.core.repository import BaseRepository
+from app.core.repository import BaseRepository, bulk_update
 
 USER_LIST_SPEC = ListSpec(
     sortable={
@@ -57,10 +58,6 @@ READ_COLUMNS = (
     User.created_at,
     User.updated_at,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -170,15 +167,13 @@ class RefreshTokenRepository:
         expired (its family is checked apart). One conditional UPDATE, so of two
         concurrent calls for the same token exactly one gets it."""
         result = await self.session.execute(
-            update(RefreshToken)
-            .where(
+            bulk_update(
+                RefreshToken,
                 RefreshToken.token_hash == token_hash,
                 RefreshToken.used.is_(False),
-                RefreshToken.expires_at > _now(),
-            )
-            .values(used=True)
-            .execution_options(synchronize_session=False)
-            .returning(RefreshToken.id, RefreshToken.user_id, RefreshToken.family_id)
+                RefreshToken.expires_at > utc_now(),
+                used=True,
+            ).returning(RefreshToken.id, RefreshToken.user_id, RefreshToken.family_id)
         )
         row = result.one_or_none()
         if row is None:
@@ -210,17 +205,19 @@ class RefreshFamilyRepository:
             select(RefreshFamily).where(
                 RefreshFamily.id == family_id,
                 RefreshFamily.revoked_at.is_(None),
-                RefreshFamily.expires_at > _now(),
+                RefreshFamily.expires_at > utc_now(),
             )
         )
         return found
 
     async def revoke(self, family_id: uuid.UUID) -> None:
         await self.session.execute(
-            update(RefreshFamily)
-            .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
-            .values(revoked_at=_now())
-            .execution_options(synchronize_session=False)
+            bulk_update(
+                RefreshFamily,
+                RefreshFamily.id == family_id,
+                RefreshFamily.revoked_at.is_(None),
+                revoked_at=utc_now(),
+            )
         )
 
     async def revoke_all_of_user(self, user_id: int, *, keep: uuid.UUID | None = None) -> None:
@@ -228,12 +225,7 @@ class RefreshFamilyRepository:
         condition = [RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)]
         if keep is not None:
             condition.append(RefreshFamily.id != keep)
-        await self.session.execute(
-            update(RefreshFamily)
-            .where(*condition)
-            .values(revoked_at=_now())
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(bulk_update(RefreshFamily, *condition, revoked_at=utc_now()))
 
 
 class PasswordResetTokenRepository:
@@ -255,25 +247,25 @@ class PasswordResetTokenRepository:
     async def consume(self, token_hash: str) -> int | None:
         """Mark a live reset token used and return its user id (None if unusable)."""
         result = await self.session.execute(
-            update(PasswordResetToken)
-            .where(
+            bulk_update(
+                PasswordResetToken,
                 PasswordResetToken.token_hash == token_hash,
                 PasswordResetToken.used.is_(False),
-                PasswordResetToken.expires_at > _now(),
-            )
-            .values(used=True)
-            .execution_options(synchronize_session=False)
-            .returning(PasswordResetToken.user_id)
+                PasswordResetToken.expires_at > utc_now(),
+                used=True,
+            ).returning(PasswordResetToken.user_id)
         )
         user_id: int | None = result.scalar_one_or_none()
         return user_id
 
     async def consume_all_of_user(self, user_id: int) -> None:
         await self.session.execute(
-            update(PasswordResetToken)
-            .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used.is_(False))
-            .values(used=True)
-            .execution_options(synchronize_session=False)
+            bulk_update(
+                PasswordResetToken,
+                PasswordResetToken.user_id == user_id,
+                PasswordResetToken.used.is_(False),
+                used=True,
+            )
         )
 
 
@@ -284,7 +276,7 @@ class RevokedAccessTokenRepository:
     async def revoke(self, jti: str, expires_at: dt.datetime) -> None:
         """Refuse this access token from now on; expired entries are swept on the way."""
         await self.session.execute(
-            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= _now())
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= utc_now())
         )
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert

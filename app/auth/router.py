@@ -75,7 +75,7 @@ profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_
 )
 async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
     """Create an account (a welcome mail follows)."""
-    return UserRead.model_validate(await auth.register(data))
+    return await auth.register(data)
 
 
 @auth_router.post(
@@ -149,7 +149,7 @@ async def list_users(
 @users_router.get("/{user_id}")
 async def get_user(user_id: PathId, _: Superuser, users: UserServiceDep) -> UserRead:
     """Read one user (superuser)."""
-    return UserRead.model_validate(await users.get_user(user_id))
+    return await users.get_user(user_id)
 
 
 @users_router.patch("/{user_id}", responses=problem_responses(409))
@@ -161,7 +161,7 @@ async def update_user(
     Not on your own account (403), so that no superuser locks themselves out:
     use `/profile`, or ask another superuser.
     """
-    return UserRead.model_validate(await users.update_user(user_id, data, admin_id=admin.id))
+    return await users.update_user(user_id, data, admin_id=admin.id)
 
 
 @users_router.delete(
@@ -192,7 +192,7 @@ async def update_profile(
 
     A new email or password ends every other session and every outstanding reset link.
     """
-    return UserRead.model_validate(await users.update_profile(user.id, data, claims.session_id))
+    return await users.update_profile(user.id, data, claims.session_id)
 
 
 @profile_router.delete(

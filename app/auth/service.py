@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
@@ -45,7 +46,7 @@ from app.auth.security import (
 )
 from app.auth.tasks import send_password_reset
 from app.core.config import Settings
-from app.core.db import UnitOfWork
+from app.core.db import UnitOfWork, utc_now
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
@@ -53,10 +54,6 @@ from app.core.queue import Queue
 from app.core.rate_limit import Throttle
 
 USER_AGENT_MAX_LENGTH = 255
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _digest(login: str) -> str:
@@ -84,15 +81,16 @@ class ClientInfo:
     user_agent: str | None = None
 
 
-def conflict_error(error: IntegrityError) -> UsernameTakenError | EmailTakenError:
-    """Which unique rule of `users` an insert or update broke (re-raise anything else)."""
+def raise_taken(error: IntegrityError) -> NoReturn:
+    """Raise the 409 of the unique rule of `users` that an insert or update broke (or
+    `error` itself, when it broke another rule)."""
     diagnostics = getattr(error.orig, "diag", None)
     # PostgreSQL names the constraint (uq_users_email_key); SQLite the column (users.email_key).
     constraint = getattr(diagnostics, "constraint_name", None) or str(error.orig)
     if "email_key" in constraint:
-        return EmailTakenError()
+        raise EmailTakenError() from None
     if "username_key" in constraint:
-        return UsernameTakenError()
+        raise UsernameTakenError() from None
     raise error
 
 
@@ -114,7 +112,7 @@ async def add_user(
     try:
         return await users.add(user)
     except IntegrityError as error:
-        raise conflict_error(error) from None
+        raise_taken(error)
 
 
 class AuthService:
@@ -143,13 +141,13 @@ class AuthService:
         self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
 
-    async def register(self, data: UserCreate) -> User:
+    async def register(self, data: UserCreate) -> UserRead:
         if not self.settings.registration_enabled:
             raise RegistrationClosedError()
         user = await add_user(self.users, self.passwords, data)
         await self.mailer.send(user.email, WelcomeEmail(username=user.username))
         self.events.publish(UserCreated(user_id=user.id, username=user.username))
-        return user
+        return UserRead.model_validate(user)
 
     async def login(
         self, login: str, password: str, client: ClientInfo, throttle: Throttle
@@ -191,7 +189,7 @@ class AuthService:
         if upgraded_hash is not None:
             locked.password_hash = upgraded_hash
         max_age = dt.timedelta(days=self.settings.refresh_family_max_age_days)
-        family = await self.families.start(locked.id, _now() + max_age)
+        family = await self.families.start(locked.id, utc_now() + max_age)
         tokens = await self._issue_tokens(locked.id, family, None, client)
         audit.info("login succeeded", user_id=locked.id, session_id=str(family.id))
         return tokens
@@ -257,7 +255,7 @@ class AuthService:
         user = await self.users.lock(user_id)
         if user is None or await self.reset_tokens.consume(token_hash) is None:
             raise InvalidResetTokenError()
-        await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": _now()})
+        await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": utc_now()})
         await self.families.revoke_all_of_user(user.id)
         await self.reset_tokens.consume_all_of_user(user.id)
         audit.info("password reset", user_id=user.id)
@@ -267,7 +265,7 @@ class AuthService:
     ) -> Token:
         access = self.access_tokens.issue(user_id, family.id)
         refresh = new_opaque_token()
-        now = _now()
+        now = utc_now()
         # Rotation never takes a session past its absolute end.
         expires_at = min(
             now + dt.timedelta(days=self.settings.refresh_token_expire_days), family.expires_at
@@ -311,10 +309,10 @@ class UserService:
     async def list_users(self, params: ListParams) -> Page[UserRead]:
         return (await self.users.list(params, USER_LIST_SPEC)).map(UserRead)
 
-    async def get_user(self, user_id: int) -> User:
-        return await self.users.get_or_404(user_id)
+    async def get_user(self, user_id: int) -> UserRead:
+        return UserRead.model_validate(await self.users.get_or_404(user_id))
 
-    async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> User:
+    async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> UserRead:
         _refuse_own_account(user_id, admin_id)
         if data.is_superuser is False or data.status == UserStatus.BLOCKED:
             await self._keep_a_superuser_besides(user_id)
@@ -329,7 +327,7 @@ class UserService:
             await self.families.revoke_all_of_user(user.id)
             audit.info("user blocked", user_id=user.id, by_user_id=admin_id)
             self.events.publish(UserBlocked(user_id=user.id))
-        return user
+        return UserRead.model_validate(user)
 
     async def delete_user(self, user_id: int, *, admin_id: int) -> None:
         _refuse_own_account(user_id, admin_id)
@@ -353,7 +351,7 @@ class UserService:
 
     async def update_profile(
         self, user_id: int, data: ProfileUpdate, session_id: uuid.UUID
-    ) -> User:
+    ) -> UserRead:
         """Change the account; a new password or email ends every other session and
         every outstanding reset link (the session making the change goes on)."""
         user = await self._lock_or_404(user_id)
@@ -369,12 +367,12 @@ class UserService:
         try:
             updated = await self.users.update(user, changes)
         except IntegrityError as error:
-            raise conflict_error(error) from None
+            raise_taken(error)
         if data.password is not None:
             audit.info("password changed", user_id=user.id, other_sessions="revoked")
         if data.email is not None:
             audit.info("email changed", user_id=user.id, other_sessions="revoked")
-        return updated
+        return UserRead.model_validate(updated)
 
     async def _check_current_password(self, user: User, current_password: str | None) -> None:
         if current_password is None:

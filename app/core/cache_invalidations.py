@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, utc_now
 
 
 class PendingInvalidation(Base):
@@ -28,9 +28,7 @@ class PendingInvalidation(Base):
     )
     key: Mapped[str] = mapped_column(String(1000))
     is_prefix: Mapped[bool] = mapped_column(Boolean(), default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime(), default=lambda: dt.datetime.now(dt.UTC)
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 def record_invalidations(

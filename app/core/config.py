@@ -9,13 +9,13 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.rates import check_limit_text
+from app.core.limit_syntax import check_limit_text
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-deploying-0000"  # noqa: S105 - refused in production
 MIN_SECRET_KEY_BYTES = 32
 
 Environment = Literal["local", "testing", "staging", "production"]
-# "10/minute" and the like, or empty for no limit (see `app.core.rates`).
+# "10/minute" and the like, or empty for no limit (see `app.core.limit_syntax`).
 LimitText = Annotated[str, AfterValidator(check_limit_text)]
 
 
@@ -47,7 +47,6 @@ class Settings(BaseSettings):
 
     environment: Environment = "local"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
-    debug: bool = False
 
     database_url: str = "sqlite+aiosqlite:///./var/app.db"
     # Connections kept open per process, and how many more a burst may open (each closed
@@ -160,8 +159,6 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_KEY_BYTES} bytes in production "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
-        if self.debug:
-            raise ConfigurationError("DEBUG must be off in production")
         return self
 
     @property

@@ -42,6 +42,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware UTC (what every timestamp of the kit is)."""
+    return dt.datetime.now(dt.UTC)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC datetime on every dialect (SQLite stores naive values)."""
 

@@ -57,7 +57,7 @@ from redis.asyncio import Redis
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
 from app.core.injection import provided_by
-from app.core.rates import Limit, parse_limit
+from app.core.limit_syntax import Limit, parse_limit
 from app.core.redis import REDIS_FAILURES, OutageLog
 
 logger = structlog.get_logger(__name__)

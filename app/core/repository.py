@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from app.core.db import SoftDeleteMixin
+from app.core.db import SoftDeleteMixin, utc_now
 from app.core.errors import NotFoundError
 from app.core.listing import ListParams, ListSpec, Page
 
 ModelT = TypeVar("ModelT", bound=DeclarativeBase)
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+
+def bulk_update(model: type[DeclarativeBase], *conditions: Any, **values: Any) -> Update:
+    """`UPDATE model SET values WHERE conditions`, for every matching row at once.
+
+    The session's loaded objects are left as they are (no synchronisation): a bulk update
+    is for rows the unit of work does not hold, such as revoking a user's sessions.
+    """
+    return (
+        update(model)
+        .where(*conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 class BaseRepository(Generic[ModelT]):
@@ -96,5 +109,5 @@ class BaseRepository(Generic[ModelT]):
     async def soft_delete(self, instance: ModelT) -> None:
         if not isinstance(instance, SoftDeleteMixin):
             raise TypeError(f"{type(instance).__name__} has no soft delete")
-        instance.deleted_at = dt.datetime.now(dt.UTC)
+        instance.deleted_at = utc_now()
         await self.session.flush()

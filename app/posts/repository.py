@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from app.core.db import utc_now
 from app.core.listing import ListSpec, SortField
-from app.core.repository import BaseRepository
+from app.core.repository import BaseRepository, bulk_update
 from app.posts.exceptions import PostNotFoundError
 from app.posts.models import Post
 
@@ -27,10 +27,9 @@ class PostRepository(BaseRepository[Post]):
     async def soft_delete_all_of_user(self, user_id: int) -> int:
         """Mark every live post of `user_id` deleted in one statement; how many were."""
         result = await self.session.execute(
-            update(Post)
-            .where(Post.user_id == user_id, Post.deleted_at.is_(None))
-            .values(deleted_at=dt.datetime.now(dt.UTC))
-            .execution_options(synchronize_session=False)
+            bulk_update(
+                Post, Post.user_id == user_id, Post.deleted_at.is_(None), deleted_at=utc_now()
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

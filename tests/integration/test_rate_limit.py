@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.errors import ConflictError
+from app.core.limit_syntax import parse_limit
 from app.core.rate_limit import (
     RateLimiter,
     RequestIdentity,
     by_client_ip_and_form_field,
     rate_limit,
 )
-from app.core.rates import parse_limit
 from app.main import create_app
 from tests.apps import client_of, provided, started
 from tests.conftest import load_test_settings

@@ -31,11 +31,6 @@ def test_production_refuses_a_default_or_short_secret(key: str) -> None:
     assert key not in str(raised.value)
 
 
-def test_production_refuses_debug() -> None:
-    with pytest.raises(ConfigurationError, match="DEBUG"):
-        Settings(_env_file=None, environment="production", secret_key=STRONG_KEY, debug=True)
-
-
 def test_production_hides_docs_unless_enabled() -> None:
     production = Settings(_env_file=None, environment="production", secret_key=STRONG_KEY)
     assert not production.show_docs

@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
-from app.core.queue.outbox import utc_now
+from app.core.db import Base, UTCDateTime, utc_now
 
 
 class DeliveredEmail(Base):

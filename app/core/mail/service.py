@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
 
 from app.core.config import Settings
+from app.core.db import utc_now
 from app.core.mail.backends import MailBackend, create_backend
 from app.core.mail.message import OutgoingEmail
 from app.core.mail.rendering import EmailTemplate, TemplateRenderer
@@ -26,7 +26,7 @@ class MailService:
         parts = await self.renderer.render(template, sender_name=self.sender_name)
         return OutgoingEmail(
             message_id=email.utils.make_msgid(domain=self._message_id_domain),
-            created_at=dt.datetime.now(dt.UTC),
+            created_at=utc_now(),
             sender=self.sender,
             to=to,
             subject=parts.subject,

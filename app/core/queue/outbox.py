@@ -19,13 +19,9 @@ from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, utc_now
 
 logger = structlog.get_logger(__name__)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class OutboxMessage(Base):

@@ -16,11 +16,11 @@ from taskiq.kicker import AsyncKicker
 from taskiq.schedule_sources import LabelScheduleSource
 
 from app.core.config import Settings
-from app.core.db import Database, UnitOfWork
+from app.core.db import Database, UnitOfWork, utc_now
 from app.core.logging import current_request_id
 from app.core.queue.backoff import Backoff
 from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
-from app.core.queue.outbox import OutboxMessage, OutboxRelay, utc_now
+from app.core.queue.outbox import OutboxMessage, OutboxRelay
 from app.core.queue.registry import TaskOptions, task_options
 
 logger = structlog.get_logger("app.queue")

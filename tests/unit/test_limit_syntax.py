@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from app.core.rates import Limit, check_limit_text, parse_limit
+from app.core.limit_syntax import Limit, check_limit_text, parse_limit
 
 
 @pytest.mark.parametrize(
