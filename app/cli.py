@@ -1,4 +1,8 @@
-"""The command line: `python -m app <command>`."""
+"""The command line: `python -m app <command>`.
+
+Each command imports the code it runs when it runs (the worker, the seeding): `serve`, the
+API server, loads none of it.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,8 @@ from app.core.errors import ConflictError
 from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
-from app.movies import seed_demo_data
-from app.scaffold import PROJECT_ROOT, ScaffoldError, new_module, next_steps
-from app.worker import run_scheduler, run_worker
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 cli = typer.Typer(
     cls=OneLineErrors,
@@ -168,12 +171,16 @@ HeartbeatFile = Annotated[
 @cli.command()
 def worker(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
+    from app.worker import run_worker  # noqa: PLC0415 - only this command loads the worker
+
     asyncio.run(run_with_heartbeat(run_worker(load_queue_settings(ctx)), heartbeat_file))
 
 
 @cli.command()
 def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     """Run the one periodic-task scheduler (needs REDIS_URL; exit 2 without)."""
+    from app.worker import run_scheduler  # noqa: PLC0415 - only this command loads it
+
     asyncio.run(run_with_heartbeat(run_scheduler(load_queue_settings(ctx)), heartbeat_file))
 
 
@@ -185,6 +192,8 @@ def seed(
     ] = 0,
 ) -> None:
     """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
+    from app.movies.seed import seed_demo_data  # noqa: PLC0415 - only this command seeds
+
     report = asyncio.run(seed_demo_data(load_settings(ctx), generated=movies))
     typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
 
@@ -197,6 +206,8 @@ def new_module_command(
     ] = PROJECT_ROOT,
 ) -> None:
     """Scaffold app/NAME/ with its tests, and wire it into app/modules.py and the contracts."""
+    from app.scaffold import ScaffoldError, new_module, next_steps  # noqa: PLC0415 - see above
+
     try:
         created = new_module(root, name)
     except ScaffoldError as error:

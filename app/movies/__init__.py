@@ -6,7 +6,6 @@ from app.movies.events import MovieCreated, MovieDeleted, MovieUpdated
 from app.movies.gateway import MoviesGateway, MoviesGatewayDep
 from app.movies.router import router
 from app.movies.schemas import MovieRead
-from app.movies.seed import SeedReport, seed_demo_data
 
 routers: list[APIRouter] = [router]
 
@@ -17,7 +16,5 @@ __all__ = [
     "MovieUpdated",
     "MoviesGateway",
     "MoviesGatewayDep",
-    "SeedReport",
     "routers",
-    "seed_demo_data",
 ]

@@ -1,0 +1,21 @@
+"""The API server process imports only what it serves with (memory and start-up time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+NOT_FOR_SERVING = ("app.worker", "app.movies.seed", "faker", "app.scaffold", "inflect")
+
+
+def test_serving_loads_no_worker_seeding_or_scaffolding_code() -> None:
+    # What `python -m app serve` imports before uvicorn builds the app from `app.main`.
+    probe = (
+        "import json, sys; import app.cli, app.main; "
+        f"print(json.dumps([name for name in {NOT_FOR_SERVING!r} if name in sys.modules]))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(loaded) == []
