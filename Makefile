@@ -47,8 +47,9 @@ worker: install ## Run a background-task worker (needs REDIS_URL)
 scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
 	$(RUN) python -m app scheduler
 
-bench: install ## Load-test a real server on loopback (requests/s, latency percentiles, peak RSS)
-	$(RUN) python bench/run.py
+bench: install ## The kit side by side with a bare reference on PostgreSQL + Redis (QUICK=1: < 1 min)
+	bash .ci/services
+	$(RUN) python -m bench.run $(if $(QUICK),--quick)
 
 clean: ## Remove the local SQLite database, mail files and caches
 	rm -rf var .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,115 @@
+"""The bench's own database and Redis db: recreated, migrated by the kit, filled in bulk.
+
+The database is dropped and created anew on every run, so every run measures the same
+data; its name must contain "bench", so that a mistyped URL cannot drop a real database.
+Rows are inserted with one `INSERT ... SELECT generate_series(...)` per table (millions of
+posts in seconds), then `VACUUM ANALYZE`d so that the planner and index-only scans see
+them as a long-running database would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+
+import psycopg
+from psycopg import sql
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from bench.servers import PROJECT_ROOT, kit_command
+
+USERNAME = "bench_user_1"  # every seeded user has the same password
+PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway account of a throwaway database
+CONTENT = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor."
+
+
+class BenchDatabase:
+    """The bench's PostgreSQL database, reached with plain psycopg (autocommit)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if not parsed.database or "bench" not in parsed.database:
+            raise ValueError(f"the bench database name must contain 'bench': {parsed.database!r}")
+        self.url = url
+        self.name = parsed.database
+        self._dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._server_dsn = parsed.set(
+            drivername="postgresql", database="postgres"
+        ).render_as_string(hide_password=False)
+
+    def recreate(self) -> None:
+        with psycopg.connect(self._server_dsn, autocommit=True) as connection:
+            name = sql.Identifier(self.name)
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+    def migrate(self, env: Mapping[str, str], workdir: str) -> None:
+        """`python -m app migrate`: the kit creates its own tables."""
+        command = [*kit_command(0)[:3], "migrate"]
+        subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            command,
+            cwd=workdir,
+            env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def execute(self, statement: str, params: Mapping[str, object] | None = None) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as connection:
+            connection.execute(statement, params)
+
+    def scalar(self, statement: str) -> object:
+        with psycopg.connect(self._dsn, autocommit=True) as connection:
+            row = connection.execute(statement).fetchone()
+        return row[0] if row else None
+
+    def seed_users(self, count: int) -> None:
+        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`."""
+        password_hash = PasswordHash((Argon2Hasher(),)).hash(PASSWORD)  # production cost
+        self.execute(
+            "INSERT INTO users (username, email, password_hash, status, is_superuser) "
+            "SELECT 'bench_user_' || g, 'bench_user_' || g || '@example.com', %(hash)s, "
+            "'active', false FROM generate_series(1, %(count)s::int) AS g",
+            {"hash": password_hash, "count": count},
+        )
+
+    def grow_posts(self, total: int, authors: int) -> None:
+        """Add posts until there are `total`; the later ones are older (default order)."""
+        current = int(self.scalar("SELECT count(*) FROM posts") or 0)  # type: ignore[call-overload]
+        if current >= total:
+            return
+        self.execute(
+            "INSERT INTO posts (title, content, user_id, created_at, updated_at) "
+            "SELECT 'Post ' || g, %(content)s, 1 + g %% %(authors)s, "
+            "now() - g * interval '1 second', now() - g * interval '1 second' "
+            "FROM generate_series(%(first)s::int, %(last)s::int) AS g",
+            {"content": CONTENT, "authors": authors, "first": current + 1, "last": total},
+        )
+        self.analyze()
+
+    def seed_movies(self, count: int) -> None:
+        self.execute(
+            "INSERT INTO movies (movie_id, title, released, rating) "
+            "SELECT g, 'Bench movie ' || g, 1900 + g %% 120, (g %% 90) / 10.0 "
+            "FROM generate_series(1, %(count)s::int) AS g",
+            {"count": count},
+        )
+        self.execute(
+            "SELECT setval(pg_get_serial_sequence('movies', 'movie_id'), max(movie_id)) FROM movies"
+        )
+
+    def analyze(self) -> None:
+        self.execute("VACUUM ANALYZE")
+
+
+def flush_redis_db(url: str) -> None:
+    """Empty the bench's own Redis db (that db only: FLUSHDB, never FLUSHALL)."""
+    client = Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
