@@ -23,6 +23,8 @@ from bench.servers import PROJECT_ROOT, kit_command
 
 USERNAME = "bench_user_1"  # every seeded user has the same password
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway account of a throwaway database
+# The smoke run's argon2 cost (the test suite's): the bench itself uses the production one.
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
 CONTENT = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor."
 
 
@@ -67,9 +69,19 @@ class BenchDatabase:
             row = connection.execute(statement).fetchone()
         return row[0] if row else None
 
-    def seed_users(self, count: int) -> None:
-        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`."""
-        password_hash = PasswordHash((Argon2Hasher(),)).hash(PASSWORD)  # production cost
+    def seed_users(self, count: int, argon2: Mapping[str, int] | None = None) -> None:
+        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`,
+        hashed at the production argon2 cost unless `argon2` gives another."""
+        hasher = (
+            Argon2Hasher()
+            if argon2 is None
+            else Argon2Hasher(
+                time_cost=argon2["time_cost"],
+                memory_cost=argon2["memory_cost"],
+                parallelism=argon2["parallelism"],
+            )
+        )
+        password_hash = PasswordHash((hasher,)).hash(PASSWORD)
         self.execute(
             "INSERT INTO users (username, email, password_hash, status, is_superuser) "
             "SELECT 'bench_user_' || g, 'bench_user_' || g || '@example.com', %(hash)s, "
@@ -113,3 +125,12 @@ def flush_redis_db(url: str) -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+def argon2_settings(argon2: Mapping[str, int]) -> dict[str, str]:
+    """The kit's settings for these argon2 parameters."""
+    return {
+        "ARGON2_TIME_COST": str(argon2["time_cost"]),
+        "ARGON2_MEMORY_COST_KIB": str(argon2["memory_cost"]),
+        "ARGON2_PARALLELISM": str(argon2["parallelism"]),
+    }
