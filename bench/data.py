@@ -10,18 +10,19 @@ them as a long-running database would.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from redis import Redis
 from sqlalchemy.engine import make_url
 
-from bench.servers import PROJECT_ROOT, kit_command
+from bench.servers import PROJECT_ROOT
 
 USERNAME = "bench_user_1"  # every seeded user has the same password
+EMAIL = f"{USERNAME}@example.com"
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway account of a throwaway database
 # The smoke run's argon2 cost (the test suite's): the bench itself uses the production one.
 CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}
@@ -48,17 +49,19 @@ class BenchDatabase:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
             connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
-    def migrate(self, env: Mapping[str, str], workdir: str) -> None:
-        """`python -m app migrate`: the kit creates its own tables."""
-        command = [*kit_command(0)[:3], "migrate"]
-        subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
-            command,
+    def run_cli(self, env: Mapping[str, str], workdir: Path, *args: str) -> None:
+        """`python -m app <args>` with the kit's settings (its contract, not its internals)."""
+        done = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [sys.executable, "-m", "app", *args],
             cwd=workdir,
             env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-            check=True,
             capture_output=True,
             timeout=120,
+            check=False,
         )
+        if done.returncode:
+            output = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+            raise RuntimeError(f"python -m app {args[0]} failed:\n{output[-2000:]}")
 
     def execute(self, statement: str, params: Mapping[str, object] | None = None) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as connection:
@@ -69,25 +72,50 @@ class BenchDatabase:
             row = connection.execute(statement).fetchone()
         return row[0] if row else None
 
-    def seed_users(self, count: int, argon2: Mapping[str, int] | None = None) -> None:
-        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`,
-        hashed at the production argon2 cost unless `argon2` gives another."""
-        hasher = (
-            Argon2Hasher()
-            if argon2 is None
-            else Argon2Hasher(
-                time_cost=argon2["time_cost"],
-                memory_cost=argon2["memory_cost"],
-                parallelism=argon2["parallelism"],
+    def seed_users(self, count: int, env: Mapping[str, str], workdir: Path) -> None:
+        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`.
+
+        The first is made by the kit (`create-user`: its hash, its derived columns), the
+        others are copies of its row in one statement, with the name replaced in every
+        text column that holds it (so columns the kit derives from the name follow)."""
+        self.run_cli(
+            env,
+            workdir,
+            "create-user",
+            "--email",
+            EMAIL,
+            "--username",
+            USERNAME,
+            "--password",
+            PASSWORD,
+        )
+        with psycopg.connect(self._dsn, autocommit=True) as connection:
+            seed = connection.execute(
+                "SELECT * FROM users WHERE username = %s", (USERNAME,)
+            ).fetchone()
+            description = connection.execute("SELECT * FROM users LIMIT 0").description
+            if seed is None or description is None:
+                raise RuntimeError("create-user made no user")
+            names, copies = [], []
+            for column, value in zip((column.name for column in description), seed, strict=True):
+                if column == "id":
+                    continue
+                names.append(sql.Identifier(column))
+                renamed = isinstance(value, str) and USERNAME in value
+                copies.append(
+                    sql.SQL("replace({}, {}, 'bench_user_' || g)").format(
+                        sql.Identifier(column), sql.Literal(USERNAME)
+                    )
+                    if renamed
+                    else sql.Identifier(column)
+                )
+            connection.execute(
+                sql.SQL(
+                    "INSERT INTO users ({}) SELECT {} FROM users, "
+                    "generate_series(2, %s::int) AS g WHERE users.username = %s"
+                ).format(sql.SQL(", ").join(names), sql.SQL(", ").join(copies)),
+                (count, USERNAME),
             )
-        )
-        password_hash = PasswordHash((hasher,)).hash(PASSWORD)
-        self.execute(
-            "INSERT INTO users (username, email, password_hash, status, is_superuser) "
-            "SELECT 'bench_user_' || g, 'bench_user_' || g || '@example.com', %(hash)s, "
-            "'active', false FROM generate_series(1, %(count)s::int) AS g",
-            {"hash": password_hash, "count": count},
-        )
 
     def grow_posts(self, total: int, authors: int) -> None:
         """Add posts until there are `total`; the later ones are older (default order)."""

@@ -168,8 +168,8 @@ async def _python_job(job: Job) -> LoadResult:
 
         async def connection() -> None:
             nonlocal failures
-            while time.perf_counter() < deadline:
-                sent = time.perf_counter()
+            sent = time.perf_counter()
+            while sent < deadline or not latencies:  # at least one request in every job
                 try:
                     response = await client.request(
                         job.method,
@@ -182,6 +182,7 @@ async def _python_job(job: Job) -> LoadResult:
                     ok = False
                 latencies.append(time.perf_counter() - sent)
                 failures += not ok
+                sent = time.perf_counter()
 
         await asyncio.gather(*(connection() for _ in range(job.connections)))
         elapsed = time.perf_counter() - started

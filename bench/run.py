@@ -44,8 +44,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.core.config import Settings
-from app.core.migrations import upgrade_to_head
 from bench.data import (
     CHEAP_ARGON2,
     PASSWORD,
@@ -247,14 +245,16 @@ class Bench:
     def argon2(self) -> dict[str, int] | None:
         return None if self.plan.production_argon2 else CHEAP_ARGON2
 
-    def kit(self, name: str = "kit", **overrides: str) -> Server:
+    def kit_settings(self, **overrides: str) -> dict[str, str]:
         if self.argon2:
             overrides |= argon2_settings(self.argon2)
-        env = kit_environment(
+        return kit_environment(
             self.database.url, self.redis_url, self.secret_key, self.workdir, **overrides
         )
+
+    def kit(self, name: str = "kit", **overrides: str) -> Server:
         port = free_port()
-        return Server(name, kit_command(port), env, self.workdir, port)
+        return Server(name, kit_command(port), self.kit_settings(**overrides), self.workdir, port)
 
     def reference(self) -> Server:
         port = free_port()
@@ -294,8 +294,8 @@ class Bench:
 
     def prepare_data(self) -> None:
         self.database.recreate()
-        upgrade_to_head(Settings(_env_file=None, database_url=self.database.url, redis_url=""))
-        self.database.seed_users(self.plan.users, self.argon2)
+        self.database.run_cli(self.kit_settings(), self.workdir, "migrate")
+        self.database.seed_users(self.plan.users, self.kit_settings(), self.workdir)
         self.database.grow_posts(self.plan.posts, self.plan.users)
         self.database.seed_movies(self.plan.movies)
         flush_redis_db(self.redis_url)

@@ -59,6 +59,16 @@ def clean_environment() -> dict[str, str]:
     }
 
 
+def unreachable_limits() -> dict[str, str]:
+    """Every limit the kit sets by default (login, credentials, ...), out of reach; the
+    default per-route limit stays as in production (`RATE_LIMIT_DEFAULT`, none)."""
+    return {
+        name.upper(): UNREACHABLE_LIMIT
+        for name, setting in Settings.model_fields.items()
+        if name.startswith("rate_limit_") and isinstance(setting.default, str) and setting.default
+    }
+
+
 def kit_environment(
     database_url: str, redis_url: str, secret_key: str, workdir: Path, **overrides: str
 ) -> dict[str, str]:
@@ -72,8 +82,7 @@ def kit_environment(
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "RATE_LIMIT_ENABLED": "true",
-        "RATE_LIMIT_LOGIN": UNREACHABLE_LIMIT,
-        "RATE_LIMIT_CREDENTIALS": UNREACHABLE_LIMIT,
+        **unreachable_limits(),
         "ACCESS_TOKEN_EXPIRE_MINUTES": "120",  # outlives any run
         "MAIL_BACKEND": "file",
         "MAIL_FILE_DIR": str(workdir / "mail"),
