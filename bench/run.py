@@ -112,14 +112,14 @@ FULL = Plan(
 QUICK = Plan(
     name="quick",
     seconds=1,
-    warmup_seconds=0.3,
+    warmup_seconds=0.2,
     rounds=2,
     cached_seconds=1,
     users=100,
     posts=10_000,
     deep_posts=50_000,
     deep_page=500,
-    movies=100,
+    movies=50,
     walk_seconds=10,
 )
 SMOKE = Plan(
@@ -564,8 +564,8 @@ class Bench:
                 f"{kit['rps']:,.0f}" if kit else "-",
                 f"{ref['rps']:,.0f}" if ref else "-",
                 f"{data['ratio']:.2f}" if data["ratio"] is not None else "-",
-                f"{kit['p50_ms']:.1f} / {kit['p99_ms']:.1f}" if kit else "-",
-                f"{ref['p50_ms']:.1f} / {ref['p99_ms']:.1f}" if ref else "-",
+                latencies(kit),
+                latencies(ref),
                 f"{kit['failures'] if kit else '-'} / {ref['failures'] if ref else '-'}",
             )
         for key, label, unit in (
@@ -595,6 +595,13 @@ class Bench:
             "targets": [target.as_dict() for target in self.targets()],
             "notes": self.notes,
         }
+
+
+def latencies(side: dict[str, Any] | None) -> str:
+    """p50 / p99 of one side of a row; "-" when no request completed."""
+    if not side or not side["rps"]:
+        return "-"
+    return f"{side['p50_ms']:.1f} / {side['p99_ms']:.1f}"
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
