@@ -23,7 +23,15 @@ import typer
 
 from bench.data import BenchDatabase
 from bench.load import run_together, wrk_available
-from bench.run import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, QUICK, Bench, scratch_directory
+from bench.run import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_REDIS_URL,
+    QUICK,
+    Bench,
+    DatabaseUrlOption,
+    RedisUrlOption,
+    scratch_directory,
+)
 
 # A frame of `py-spy record -f raw --nolineno`: "function (path)".
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*)\)$")
@@ -144,12 +152,8 @@ def main(  # noqa: PLR0917 - the command line's options
     raw_output: Annotated[Path, typer.Option(help="The raw stacks")] = Path(
         "bench/results/profile.raw"
     ),
-    database_url: Annotated[
-        str, typer.Option(envvar="BENCH_DATABASE_URL", help="Recreated on every run")
-    ] = DEFAULT_DATABASE_URL,
-    redis_url: Annotated[
-        str, typer.Option(envvar="BENCH_REDIS_URL", help="A Redis db of its own; flushed")
-    ] = DEFAULT_REDIS_URL,
+    database_url: DatabaseUrlOption = DEFAULT_DATABASE_URL,
+    redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
 ) -> None:
     """Profile one route of the kit under load with py-spy and print where the time goes."""
     use_wrk = wrk_available(install=True)
