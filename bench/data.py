@@ -72,30 +72,17 @@ class BenchDatabase:
             row = connection.execute(statement).fetchone()
         return row[0] if row else None
 
-    def seed_users(self, count: int, env: Mapping[str, str], workdir: Path) -> None:
-        """`count` active users named bench_user_<n>, ids 1..count, all with `PASSWORD`.
-
-        The first is made by the kit (`create-user`: its hash, its derived columns), the
-        others are copies of its row in one statement, with the name replaced in every
-        text column that holds it (so columns the kit derives from the name follow)."""
-        self.run_cli(
-            env,
-            workdir,
-            "create-user",
-            "--email",
-            EMAIL,
-            "--username",
-            USERNAME,
-            "--password",
-            PASSWORD,
-        )
+    def copy_user(self, count: int) -> None:
+        """Copies of the user `USERNAME` (made by the kit: its hash, the columns it derives
+        from the name) up to `count` users, named bench_user_<n>, in one statement: the
+        name is replaced in every text column that holds it."""
         with psycopg.connect(self._dsn, autocommit=True) as connection:
             seed = connection.execute(
                 "SELECT * FROM users WHERE username = %s", (USERNAME,)
             ).fetchone()
             description = connection.execute("SELECT * FROM users LIMIT 0").description
             if seed is None or description is None:
-                raise RuntimeError("create-user made no user")
+                raise RuntimeError(f"no user {USERNAME} to copy")
             names, copies = [], []
             for column, value in zip((column.name for column in description), seed, strict=True):
                 if column == "id":

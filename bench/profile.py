@@ -1,7 +1,7 @@
 """Where a kit route spends its time under load: `uv run python -m bench.profile`.
 
-Sets up the bench's database as `make bench QUICK=1` does, starts the kit alone with the
-same production settings, drives one route with wrk (or the Python client) and records
+Starts the kit alone with the production settings of `make bench`, on the data of
+`make bench QUICK=1`, drives one route with wrk (or the Python client) and records
 the server with `py-spy record -f raw` meanwhile. Prints the share of samples per package
 and the top functions by own time (the sampled frame itself) and inclusive time (the
 frame anywhere on the stack), and keeps the raw stacks for flame graphs.
@@ -159,10 +159,12 @@ def main(  # noqa: PLR0917 - the command line's options
     use_wrk = wrk_available(install=True)
     with scratch_directory() as workdir:
         bench = Bench(QUICK, use_wrk, BenchDatabase(database_url), redis_url, workdir)
-        bench.prepare_data()
+        bench.empty_stores()
+        bench.migrate()
         kit = bench.kit()
         kit.start()
         try:
+            bench.seed(kit)
             bench.log_in(kit)
             job = bench.job(kit, [route], connections, seconds + 2, headers=bench.auth)
             bench.warm_up(bench.job(kit, [route], connections, 1, headers=bench.auth))

@@ -47,6 +47,7 @@ from rich.table import Table
 
 from bench.data import (
     CHEAP_ARGON2,
+    EMAIL,
     PASSWORD,
     USERNAME,
     BenchDatabase,
@@ -77,6 +78,7 @@ RedisUrlOption = Annotated[
     str, typer.Option(envvar="BENCH_REDIS_URL", help="A Redis db of its own; flushed")
 ]
 LOGIN_PATH = "/api/v1/auth/login"
+REGISTER_PATH = "/api/v1/auth/register"
 POSTS_PATH = "/api/v1/posts"
 
 
@@ -95,7 +97,9 @@ class Plan:
     deep_page: int
     movies: int
     walk_seconds: float  # the longest the walk to the deep cursor may take
-    start_together: bool = False  # start the servers at once (their cold starts overlap)
+    # Start the servers at once (their cold starts overlap, and include the kit's
+    # migration of an empty database).
+    start_together: bool = False
     cold_kit: bool = True  # a second kit whose cache always misses
     production_argon2: bool = True
     connections: int = 32
@@ -300,13 +304,24 @@ class Bench:
 
     # -- the stages
 
-    def prepare_data(self) -> None:
+    def empty_stores(self) -> None:
+        """A new empty database and an empty Redis db."""
         self.database.recreate()
+        flush_redis_db(self.redis_url)
+
+    def migrate(self) -> None:
         self.database.run_cli(self.kit_settings(), self.workdir, "migrate")
-        self.database.seed_users(self.plan.users, self.kit_settings(), self.workdir)
+
+    def seed(self, kit: Server) -> None:
+        """The first user registered through the kit's API, then copies of it, posts and
+        movies in bulk."""
+        account = {"username": USERNAME, "email": EMAIL, "password": PASSWORD}
+        httpx.post(
+            kit.base_url + REGISTER_PATH, json=account, trust_env=False, timeout=30
+        ).raise_for_status()
+        self.database.copy_user(self.plan.users)
         self.database.grow_posts(self.plan.posts, self.plan.users)
         self.database.seed_movies(self.plan.movies)
-        flush_redis_db(self.redis_url)
 
     def log_in(self, kit: Server) -> None:
         response = httpx.post(
@@ -435,7 +450,6 @@ class Bench:
 
     def measure(self) -> None:
         started, load_before = time.monotonic(), os.getloadavg()[0]
-        self.prepare_data()
         reference, kit = self.reference(), self.kit()
         # Every read a cache miss: entries expire after 1 ms, in a namespace of their own.
         cold_kit = self.kit("kit-cold", CACHE_TTL="0.001", CACHE_VERSION="bench-cold")
@@ -443,12 +457,15 @@ class Bench:
         with ExitStack() as stack:
             for server in servers:
                 stack.callback(server.stop)
-            if self.plan.start_together:
+            self.empty_stores()
+            if self.plan.start_together:  # the kit migrates as it starts
                 with ThreadPoolExecutor() as starting:
                     list(starting.map(Server.start, servers))
-            else:  # one at a time: each cold start on a quiet machine
+            else:  # one at a time, on a migrated database: each cold start on a quiet machine
+                self.migrate()
                 for server in servers:
                     server.start()
+            self.seed(kit)
             self.log_in(kit)
             self.route_table(kit, reference)
             self.resources["rss_mib"] = {"kit": kit.rss_mib(), "reference": reference.rss_mib()}
