@@ -79,6 +79,8 @@ RedisUrlOption = Annotated[
 ]
 LOGIN_PATH = "/api/v1/auth/login"
 REGISTER_PATH = "/api/v1/auth/register"
+SETTLE_SECONDS = 20  # longer than the kit's pool timeout
+SETTLED_LATENCY = 0.1
 POSTS_PATH = "/api/v1/posts"
 
 
@@ -129,8 +131,8 @@ QUICK = Plan(
     cached_seconds=1,
     users=100,
     posts=10_000,
-    deep_posts=50_000,
-    deep_page=500,
+    deep_posts=20_000,
+    deep_page=200,
     movies=50,
     walk_seconds=10,
 )
@@ -297,6 +299,22 @@ class Bench:
         """Whether every path answers 2xx (asked once each, in order: it warms them up)."""
         with httpx.Client(base_url=server.base_url, trust_env=False, timeout=10) as client:
             return all(client.get(path, headers=headers).is_success for path in paths)
+
+    def settle(self, server: Server) -> None:
+        """Wait (at most `SETTLE_SECONDS`) until the server answers a database read at
+        once: requests left over from a run must not slow down the next one."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        with httpx.Client(base_url=server.base_url, trust_env=False, timeout=1) as client:
+            while time.monotonic() < deadline:
+                sent = time.monotonic()
+                try:
+                    answered = client.get(f"{POSTS_PATH}/1").is_success
+                except httpx.TransportError:
+                    answered = False
+                if answered and time.monotonic() - sent < SETTLED_LATENCY:
+                    return
+                time.sleep(0.1)
+        self.notes.append(f"{server.name} was still busy after {SETTLE_SECONDS} s of rest")
 
     def add(self, key: str, label: str, note: str = "") -> Row:
         self.rows[key] = Row(key, label, note=note)
@@ -473,9 +491,13 @@ class Bench:
                 "kit": kit.cold_start_seconds,
                 "reference": reference.cold_start_seconds,
             }
-            self.cached_movies(kit, cold_kit, reference)
+            # The cached reads last: a kit that chokes on them cannot spoil the other rows.
+            self.settle(kit)
             self.profile_under_logins(kit)
+            self.settle(kit)
             self.deep_pages(kit)
+            self.settle(kit)
+            self.cached_movies(kit, cold_kit, reference)
         self.notes.append(
             f"{self.plan.name} run, {time.monotonic() - started:.0f} s in all; load average "
             f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} "
@@ -515,14 +537,16 @@ class Bench:
             )
         )
         cached_seconds = sum(result.seconds for result in warm.kit)
+        completed = sum(result.requests for result in warm.kit)
         targets.append(
             Target(
                 f"non-2xx of the warm cached read at {plan.cached_connections} clients",
-                float(sum(result.failures for result in warm.kit)) if warm.kit else None,
+                float(sum(result.failures for result in warm.kit)) if completed else None,
                 0,
                 at_least=False,
                 unit="",
-                note=f"{cached_seconds:.0f} s of load (the issue asks 60 s)",
+                note=f"{completed} requests completed in {cached_seconds:.0f} s of load "
+                "(the issue asks 60 s)",
             )
         )
         idle, busy = rows["profile_idle"], rows["profile_logins"]
