@@ -194,7 +194,8 @@ class Row:
                 "rounds": [result.as_dict() for result in results],
             }
 
-        ratio = self.kit_rps() / self.reference_rps() if self.reference and self.kit else None
+        compared = self.kit and self.reference_rps()
+        ratio = self.kit_rps() / self.reference_rps() if compared else None
         return {
             "label": self.label,
             "kit": side(self.kit),
