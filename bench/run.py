@@ -501,6 +501,10 @@ class Bench:
             self.deep_pages(kit)
             self.settle(kit)
             self.cached_movies(kit, cold_kit, reference)
+            self.notes.append(
+                f"kit RSS at the end {kit.rss_mib():.0f} MiB, peak {kit.peak_rss_mib():.0f} MiB "
+                "(argon2 takes 64 MiB a login)"
+            )
         self.notes.append(
             f"{self.plan.name} run, {time.monotonic() - started:.0f} s in all; load average "
             f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} "
@@ -627,7 +631,7 @@ class Bench:
                 f"{kit['failures'] if kit else '-'} / {ref['failures'] if ref else '-'}",
             )
         for key, label, unit in (
-            ("rss_mib", "RSS after load", "MiB"),
+            ("rss_mib", "RSS after the route table's load", "MiB"),
             ("cold_start_s", "cold start to first 200", "s"),
         ):
             if key in self.resources:

@@ -150,6 +150,9 @@ class Server:
     def rss_mib(self) -> float:
         return memory_kib(self.pid, "VmRSS") / 1024
 
+    def peak_rss_mib(self) -> float:
+        return memory_kib(self.pid, "VmHWM") / 1024
+
     def start(self) -> None:
         """Launch the process and wait for its first 200, timing the cold start."""
         env = {**self.env, "PYTHONPATH": str(PROJECT_ROOT)}
