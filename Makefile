@@ -65,8 +65,9 @@ worker: install ## Run a background-task worker (needs REDIS_URL)
 scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
 	$(RUN) python -m app scheduler
 
-bench: install ## Load-test a real server on loopback (requests/s, latency percentiles, peak RSS)
-	$(RUN) python bench/run.py
+bench: install ## The kit side by side with a bare reference on PostgreSQL + Redis (QUICK=1: < 1 min)
+	bash .ci/services
+	$(RUN) python -m bench.run $(if $(QUICK),--quick)
 
 up: .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)
 	$(COMPOSE_DEV) up --build --detach

@@ -1,7 +1,8 @@
 """Cost of authentication on a real server: `uv run python -m bench.auth_latency`.
 
 Starts `python -m app serve` with production settings (production argon2 parameters, rate
-limits off so the loop is not throttled) and measures, one request at a time:
+limits off so the loop is not throttled; `make bench` measures with them on) and
+measures, one request at a time:
 
 - login latency (argon2id verify at production cost, plus issuing the token pair);
 - logins 8 at a time, and `/health/live` latency meanwhile: hashing runs in threads, so
@@ -16,15 +17,17 @@ the machine: compare runs made on the same machine only.
 from __future__ import annotations
 
 import asyncio
-import os
+import secrets
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 
-from bench.run import free_port, running_server
+from bench.servers import Server, free_port, kit_command, kit_environment
 
 EMAIL = "bench-admin@example.com"
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway account of a throwaway database
@@ -104,18 +107,24 @@ def main(
     database_url: Annotated[str, typer.Option(help="Empty: embedded SQLite")] = "",
 ) -> None:
     """Measure login latency and the cost of an authenticated request."""
-    os.environ.update(
-        {
-            "RATE_LIMIT_ENABLED": "false",
-            "FIRST_SUPERUSER_EMAIL": EMAIL,
-            "FIRST_SUPERUSER_PASSWORD": PASSWORD,
-        }
-    )
-    for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST_KIB", "ARGON2_PARALLELISM"):
-        os.environ.pop(name, None)  # production parameters, whatever the shell says
     port = free_port()
-    with running_server(port, database_url or None, ""):
-        lines = asyncio.run(run(f"http://127.0.0.1:{port}", logins, requests))
+    with tempfile.TemporaryDirectory(prefix="modulith-bench-") as scratch:
+        workdir = Path(scratch)
+        env = kit_environment(
+            database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+            "",
+            secrets.token_urlsafe(48),
+            workdir,
+            RATE_LIMIT_ENABLED="false",
+            FIRST_SUPERUSER_EMAIL=EMAIL,
+            FIRST_SUPERUSER_PASSWORD=PASSWORD,
+        )
+        server = Server("kit", kit_command(port), env, workdir, port)
+        server.start()
+        try:
+            lines = asyncio.run(run(server.base_url, logins, requests))
+        finally:
+            server.stop()
     for line in lines:
         typer.echo(line)
 
