@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import uuid
 from typing import Annotated, Any
 
 import jwt
@@ -38,12 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 # (app/auth/repository.py), the live user behind a token, its revocation checked, in one
 # statement.
 AUTHENTICATED_USER_SQL = text(
-    "SELECT users.id, users.username, users.email, users.password_hash, users.status, "
-    "users.is_superuser, users.tokens_valid_after, users.created_at, users.updated_at, "
-    "users.deleted_at FROM users "
-    "WHERE users.deleted_at IS NULL AND users.id = :user_id "
-    "AND NOT (EXISTS (SELECT revoked_access_tokens.jti FROM revoked_access_tokens "
+    "SELECT users.id, users.username, users.email, users.status, users.is_superuser, "
+    "users.created_at, users.updated_at FROM users "
+    "WHERE users.id = :user_id AND users.deleted_at IS NULL "
+    "AND NOT (EXISTS (SELECT * FROM revoked_access_tokens "
     "WHERE revoked_access_tokens.jti = :jti)) "
+    "AND (EXISTS (SELECT * FROM refresh_families WHERE refresh_families.id = :session_id "
+    "AND refresh_families.user_id = users.id AND refresh_families.revoked_at IS NULL)) "
     "AND (users.tokens_valid_after IS NULL OR users.tokens_valid_after <= :issued_at)"
 )
 # `GET /posts/{id}`: `BaseRepository.get` on posts (app/core/repository.py).
@@ -62,7 +64,7 @@ POSTS_COUNT_SQL = text(
 POSTS_PAGE_SQL = text(
     "SELECT posts.id, posts.title, posts.content, posts.user_id, posts.created_at, "
     "posts.updated_at, posts.deleted_at FROM posts WHERE posts.deleted_at IS NULL "
-    "ORDER BY posts.created_at DESC, posts.id ASC LIMIT :limit OFFSET :offset"
+    "ORDER BY posts.created_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
 )
 # Author names of posts: `UserRepository.get_names` through `AuthGateway.get_users`
 # (app/auth/gateway.py), one batched query per request.
@@ -128,7 +130,7 @@ class MovieOut(BaseModel):
 class AccessTokens:
     """The kit's access-token check (app/auth/security.py `AccessTokenCodec.decode`)."""
 
-    REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type", "iss", "aud")
+    REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "sid", "type", "iss", "aud")
 
     def __init__(self) -> None:
         self.key = os.environ["SECRET_KEY"]
@@ -158,6 +160,7 @@ class AccessTokens:
         return {
             "user_id": int(subject),
             "jti": jti,
+            "session_id": uuid.UUID(payload["sid"]),
             "issued_at": dt.datetime.fromtimestamp(payload["iat"], dt.UTC),
         }
 

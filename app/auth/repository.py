@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, or_, select
+from sqlalchemy import Row, bindparam, delete, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +59,26 @@ READ_COLUMNS = (
     User.updated_at,
 )
 
+_USERS = User.__table__.c
+_FAMILIES = RefreshFamily.__table__.c
+_REVOKED = RevokedAccessToken.__table__.c
+# The names of live users (see `UserRepository.get_names`).
+USER_NAMES = select(_USERS.id, _USERS.username).where(
+    _USERS.id.in_(bindparam("ids", expanding=True)), _USERS.deleted_at.is_(None)
+)
+# The live account behind an access token (see `UserRepository.get_authenticated`).
+AUTHENTICATED_USER = select(*(_USERS[column.key] for column in READ_COLUMNS)).where(
+    _USERS.id == bindparam("user_id"),
+    _USERS.deleted_at.is_(None),
+    ~exists().where(_REVOKED.jti == bindparam("jti")),
+    exists().where(
+        _FAMILIES.id == bindparam("session_id"),
+        _FAMILIES.user_id == _USERS.id,
+        _FAMILIES.revoked_at.is_(None),
+    ),
+    or_(_USERS.tokens_valid_after.is_(None), _USERS.tokens_valid_after <= bindparam("issued_at")),
+)
+
 
 @dataclass(frozen=True)
 class ConsumedRefreshToken:
@@ -94,21 +114,13 @@ class UserRepository(BaseRepository[User]):
         token not logged out, its session (refresh family) not revoked, and not issued
         before the account's last password reset. Each condition is a primary-key probe.
 
-        Every request pays for it, so it reads only the columns of `UserRead`, as a plain
-        row (no ORM object, no identity map)."""
-        revoked = select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == jti)
-        live_session = select(RefreshFamily.id).where(
-            RefreshFamily.id == session_id,
-            RefreshFamily.user_id == User.id,
-            RefreshFamily.revoked_at.is_(None),
-        )
-        result = await self.session.execute(
-            self._live(select(*READ_COLUMNS)).where(
-                User.id == user_id,
-                ~revoked.exists(),
-                live_session.exists(),
-                or_(User.tokens_valid_after.is_(None), User.tokens_valid_after <= issued_at),
-            )
+        Every request pays for it: a statement built once (compiled once, its cache key
+        memoised), run on the session's connection as Core, read as a plain row of the
+        columns `UserRead` shows (no ORM object, no identity map)."""
+        connection = await self.session.connection()
+        result = await connection.execute(
+            AUTHENTICATED_USER,
+            {"user_id": user_id, "jti": jti, "session_id": session_id, "issued_at": issued_at},
         )
         return result.one_or_none()
 
@@ -147,9 +159,8 @@ class UserRepository(BaseRepository[User]):
         ids = set(user_ids)
         if not ids:
             return {}
-        rows = await self.session.execute(
-            select(User.id, User.username).where(User.id.in_(ids), User.deleted_at.is_(None))
-        )
+        connection = await self.session.connection()
+        rows = await connection.execute(USER_NAMES, {"ids": list(ids)})
         return {row.id: row.username for row in rows}
 
 

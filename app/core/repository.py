@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Update, func, select, update
+from sqlalchemy import Row, Select, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -29,6 +29,10 @@ def bulk_update(model: type[DeclarativeBase], *conditions: Any, **values: Any) -
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+# `BaseRepository.get_row`'s statement of each model, built on first use.
+_ROW_BY_ID: dict[type[DeclarativeBase], Select[*tuple[Any, ...]]] = {}
 
 
 class BaseRepository(Generic[ModelT]):
@@ -57,6 +61,24 @@ class BaseRepository(Generic[ModelT]):
         primary_key = self.model.__mapper__.primary_key[0]
         stmt = self.select(include_deleted=include_deleted).where(primary_key == ident)
         found: ModelT | None = await self.session.scalar(stmt)
+        return found
+
+    async def get_row(self, ident: Any) -> Row[*tuple[Any, ...]] | None:
+        """The live row's columns as a plain row, for a read that changes nothing: a
+        statement built once per model, run as Core (no ORM object, no identity map)."""
+        statement = _ROW_BY_ID.get(self.model)
+        if statement is None:
+            primary_key = self.model.__mapper__.primary_key[0]
+            columns = self.model.__table__.columns
+            statement = self._live(select(*columns).where(primary_key == bindparam("ident")))
+            _ROW_BY_ID[self.model] = statement
+        connection = await self.session.connection()
+        return (await connection.execute(statement, {"ident": ident})).one_or_none()
+
+    async def get_row_or_404(self, ident: Any) -> Row[*tuple[Any, ...]]:
+        found = await self.get_row(ident)
+        if found is None:
+            raise self.not_found_error(f"{self.model.__name__} {ident} not found")
         return found
 
     async def get_or_404(self, ident: Any) -> ModelT:

@@ -51,7 +51,7 @@ class MovieService:
         return movie
 
     async def _load(self, movie_id: int) -> MovieRead | None:
-        movie = await self.movies.get(movie_id)
+        movie = await self.movies.get_row(movie_id)
         return MovieRead.model_validate(movie) if movie is not None else None
 
     async def create_movie(self, data: MovieCreate) -> MovieRead:

@@ -48,7 +48,7 @@ class PostService:
         authors = await self.auth.get_users(post.user_id for post in posts)
         return {user_id: author.username for user_id, author in authors.items()}
 
-    async def _with_author_name(self, post: Post) -> PostRead:
+    async def _with_author_name(self, post: Post | Row[Any]) -> PostRead:
         names = await self._author_names([post])
         return to_post_read(post, names.get(post.user_id))
 
@@ -58,7 +58,7 @@ class PostService:
         return page.map(PostRead, lambda post: to_post_read(post, names.get(post.user_id)))
 
     async def get_post(self, post_id: int) -> PostRead:
-        return await self._with_author_name(await self.posts.get_or_404(post_id))
+        return await self._with_author_name(await self.posts.get_row_or_404(post_id))
 
     async def create_post(self, data: PostCreate, author: UserRead) -> PostRead:
         post = await self.posts.add(Post(**data.model_dump(), user_id=author.id))
