@@ -26,8 +26,8 @@ class BaseRepository(Generic[ModelT]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[ModelT]]:
-        stmt: Select[tuple[ModelT]] = select(self.model)
+    def select(self, *, include_deleted: bool = False) -> Select[ModelT]:
+        stmt: Select[ModelT] = select(self.model)
         if issubclass(self.model, SoftDeleteMixin) and not include_deleted:
             stmt = stmt.where(self.model.deleted_at.is_(None))
         return stmt
@@ -45,7 +45,7 @@ class BaseRepository(Generic[ModelT]):
         return found
 
     async def list(
-        self, params: ListParams, spec: ListSpec, stmt: Select[tuple[ModelT]] | None = None
+        self, params: ListParams, spec: ListSpec, stmt: Select[ModelT] | None = None
     ) -> Page[ModelT]:
         """One page of rows matching the filters: by offset, or after a cursor's keyset."""
         filtered = spec.apply(stmt if stmt is not None else self.select(), params)
