@@ -141,7 +141,10 @@ def new_module_command(
         typer.Option(help="Its singular, when the guessed one is wrong"),
     ] = None,
     root: Annotated[
-        Path, typer.Option(help="The project to add it to", file_okay=False, exists=True)
+        Path,
+        typer.Option(
+            help="The project to add it to", file_okay=False, exists=True, resolve_path=True
+        ),
     ] = PROJECT_ROOT,
 ) -> None:
     """Scaffold app/NAME/ with its tests and migration, wired into app/modules.py and the
