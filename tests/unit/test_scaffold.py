@@ -79,10 +79,14 @@ def check_in_parallel(project: Path, commands: dict[str, list[str]]) -> dict[str
         for name, command in commands.items()
     }
     failures = {}
-    for name, process in running.items():
-        output, _ = process.communicate(timeout=300)
-        if process.returncode != 0:
-            failures[name] = output
+    try:
+        for name, process in running.items():
+            output, _ = process.communicate(timeout=300)
+            if process.returncode != 0:
+                failures[name] = output
+    finally:
+        for process in running.values():
+            process.kill()  # only those still running, after a timeout
     return failures
 
 
