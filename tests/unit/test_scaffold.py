@@ -90,6 +90,7 @@ def check_in_parallel(project: Path, commands: dict[str, list[str]]) -> dict[str
     return failures
 
 
+@pytest.mark.runs_long
 def test_a_new_module_passes_every_check_and_its_own_tests(project: Path) -> None:
     """One generation, then ruff, mypy --strict, the import contracts and the generated
     tests (which migrate a database of their own through the new migration) in the copy."""
