@@ -17,6 +17,8 @@ from app.scaffold import PROJECT_ROOT, ModuleNames, new_module
 from app.scaffold.migration import migrations_of
 from app.scaffold.wiring import wire_modules
 
+# Names no project is likely to have made with `new-module` already.
+NEW_MODULE = "scaffold_samples"
 COPIED = ("app", "tests", "migrations", "pyproject.toml", "uv.lock", ".test.env")
 # mypy's cache of this tree (written by `make lint` before the suite runs): with it, checking
 # the copy reads the untouched modules from the cache and only analyses the new ones.
@@ -166,10 +168,10 @@ def test_a_branched_migration_history_is_refused(project: Path) -> None:
     """A second head (two branches never merged): the new revision could follow neither."""
     branch = project / "migrations" / "versions" / "branch.py"
     branch.write_text('revision = "b1"\ndown_revision = "8cb2f06c00a4"\n')
-    result = CliRunner().invoke(cli, ["new-module", "books", "--root", str(project)])
+    result = CliRunner().invoke(cli, ["new-module", NEW_MODULE, "--root", str(project)])
     assert result.exit_code == 1
     assert "the migrations have 2 heads" in result.output
-    assert not (project / "app" / "books").exists()
+    assert not (project / "app" / NEW_MODULE).exists()
 
 
 @pytest.mark.parametrize(
@@ -209,5 +211,5 @@ def test_without_ruff_the_files_are_left_unformatted(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert not new_module(project, "books").formatted
-    assert (project / "app" / "books" / "router.py").is_file()
+    assert not new_module(project, NEW_MODULE).formatted
+    assert (project / "app" / NEW_MODULE / "router.py").is_file()
