@@ -67,9 +67,10 @@ def names_the_templates_import() -> frozenset[str]:
     """The names the generated files import from elsewhere, which the model's must not be."""
     found: set[str] = set()
     for template in TEMPLATES.rglob("*.tmpl"):
-        for match in re.finditer(r"^from (\S+) import \(?([^)\n]*)", template.read_text(), re.M):
-            if "$" not in match.group(1):
-                found.update(name.strip() for name in match.group(2).split(",") if name.strip())
+        code = re.sub(r"#.*", "", template.read_text())
+        for module, names in re.findall(r"^from (\S+) import (\([^)]*\)|.*)$", code, re.M):
+            if "$" not in module:
+                found.update(re.findall(r"\w+", names))
     return frozenset(found)
 
 
