@@ -9,7 +9,7 @@ unexport PYTHONDONTWRITEBYTECODE
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN = $(UV) run --frozen
 
-.PHONY: help install run test lint fmt migrate worker scheduler bench clean
+.PHONY: help install run test test-scaffold lint fmt migrate worker scheduler bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,10 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
+
+test-scaffold: install ## Generate a module in a copy of the project and run its own tests there
+	bash .ci/services
+	$(RUN) pytest -m scaffold tests/unit/test_scaffold.py
 
 lint: install ## ruff, formatting, mypy --strict, the import contracts, Dockerfile and compose
 	$(RUN) ruff check .

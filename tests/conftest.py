@@ -51,12 +51,6 @@ def pytest_configure() -> None:
         os.environ["REDIS_URL"] = f"{server}/{int(db) + index}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `runs_long` tests first: at the end, under xdist, their wait would be the
-    suite's tail; at the start the other workers run the rest meanwhile."""
-    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
-
-
 def load_test_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=TEST_ENV_FILE, **overrides)
 
