@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -66,7 +67,12 @@ def scratch_environment(project: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("PYTEST_", "COV_CORE_", "COVERAGE_"))
     }
-    environment["DATABASE_URL"] = f"{os.environ['DATABASE_URL']}_scaffold"
+    url = make_url(os.environ["DATABASE_URL"])
+    # `x_test` -> `x_scaffold_test`: a name of its own, still ending in `_test`.
+    name = (url.database or "").removesuffix("_test")
+    environment["DATABASE_URL"] = url.set(database=f"{name}_scaffold_test").render_as_string(
+        hide_password=False
+    )
     environment["PYTHONPATH"] = str(project)
     return environment
 
