@@ -15,7 +15,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test fuzz soak lint fmt migrate worker scheduler bench up down logs clean
+.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate worker scheduler bench up down logs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,10 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
 	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
+
+test-scaffold: install ## Generate a module in a copy of the project and run its own tests there
+	bash .ci/services
+	$(RUN) pytest -m scaffold tests/unit/test_scaffold.py
 
 fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make test (FUZZ_EXAMPLES=300)
 	bash .ci/services

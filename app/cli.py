@@ -201,23 +201,32 @@ def seed(
 @cli.command("new-module")
 def new_module_command(
     name: Annotated[str, typer.Argument(help="Plural package name, e.g. books")],
+    singular: Annotated[
+        str | None,
+        typer.Option(help="Its singular, when the guessed one is wrong"),
+    ] = None,
     root: Annotated[
-        Path, typer.Option(help="The project to add it to", file_okay=False, exists=True)
+        Path,
+        typer.Option(
+            help="The project to add it to", file_okay=False, exists=True, resolve_path=True
+        ),
     ] = PROJECT_ROOT,
 ) -> None:
-    """Scaffold app/NAME/ with its tests, and wire it into app/modules.py and the contracts."""
+    """Scaffold app/NAME/ with its tests and migration, wired into app/modules.py and the
+    import contracts."""
     from app.scaffold import ScaffoldError, new_module, next_steps  # noqa: PLC0415 - see above
 
     try:
-        created = new_module(root, name)
+        created = new_module(root, name, singular)
     except ScaffoldError as error:
         raise CliError(f"Cannot create the module: {error}", exit_code=1) from None
-    for path in created.files:
+    for path in [*created.files, created.migration]:
         typer.echo(f"created {path.relative_to(root)}")
     typer.echo("wired into app/modules.py and the import contracts of pyproject.toml")
     if not created.formatted:
         typer.echo("ruff is not installed: run `make fmt` to format the new files")
-    typer.echo("Next steps:\n" + "\n".join(f"  {step}" for step in next_steps(name)))
+    steps = next_steps(created, root)
+    typer.echo("Next steps:\n" + "\n".join(f"  {step}" for step in steps))
 
 
 def main() -> None:

@@ -44,8 +44,8 @@ class BaseRepository(Generic[ModelT]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[ModelT]]:
-        stmt: Select[tuple[ModelT]] = select(self.model)
+    def select(self, *, include_deleted: bool = False) -> Select[ModelT]:
+        stmt: Select[ModelT] = select(self.model)
         return self._live(stmt) if not include_deleted else stmt
 
     def select_rows(self) -> Select[Any]:
