@@ -22,9 +22,10 @@ from redis.asyncio import Redis
 from taskiq.kicker import AsyncKicker
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.queue import task_options
 from app.core.queue.broker import CONSUMER_GROUP
-from app.core.queue.service import QueueService
+from app.core.queue.task_broker import TaskBroker
 from app.core.queue.tasks import heartbeat
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,8 @@ GIVE_UP_SECONDS = 300
 
 async def fill_stream(settings: Settings, count: int) -> None:
     """Send `count` no-op task calls straight to the stream: only the worker is timed."""
-    queue = QueueService(settings)
+    database = Database.from_settings(settings)
+    queue = TaskBroker(settings, database)
     name = task_options(heartbeat).name
     sending = asyncio.Semaphore(64)
 
@@ -45,6 +47,7 @@ async def fill_stream(settings: Settings, count: int) -> None:
         await asyncio.gather(*(send_one() for _ in range(count)))
     finally:
         await queue.broker.shutdown()
+        await database.dispose()
 
 
 async def group_progress(redis: Redis, stream: str) -> tuple[int, int]:
