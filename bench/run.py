@@ -739,6 +739,11 @@ def run_bench(
             results_path.parent.mkdir(parents=True, exist_ok=True)
             for server in bench.servers:
                 server.keep_log(results_path.parent)
+                if server.early_exit is not None:
+                    bench.notes.append(
+                        f"{server.name} exited with code {server.early_exit} during the run "
+                        "(its log is kept): the rows after that are void"
+                    )
     console.print(bench.table())
     for target in bench.targets():
         console.print(target.line(), highlight=False, markup=False)

@@ -120,7 +120,7 @@ def reference_command(port: int) -> list[str]:
         "httptools",
         "--no-access-log",
         "--log-level",
-        "warning",
+        "info",  # start and stop lines only: no access log
     ]
 
 
@@ -135,6 +135,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes] | None = None
     cold_start_seconds: float = 0.0
+    early_exit: int | None = None  # the exit code when it was gone before `stop`
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -193,7 +194,10 @@ class Server:
         return kept
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            return
+        if self.process.poll() is not None:
+            self.early_exit = self.process.returncode
             return
         self.process.send_signal(signal.SIGTERM)
         try:
