@@ -312,7 +312,10 @@ class Bench:
         for server in servers:
             with httpx.Client(base_url=server.base_url, trust_env=False, timeout=10) as client:
                 for path in paths:
-                    status = client.get(path, headers=headers).status_code
+                    try:
+                        status = client.get(path, headers=headers).status_code
+                    except httpx.TransportError as error:
+                        return f"skipped: {server.name} unreachable ({type(error).__name__})"
                     if not 200 <= status < 300:
                         return f"skipped: {server.name} answered {status} to {path}"
         return ""
