@@ -178,6 +178,13 @@ class Row:
     def reference_rps(self) -> float:
         return self.median(self.reference, lambda result: result.rps)
 
+    def failures(self) -> tuple[int, int]:
+        """Failed requests of the kit and of the reference in all rounds."""
+        return (
+            sum(result.failures for result in self.kit),
+            sum(result.failures for result in self.reference),
+        )
+
     def kit_p99(self) -> float:
         return self.median(self.kit, lambda result: result.p99_ms)
 
@@ -252,6 +259,7 @@ class Bench:
     rows: dict[str, Row] = field(default_factory=dict)
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
     token: str = ""
 
     # -- servers
@@ -296,10 +304,21 @@ class Bench:
         if job.seconds:
             run_together([job], use_wrk=False)
 
-    def answers(self, server: Server, *paths: str, headers: dict[str, str]) -> bool:
-        """Whether every path answers 2xx (asked once each, in order: it warms them up)."""
-        with httpx.Client(base_url=server.base_url, trust_env=False, timeout=10) as client:
-            return all(client.get(path, headers=headers).is_success for path in paths)
+    def refusal(
+        self, servers: Sequence[Server], paths: Sequence[str], headers: dict[str, str]
+    ) -> str:
+        """Why not every server answers every path with a 2xx ("" when they do); each path
+        is asked once, in order, which warms it up (and fills the cache)."""
+        for server in servers:
+            with httpx.Client(base_url=server.base_url, trust_env=False, timeout=10) as client:
+                for path in paths:
+                    try:
+                        status = client.get(path, headers=headers).status_code
+                    except httpx.TransportError as error:
+                        return f"skipped: {server.name} unreachable ({type(error).__name__})"
+                    if not 200 <= status < 300:
+                        return f"skipped: {server.name} answered {status} to {path}"
+        return ""
 
     def settle(self, server: Server) -> None:
         """Wait (at most `SETTLE_SECONDS`) until the server answers a database read at
@@ -370,8 +389,8 @@ class Bench:
         for key, label, path, headers in routes:
             row = self.add(key, label)
             sides = ((row.kit, kit), (row.reference, reference))
-            if not all(self.answers(server, path, headers=headers) for _, server in sides):
-                row.note = "skipped: not 2xx on every server"
+            row.note = self.refusal([kit, reference], [path], headers)
+            if row.note:
                 continue
             for _, server in sides:
                 self.warm_up(
@@ -401,8 +420,8 @@ class Bench:
             cold.note = f"not run in a {self.plan.name} run"
         # Every entry cached before the first measured request.
         servers = (kit, cold_kit, reference) if self.plan.cold_kit else (kit, reference)
-        if not all(self.answers(server, *paths, headers=self.auth) for server in servers):
-            warm.note = "skipped: not 2xx on every server"
+        warm.note = self.refusal(servers, paths, self.auth)
+        if warm.note:
             return
         for _ in range(self.plan.rounds):
             warm.kit += self.run(
@@ -475,6 +494,7 @@ class Bench:
         # Every read a cache miss: entries expire after 1 ms, in a namespace of their own.
         cold_kit = self.kit("kit-cold", CACHE_TTL="0.001", CACHE_VERSION="bench-cold")
         servers = (reference, kit, cold_kit) if self.plan.cold_kit else (reference, kit)
+        self.servers = list(servers)
         with ExitStack() as stack:
             for server in servers:
                 stack.callback(server.stop)
@@ -592,12 +612,15 @@ class Bench:
 
     def _ratio_target(self, key: str, name: str, threshold: float) -> Target:
         row = self.rows[key]
+        failed = row.failures()
+        note = row.note or (
+            f"failed requests kit {failed[0]} / reference {failed[1]} (see the logs): "
+            "their RPS do not compare"
+            if any(failed)
+            else ""
+        )
         return Target(
-            name,
-            _ratio(row.kit_rps(), row.reference_rps()),
-            threshold,
-            at_least=True,
-            note=row.note,
+            name, _ratio(row.kit_rps(), row.reference_rps()), threshold, at_least=True, note=note
         )
 
     # -- the report
@@ -713,7 +736,17 @@ def run_bench(
     use_wrk = client == "wrk" or (client == "auto" and wrk_available(install=True))
     with scratch_directory() as workdir:
         bench = Bench(plan, use_wrk, BenchDatabase(database_url), redis_url, workdir)
-        bench.measure()
+        try:
+            bench.measure()
+        finally:  # the servers' errors, even when the run failed
+            results_path.parent.mkdir(parents=True, exist_ok=True)
+            for server in bench.servers:
+                server.keep_log(results_path.parent)
+                if server.early_exit is not None:
+                    bench.notes.append(
+                        f"{server.name} exited with code {server.early_exit} during the run "
+                        "(its log is kept): the rows after that are void"
+                    )
     console.print(bench.table())
     for target in bench.targets():
         console.print(target.line(), highlight=False, markup=False)
@@ -722,7 +755,7 @@ def run_bench(
     results = bench.results()
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"results: {results_path}", highlight=False)
+    console.print(f"results and the servers' logs: {results_path.parent}", highlight=False)
     return results
 
 

@@ -8,6 +8,7 @@ scratch directory (so no developer `.env` leaks in), with their output in a log 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60.0  # imports and migrations, on a busy machine
 STOP_TIMEOUT_SECONDS = 35.0
 LIVE_PATH = "/health/live"
+ACCESS = "app.access"  # the kit's access-log logger
+SUCCESS = re.compile(r'"status":\s*[23]\d\d')
 
 
 def free_port() -> int:
@@ -117,7 +120,7 @@ def reference_command(port: int) -> list[str]:
         "httptools",
         "--no-access-log",
         "--log-level",
-        "warning",
+        "info",  # start and stop lines only: no access log
     ]
 
 
@@ -132,6 +135,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes] | None = None
     cold_start_seconds: float = 0.0
+    early_exit: int | None = None  # the exit code when it was gone before `stop`
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -178,8 +182,22 @@ class Server:
         tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:]) or "(empty)"
         raise RuntimeError(f"{self.name} did not start; the end of its log:\n{tail}")
 
+    def keep_log(self, directory: Path) -> Path:
+        """Copy the server's log to `directory`, without the access lines of successful
+        requests (a full run writes a hundred thousand of them): what is left is what
+        went wrong, and the start-up."""
+        kept = directory / self.log.name
+        lines = self.log.read_text(errors="replace").splitlines(keepends=True)
+        kept.write_text(
+            "".join(line for line in lines if not (ACCESS in line and SUCCESS.search(line)))
+        )
+        return kept
+
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            return
+        if self.process.poll() is not None:
+            self.early_exit = self.process.returncode
             return
         self.process.send_signal(signal.SIGTERM)
         try:
