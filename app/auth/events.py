@@ -1,4 +1,8 @@
-"""Events the auth module publishes; each is dispatched only after its transaction commits."""
+"""Events the auth module publishes; each is dispatched only after its transaction commits.
+
+`UserDeleted` is heard by the posts module; `UserCreated` and `UserBlocked` have no
+listener yet: they are part of the module's published contract, for the modules you add.
+"""
 
 from __future__ import annotations
 

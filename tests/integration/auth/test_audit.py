@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import PasswordResetToken, User
 from app.auth.security import hash_opaque_token
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 NEW_PASSWORD = "a-brand-new-password"
 RESET_TOKEN = "a-reset-token-from-the-mail"

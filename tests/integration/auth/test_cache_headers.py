@@ -8,7 +8,7 @@ import httpx
 
 from app.auth.models import User
 from tests.factories import DEFAULT_PASSWORD
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 
 async def test_token_responses_are_not_cached(

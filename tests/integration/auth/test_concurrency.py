@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
 RACE_ROUNDS = 6

@@ -12,7 +12,7 @@ from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.factories import create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 
 async def test_get_users_reads_many_in_one_query(session: AsyncSession) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import RefreshFamily, User
 from app.core.config import Settings
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 PROFILE = f"{API}/profile"
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User, UserStatus
 from app.core.config import Settings
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 LOGIN = f"{API}/auth/login"
 

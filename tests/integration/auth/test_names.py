@@ -14,7 +14,7 @@ from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
-from tests.integration.auth.conftest import API, login
+from tests.integration.accounts import API, login
 
 REGISTER = f"{API}/auth/register"
 PASSWORD = "s3cret-pass-word"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
-from tests.integration.auth.conftest import API, bearer
+from tests.integration.accounts import API, bearer
 
 PASSWORD = "Pa55word-that-must-not-leak"
 NEW_PASSWORD = "An0ther-secret-to-keep"

@@ -27,7 +27,7 @@ from app.main import create_app
 from tests.apps import outbox_rows_removed, provided, serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 from tests.responses import assert_no_content
 
 RESTORE = f"{API}/auth/restore-password"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 from tests.responses import assert_no_content
 
 PROFILE = f"{API}/profile"

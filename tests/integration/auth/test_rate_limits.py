@@ -18,7 +18,7 @@ from app.main import create_app
 from tests.apps import client_of, serving, started
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 LOGIN = f"{API}/auth/login"
 

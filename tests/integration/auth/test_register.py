@@ -14,7 +14,7 @@ from app.core.db import Database
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 REGISTER = f"{API}/auth/register"
 

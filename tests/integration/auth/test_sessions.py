@@ -15,7 +15,7 @@ from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 REFRESH = f"{API}/auth/refresh-token"
 LOGOUT = f"{API}/auth/logout"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import RefreshToken, User
 from app.core.config import Settings
 from app.core.db import Database
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 from tests.responses import assert_no_content
 
 REFRESH = f"{API}/auth/refresh-token"

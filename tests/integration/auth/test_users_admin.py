@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User, UserStatus
 from app.core.config import Settings
 from tests.factories import create_user
-from tests.integration.auth.conftest import API, bearer
+from tests.integration.accounts import API, bearer
 from tests.responses import assert_no_content
 
 USERS = f"{API}/users"

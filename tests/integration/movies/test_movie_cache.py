@@ -17,7 +17,7 @@ from app.main import create_app
 from app.movies.models import Movie
 from tests.apps import serving
 from tests.factories import create_movie
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 MOVIES = f"{API}/movies"
 

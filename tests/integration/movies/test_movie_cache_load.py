@@ -25,7 +25,7 @@ from app.main import create_app
 from app.movies.models import Movie
 from tests.apps import serving
 from tests.factories import create_movie, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 
 CLIENTS = 64
 TRUST_WINDOW = 0.2

@@ -19,7 +19,7 @@ from app.movies.models import Movie
 from tests.apps import client_of
 from tests.conftest import load_test_settings
 from tests.factories import create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 from tests.integration.flaky_redis import FlakyRedis, flaky_redis_fixture  # noqa: F401
 from tests.integration.real_app import running_app
 

@@ -16,7 +16,7 @@ from app.core.schemas import MAX_ID
 from app.movies import MovieCreated, MovieDeleted, MoviesGateway, MovieUpdated
 from app.movies.models import Movie
 from tests.factories import create_movie
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 from tests.responses import assert_no_content
 
 MOVIES = f"{API}/movies"

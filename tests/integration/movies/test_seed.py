@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.movies.models import Movie
 from app.movies.seed import GENERATED_FIRST_ID, bundled_movies, seed_movies
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 MOVIES = f"{API}/movies"
 

@@ -16,7 +16,7 @@ from app.core.queue.outbox import OutboxMessage
 from app.posts import listeners, tasks
 from tests.apps import provided
 from tests.factories import create_post, create_user
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 POSTS = f"{API}/posts"
 

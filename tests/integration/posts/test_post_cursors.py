@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from tests.factories import create_post, create_user
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 
 POSTS = f"{API}/posts"
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

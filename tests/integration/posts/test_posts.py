@@ -16,7 +16,7 @@ from app.auth.models import User
 from app.core.events import BaseEvent
 from app.posts import PostCreated, PostDeleted, PostsGateway, PostUpdated
 from tests.factories import create_post, create_user
-from tests.integration.auth.conftest import API, bearer, login
+from tests.integration.accounts import API, bearer, login
 from tests.responses import assert_no_content
 
 POSTS = f"{API}/posts"

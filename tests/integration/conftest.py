@@ -1,4 +1,4 @@
-"""Helpers of the auth tests: users made by the factory, and signing them in over HTTP."""
+"""Fixtures of every module's integration tests: signed-in users, and recorded events."""
 
 from __future__ import annotations
 
@@ -6,28 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
-from tests.factories import DEFAULT_PASSWORD, create_user
-
-API = "/api/v1"
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access_token}"}
-
-
-async def login(
-    client: httpx.AsyncClient, username: str, password: str = DEFAULT_PASSWORD
-) -> dict[str, Any]:
-    """Sign in through the API and return the token pair."""
-    response = await client.post(
-        f"{API}/auth/login", data={"username": username, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    tokens: dict[str, Any] = response.json()
-    return tokens
+from app.core.events import BaseEvent, listener
+from tests.apps import replace_listeners
+from tests.factories import create_user
+from tests.integration.accounts import bearer, login
 
 
 @pytest.fixture
@@ -53,3 +39,16 @@ async def user_headers(user_tokens: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 async def admin_headers(client: httpx.AsyncClient, superuser: User) -> dict[str, str]:
     return bearer((await login(client, superuser.username))["access_token"])
+
+
+@pytest.fixture
+def heard_events(app: FastAPI) -> list[BaseEvent]:
+    """The events the app dispatches from now on, in order (the modules' listeners are off)."""
+    heard: list[BaseEvent] = []
+
+    @listener(BaseEvent)
+    async def record(event: BaseEvent) -> None:
+        heard.append(event)
+
+    replace_listeners(app, record)
+    return heard

@@ -1,0 +1,27 @@
+"""Signing in over HTTP: the API prefix, the bearer header and the login call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.factories import DEFAULT_PASSWORD
+
+API = "/api/v1"
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+async def login(
+    client: httpx.AsyncClient, username: str, password: str = DEFAULT_PASSWORD
+) -> dict[str, Any]:
+    """Sign in through the API and return the token pair."""
+    response = await client.post(
+        f"{API}/auth/login", data={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
