@@ -87,8 +87,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return app
 
 
+# FastAPI's own OpenTelemetry hooks look up the tracer provider (and the environment) on
+# every request: off, since the kit traces through the official instrumentations.
+NO_NATIVE_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def _new_fastapi(settings: Settings, lifespan: Lifespan) -> FastAPI:
-    options: dict[str, Any] = {"title": TITLE, "version": VERSION, "lifespan": lifespan}
+    options: dict[str, Any] = {
+        "title": TITLE,
+        "version": VERSION,
+        "lifespan": lifespan,
+        "telemetry": NO_NATIVE_TELEMETRY,
+    }
     if settings.rate_limit_enabled and settings.rate_limit_default:
         # RATE_LIMIT_DEFAULT, for every route without a limit of its own; when it is not
         # set, requests do not pay for the dependency at all.
