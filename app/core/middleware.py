@@ -37,8 +37,10 @@ from app.core.errors import (
 from app.core.metrics import Metrics
 from app.core.rate_limit import QUOTA_STATE, Quota
 
-REQUEST_ID_HEADER = "X-Request-ID"
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+RAW_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 access_logger = structlog.get_logger("app.access")
@@ -98,12 +100,16 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = request_id
-                headers.update(SECURITY_HEADERS)
+                # Appended as raw pairs: nothing else in the app sets these headers, and
+                # `MutableHeaders` would scan the list once per header it sets.
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                    *RAW_SECURITY_HEADERS,
+                ]
                 quota: Quota | None = scope.get("state", {}).get(QUOTA_STATE)
                 if quota is not None:
-                    headers.update(quota.headers())
+                    MutableHeaders(scope=message).update(quota.headers())
             elif method == "HEAD":
                 message = {**message, "body": b""}
             await send(message)
