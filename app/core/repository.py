@@ -96,18 +96,20 @@ class BaseRepository(Generic[ModelT]):
         converted to DTOs at once, and loading ORM objects would cost more than the query.
         """
         filtered = spec.apply(stmt if stmt is not None else self.select_rows(), params)
+        # Plain rows: run as Core on the session's connection, past the ORM's execution.
+        connection = await self.session.connection()
         ordered = filtered.order_by(*spec.order_by(params))
         if params.after is None or params.total is None:
             total_stmt = select(func.count()).select_from(filtered.order_by(None).subquery())
-            total = (await self.session.execute(total_stmt)).scalar_one()
+            total = (await connection.execute(total_stmt)).scalar_one()
             rows = (
-                await self.session.execute(ordered.offset(params.offset).limit(params.per_page))
+                await connection.execute(ordered.offset(params.offset).limit(params.per_page))
             ).all()
             more = params.offset + len(rows) < total
         else:
             total = params.total
             after = ordered.where(spec.after(params)).limit(params.per_page + 1)
-            rows = (await self.session.execute(after)).all()
+            rows = (await connection.execute(after)).all()
             more, rows = len(rows) > params.per_page, rows[: params.per_page]
         return Page(
             items=list(rows),
