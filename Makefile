@@ -31,9 +31,17 @@ $(TOOLS_UV):
 run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no services needed)
 	$(RUN) python -m app serve
 
-test: install lint ## Run every check and the whole test suite against PostgreSQL and Redis
+# The linters (mostly mypy, on the CPU) run while the suite runs (much of it waiting on
+# PostgreSQL, Redis and subprocesses); their report follows the suite's, and either failing
+# fails the target.
+test: install ## Run every check and the whole test suite against PostgreSQL and Redis
 	bash .ci/services
-	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term
+	@mkdir -p var
+	@$(MAKE) --no-print-directory lint > var/lint.log 2>&1 & linting=$$!; \
+	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term; tested=$$?; \
+	wait $$linting; linted=$$?; echo "--- make lint"; cat var/lint.log; \
+	if [ $$linted -ne 0 ]; then echo "make lint failed (exit $$linted)"; fi; \
+	exit $$(( tested != 0 || linted != 0 ))
 
 test-scaffold: install ## Generate a module in a copy of the project and run its own tests there
 	bash .ci/services
