@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """
     settings = settings or Settings()
     configure_logging(settings)
-    metrics = Metrics()
+    metrics = Metrics.from_settings(settings)
     provided = Provided()
     provided.add(Settings, settings)
     provided.add(Metrics, metrics)

@@ -58,6 +58,7 @@ from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
 from app.core.injection import provided_by
 from app.core.limit_syntax import Limit, parse_limit
+from app.core.metrics import Metrics
 from app.core.redis import REDIS_FAILURES, OutageLog
 
 logger = structlog.get_logger(__name__)
@@ -213,9 +214,12 @@ class KeyedBuckets(BucketFactory):
 class RateLimiter:
     """The per-process rate-limit service: buckets per limit, in process or in Redis."""
 
-    def __init__(self, settings: Settings, redis: Redis | None) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis | None, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self._redis = redis
+        self.metrics = metrics or Metrics()
         self._limits: dict[str, Limit] = {}
         self._buckets: dict[Limit, KeyedBuckets] = {}
         # By id: routes compare by value and are not hashable; they live as long as the app.
@@ -260,6 +264,10 @@ def _declares_own_limit(dependant: Dependant) -> bool:
     )
 
 
+def _route_template(request: Request) -> str:
+    return str(getattr(request.scope.get("route"), "path", request.url.path))
+
+
 def _record_quota(request: Request, quota: Quota) -> None:
     """Keep the tightest quota of the request for the response headers."""
     current: Quota | None = getattr(request.state, QUOTA_STATE, None)
@@ -283,8 +291,7 @@ class RateLimit:
 
     async def bucket_key(self, request: Request) -> str:
         """Per route and key: one rule may guard several routes without sharing counts."""
-        route = getattr(request.scope.get("route"), "path", request.url.path)
-        return f"{request.method}:{route}:{await self.key(request)}"
+        return f"{request.method}:{_route_template(request)}:{await self.key(request)}"
 
     async def __call__(self, request: Request) -> None:
         limiter = provided_by(request.app).get(RateLimiter)
@@ -321,6 +328,7 @@ async def _count(
         return
     _record_quota(request, quota)
     if refuse and quota.retry_after_seconds is not None:
+        limiter.metrics.rate_limit_rejection(_route_template(request))
         raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
 
 

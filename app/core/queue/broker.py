@@ -19,6 +19,7 @@ from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_redis import RedisStreamBroker
 
 from app.core.config import Settings
+from app.core.metrics import Metrics
 
 logger = structlog.get_logger("app.queue")
 
@@ -31,7 +32,12 @@ ScheduleRetry = Callable[[TaskiqMessage, dict[str, Any], float], Awaitable[None]
 
 
 class TaskLogMiddleware(TaskiqMiddleware):
-    """Binds the originating request id to the task's log lines; logs start, finish and failure."""
+    """Binds the originating request id to the task's log lines; logs start, finish and
+    failure, and counts them (with the run time) in the process's metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self._metrics = metrics
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         structlog.contextvars.clear_contextvars()
@@ -46,16 +52,20 @@ class TaskLogMiddleware(TaskiqMiddleware):
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         duration_s = result.execution_time
         if not result.is_err:
+            outcome = "success"
             logger.info("task finished", duration_s=duration_s)
         elif isinstance(result.error, NoResultError):
+            outcome = "retry"
             logger.warning("task failed; retry scheduled", duration_s=duration_s)
         else:
+            outcome = "failure"
             logger.error(
                 "task failed",
                 duration_s=duration_s,
                 attempt=attempt_number(message),
                 error=type(result.error).__name__,
             )
+        self._metrics.task_run(message.task_name, outcome, duration_s)
         structlog.contextvars.clear_contextvars()
 
 
@@ -94,7 +104,9 @@ class OutboxRetryMiddleware(SmartRetryMiddleware):
         await self._schedule_retry(message, dict(kicker.labels), delay)
 
 
-def create_broker(settings: Settings, schedule_retry: ScheduleRetry) -> AsyncBroker:
+def create_broker(
+    settings: Settings, schedule_retry: ScheduleRetry, metrics: Metrics
+) -> AsyncBroker:
     """The broker for this process's settings; connects lazily."""
     broker: AsyncBroker
     if settings.redis_url:
@@ -114,5 +126,5 @@ def create_broker(settings: Settings, schedule_retry: ScheduleRetry) -> AsyncBro
     else:
         broker = InMemoryBroker(max_async_tasks=settings.queue_max_concurrent_tasks)
     return broker.with_middlewares(
-        TaskLogMiddleware(), OutboxRetryMiddleware(settings, schedule_retry)
+        TaskLogMiddleware(metrics), OutboxRetryMiddleware(settings, schedule_retry)
     )
