@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -45,6 +46,8 @@ from starlette.responses import Response
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
+
+logger = structlog.get_logger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus-client's files go
 
@@ -86,7 +89,18 @@ class ScrapedGauges(Collector):
         self._sources.append(source)
 
     async def refresh(self) -> None:
-        self._families = [family for source in self._sources for family in await source()]
+        """Read every source; one that fails (its store is down) is left out of this
+        scrape, so the rest still answers when it is needed most."""
+        families: list[Metric] = []
+        for source in self._sources:
+            try:
+                families += await source()
+            except Exception as error:
+                logger.warning(
+                    "a scrape-time metric is unavailable; left out",
+                    error=f"{type(error).__name__}: {error}",
+                )
+        self._families = families
 
     def collect(self) -> Iterator[Metric]:
         return iter(self._families)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 
@@ -21,6 +22,7 @@ from app.core.health import Probe, Readiness
 from app.core.injection import Provided
 from app.core.mail.service import MailService
 from app.core.metrics import Metrics
+from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.task_broker import TaskBroker, TaskFunction
 from app.core.queue.task_deps import PROVIDED_STATE
 from app.core.rate_limit import RateLimiter
@@ -71,6 +73,9 @@ class CoreServices:
         rate_limiter = RateLimiter(settings, request_redis, metrics)
         task_broker = TaskBroker(settings, database, metrics)
         metrics.scraped.add(task_broker.relay.backlog_metrics)
+        if request_redis is not None:
+            stream = settings.queue_stream
+            metrics.scraped.add(partial(stream_backlog_metrics, request_redis, stream))
         task_broker.register(tasks)
         setattr(task_broker.broker.state, PROVIDED_STATE, provided)
         mail = MailService(settings)

@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from taskiq.kicker import AsyncKicker
 
+from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import PROBLEM_CONTENT_TYPE
 from app.core.metrics import MULTIPROC_ENV, Metrics
 from app.core.queue import TaskBroker, task, task_options
+from app.core.queue.broker import CONSUMER_GROUP
 from app.core.queue.task_broker import task_labels
 from app.main import create_app
 from app.worker import serving_metrics
@@ -77,6 +79,34 @@ async def test_pool_gauges_rejections_and_the_token(
     assert value(samples, "db_pool_size") == load_test_settings().database_pool_size
     assert value(samples, "db_pool_connections_in_use") == 0  # every request gave its back
     assert ("db_pool_overflow_connections", frozenset()) in samples
+
+
+async def test_the_stream_backlog_is_read_at_scrape_time(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    stream = settings.queue_stream
+    await redis.xgroup_create(stream, CONSUMER_GROUP, id="$", mkstream=True)
+    for number in range(3):
+        await redis.xadd(stream, {"data": str(number)})
+    await redis.xreadgroup(CONSUMER_GROUP, "a-worker", {stream: ">"}, count=1)
+
+    samples = await scrape(client)
+    assert value(samples, "queue_stream_waiting") == 2
+    assert value(samples, "queue_stream_unacknowledged") == 1
+
+
+async def test_metrics_answer_while_the_database_and_redis_are_down() -> None:
+    nowhere = load_test_settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere_test",
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    async with serving(create_app(nowhere)) as client:
+        await client.get("/health/live")
+        samples = await scrape(client)
+    live = {"method": "GET", "route": "/health/live", "status": "200"}
+    assert value(samples, "http_requests_total", **live) == 1
+    names = {name for name, _ in samples}
+    assert not names & {"queue_outbox_pending", "queue_stream_waiting"}
 
 
 def values_of_process(pid: int) -> Any:

@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.kicker import AsyncKicker
@@ -102,6 +105,34 @@ class OutboxRetryMiddleware(SmartRetryMiddleware):
         self, kicker: AsyncKicker[Any, Any], message: TaskiqMessage, delay: float
     ) -> None:
         await self._schedule_retry(message, dict(kicker.labels), delay)
+
+
+async def stream_backlog_metrics(redis: Redis, stream: str) -> list[Metric]:
+    """The workers' backlog in the task stream (at scrape time, one XINFO GROUPS)."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream yet: nothing was ever sent
+        groups = []
+    group = next((g for g in groups if _text(g["name"]) == CONSUMER_GROUP), {})
+    families: list[Metric] = [
+        GaugeMetricFamily(
+            "queue_stream_unacknowledged",
+            "Tasks a worker has taken and not finished (or that a dead worker left)",
+            int(group.get("pending", 0)),
+        )
+    ]
+    lag = group.get("lag", 0)  # None when Redis cannot tell (entries deleted meanwhile)
+    if lag is not None:
+        families.append(
+            GaugeMetricFamily(
+                "queue_stream_waiting", "Tasks in the stream no worker has taken yet", int(lag)
+            )
+        )
+    return families
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def create_broker(
