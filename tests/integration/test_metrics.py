@@ -119,11 +119,14 @@ async def test_processes_sharing_a_multiprocess_dir_render_one_view(
     monkeypatch: pytest.MonkeyPatch,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    # Two processes in one: each writes value files of its own, as under its own pid.
+    # Another worker process, as if under pid 1001, counted one request.
     monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
     monkeypatch.setattr(values, "ValueClass", values_of_process(1001))
     Metrics(tmp_path).observe("GET", "/health/live", 200, 0.01)
-    monkeypatch.setattr(values, "ValueClass", values_of_process(1002))
+    # This one starts as `serve` starts a worker: prometheus-client in its default mode,
+    # until the app's settings switch it.
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    monkeypatch.delenv(MULTIPROC_ENV)
 
     settings = load_test_settings(metrics_multiproc_dir=str(tmp_path))
     async with serving(create_app(settings, database=Database(session_factory))) as client:
