@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
@@ -185,11 +186,27 @@ class Metrics:
 
         # Label children by labels: `labels()` takes a lock and builds a key on every call.
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._templates: dict[int, str] = {}  # by id: routes are not hashable
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Metrics:
         directory = settings.metrics_multiproc_dir
         return cls(Path(directory) if directory else None)
+
+    def mount(self, prefix: str, routes: Iterable[BaseRoute]) -> None:
+        """Label `routes`, included under `prefix`, with their whole template: FastAPI's
+        scope names a route by its path inside its own router (`/movies/{movie_id}`)."""
+        for route in routes:
+            path = getattr(route, "path", None)
+            if path is not None:
+                self._templates[id(route)] = prefix + path
+
+    def route_template(self, route: BaseRoute | None) -> str:
+        """The template a request matched, for labels (`<unmatched>` for a 404)."""
+        template = self._templates.get(id(route))
+        if template is None:
+            template = getattr(route, "path", "<unmatched>")
+        return template
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -207,8 +224,8 @@ class Metrics:
         namespace = key.partition(":")[0]
         self._child(self.cache_hits if hit else self.cache_misses, namespace).inc()
 
-    def rate_limit_rejection(self, route: str) -> None:
-        self._child(self.rate_limited, route).inc()
+    def rate_limit_rejection(self, route: BaseRoute | None) -> None:
+        self._child(self.rate_limited, self.route_template(route)).inc()
 
     def task_run(self, task: str, result: str, seconds: float) -> None:
         self._child(self.tasks, task, result).inc()

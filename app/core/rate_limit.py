@@ -264,10 +264,6 @@ def _declares_own_limit(dependant: Dependant) -> bool:
     )
 
 
-def _route_template(request: Request) -> str:
-    return str(getattr(request.scope.get("route"), "path", request.url.path))
-
-
 def _record_quota(request: Request, quota: Quota) -> None:
     """Keep the tightest quota of the request for the response headers."""
     current: Quota | None = getattr(request.state, QUOTA_STATE, None)
@@ -291,7 +287,8 @@ class RateLimit:
 
     async def bucket_key(self, request: Request) -> str:
         """Per route and key: one rule may guard several routes without sharing counts."""
-        return f"{request.method}:{_route_template(request)}:{await self.key(request)}"
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        return f"{request.method}:{route}:{await self.key(request)}"
 
     async def __call__(self, request: Request) -> None:
         limiter = provided_by(request.app).get(RateLimiter)
@@ -328,7 +325,7 @@ async def _count(
         return
     _record_quota(request, quota)
     if refuse and quota.retry_after_seconds is not None:
-        limiter.metrics.rate_limit_rejection(_route_template(request))
+        limiter.metrics.rate_limit_rejection(request.scope.get("route"))
         raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
 
 

@@ -23,7 +23,7 @@ async def test_requests_cache_lookups_and_outbox_backlog_are_counted(
     await session.flush()
     after = await scrape(client)
 
-    route = "/movies/{movie_id}"  # the template inside its router (FastAPI's scope["route"])
+    route = f"{API}/movies/{{movie_id}}"
     assert value(after, "http_requests_total", method="GET", route=route, status="200") == 2
     assert value(after, "http_request_duration_seconds_count", method="GET", route=route) == 2
     for counter in ("cache_hits_total", "cache_misses_total"):
