@@ -2,7 +2,7 @@
 
 The hot path pays a counter increment per event (a request, a cache lookup, a refused
 request, a task, a pool checkout); what needs I/O is computed when Prometheus scrapes
-(the outbox backlog: one COUNT), never per request.
+(the outbox and task-stream backlogs), never per request.
 
 Two ways to expose them:
 
@@ -83,24 +83,33 @@ class ScrapedGauges(Collector):
     """Metrics read at scrape time from their sources (`refresh`), not kept per event."""
 
     def __init__(self) -> None:
-        self._sources: list[ScrapeSource] = []
+        self._sources: dict[str, ScrapeSource] = {}
         self._families: list[Metric] = []
+        self._failing: set[str] = set()
 
-    def add(self, source: ScrapeSource) -> None:
-        self._sources.append(source)
+    def add(self, name: str, source: ScrapeSource) -> None:
+        self._sources[name] = source
 
     async def refresh(self) -> None:
         """Read every source; one that fails (its store is down) is left out of this
-        scrape, so the rest still answers when it is needed most."""
+        scrape, so the rest still answers when it is needed most. An outage is logged
+        when it starts and when it ends, not at every scrape."""
         families: list[Metric] = []
-        for source in self._sources:
+        for name, source in self._sources.items():
             try:
                 families += await source()
             except Exception as error:
-                logger.warning(
-                    "a scrape-time metric is unavailable; left out",
-                    error=f"{type(error).__name__}: {error}",
-                )
+                if name not in self._failing:
+                    self._failing.add(name)
+                    logger.warning(
+                        "metrics source unavailable; left out of /metrics",
+                        source=name,
+                        error=f"{type(error).__name__}: {error}",
+                    )
+                continue
+            if name in self._failing:
+                self._failing.discard(name)
+                logger.info("metrics source available again", source=name)
         self._families = families
 
     def collect(self) -> Iterator[Metric]:

@@ -72,10 +72,12 @@ class CoreServices:
         cache = create_cache(settings, request_redis, database, metrics)
         rate_limiter = RateLimiter(settings, request_redis, metrics)
         task_broker = TaskBroker(settings, database, metrics)
-        metrics.scraped.add(task_broker.relay.backlog_metrics)
+        metrics.scraped.add("outbox", task_broker.relay.backlog_metrics)
         if request_redis is not None:
             stream = settings.queue_stream
-            metrics.scraped.add(partial(stream_backlog_metrics, request_redis, stream))
+            metrics.scraped.add(
+                "task stream", partial(stream_backlog_metrics, request_redis, stream)
+            )
         task_broker.register(tasks)
         setattr(task_broker.broker.state, PROVIDED_STATE, provided)
         mail = MailService(settings)

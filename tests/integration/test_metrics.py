@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 from taskiq.kicker import AsyncKicker
 
 from app.core.config import Settings
@@ -104,11 +105,16 @@ async def test_metrics_answer_while_the_database_and_redis_are_down() -> None:
     )
     async with serving(create_app(nowhere)) as client:
         await client.get("/health/live")
-        samples = await scrape(client)
+        with capture_logs() as lines:
+            await scrape(client)
+            samples = await scrape(client)
     live = {"method": "GET", "route": "/health/live", "status": "200"}
     assert value(samples, "http_requests_total", **live) == 1
     names = {name for name, _ in samples}
     assert not names & {"queue_outbox_pending", "queue_stream_waiting"}
+    # Once per outage, not at every scrape.
+    warned = [line["source"] for line in lines if line["event"].startswith("metrics source")]
+    assert sorted(warned) == ["outbox", "task stream"]
 
 
 def values_of_process(pid: int) -> Any:
