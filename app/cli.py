@@ -22,6 +22,7 @@ from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
 from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
+from app.core.metrics import clear_multiprocess_dir
 from app.core.migrations import upgrade_to_head
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,8 @@ def serve(  # noqa: PLR0917 - typer passes the options by keyword
     ensure_can_listen(host, port)
     if migrate:
         upgrade_to_head(settings)
+    if settings.metrics_multiproc_dir:
+        clear_multiprocess_dir(Path(settings.metrics_multiproc_dir))
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -169,11 +172,24 @@ HeartbeatFile = Annotated[
 
 
 @cli.command()
-def worker(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
+def worker(
+    ctx: typer.Context,
+    heartbeat_file: HeartbeatFile = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve the task metrics for Prometheus on this port (every interface); "
+            "off by default",
+        ),
+    ] = None,
+) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
     from app.worker import run_worker  # noqa: PLC0415 - only this command loads the worker
 
-    asyncio.run(run_with_heartbeat(run_worker(load_queue_settings(ctx)), heartbeat_file))
+    settings = load_queue_settings(ctx)
+    asyncio.run(run_with_heartbeat(run_worker(settings, metrics_port), heartbeat_file))
 
 
 @cli.command()

@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """
     settings = settings or Settings()
     configure_logging(settings)
-    metrics = Metrics()
+    metrics = Metrics.from_settings(settings)
     provided = Provided()
     provided.add(Settings, settings)
     provided.add(Metrics, metrics)
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX, responses=api_problems)
+        metrics.mount(API_PREFIX, router.routes)
     return app
 
 

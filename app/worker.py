@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import structlog
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 from taskiq.receiver import Receiver
 
 from app.core.config import Settings
+from app.core.metrics import Metrics
 from app.core.queue.backoff import Backoff
 from app.core.queue.task_broker import TaskBroker, wait_for_event
 from app.process import running
@@ -63,21 +71,57 @@ async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) ->
             await wait_for_event(stop, delay)
 
 
-async def run_worker(settings: Settings) -> None:
-    """Consume tasks and relay the outbox until SIGTERM."""
+async def run_worker(settings: Settings, metrics_port: int | None = None) -> None:
+    """Consume tasks and relay the outbox until SIGTERM; serve the task metrics on
+    `metrics_port` (every interface) when given."""
     stop = stop_on_signals()
     async with running(settings) as services:
-        logger.info(
-            "worker started",
-            tasks=len(services.tasks.broker.get_all_tasks()),
-            stream=settings.queue_stream,
-            concurrency=settings.queue_max_concurrent_tasks,
-        )
-        async with asyncio.TaskGroup() as group:
-            group.create_task(consume(settings, services.tasks, stop))
-            group.create_task(services.tasks.run_relay(stop))
-        logger.info("worker stopping")
+        with serving_metrics(services.metrics, metrics_port) as port:
+            logger.info(
+                "worker started",
+                metrics_port=port,
+                tasks=len(services.tasks.broker.get_all_tasks()),
+                stream=settings.queue_stream,
+                concurrency=settings.queue_max_concurrent_tasks,
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(consume(settings, services.tasks, stop))
+                group.create_task(services.tasks.run_relay(stop))
+            logger.info("worker stopping")
     logger.info("worker stopped")
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access line: a scrape every few seconds is noise."""
+
+
+@contextmanager
+def serving_metrics(metrics: Metrics, port: int | None) -> Iterator[int | None]:
+    """Serve `metrics` over HTTP on `port` (0: any free one) in a thread while inside,
+    when a port is given; yields the port listened on."""
+    if port is None:
+        yield None
+        return
+    server = make_server(
+        "0.0.0.0",  # noqa: S104 - scraped from other hosts; the port is off by default
+        port,
+        make_wsgi_app(metrics.exposed),
+        ThreadingWSGIServer,
+        handler_class=QuietHandler,
+    )
+    # prometheus-client's `start_http_server` polls for shutdown every 0.5 s; a stop
+    # should not wait that long.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="metrics", daemon=True
+    )
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 async def run_scheduler(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from app.core.cache_lease import TrustLease
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork
+from app.core.metrics import Metrics
 from app.core.redis import REDIS_FAILURES, OutageLog
 
 logger = structlog.get_logger(__name__)
@@ -143,6 +144,14 @@ class RedisCacheBackend:
         return True
 
 
+def _json_or_none(key: str, raw: str | bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:  # UnicodeDecodeError included
+        logger.warning("cache entry is not JSON; ignored", key=key)
+        return None
+
+
 def _milliseconds(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -157,9 +166,12 @@ class Cache:
         version: str,
         default_ttl: float,
         lease: TrustLease | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """`lease`: trust entries only under it (a store shared by processes needs one)."""
+        """`lease`: trust entries only under it (a store shared by processes needs one);
+        `metrics`: where hits and misses are counted."""
         self._backend = backend
+        self._metrics = metrics or Metrics()
         self._prefix = f"cache:v{version}:"
         self._default_ttl = default_ttl
         self._lease = lease
@@ -174,14 +186,10 @@ class Cache:
         else:
             lease, raw = await self._backend.get_many([self._lease.key, self._key(key)])
             if not self._lease.admits(lease):
-                return None
-        if raw is None:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:  # UnicodeDecodeError included
-            logger.warning("cache entry is not JSON; ignored", key=key)
-            return None
+                raw = None
+        value = None if raw is None else _json_or_none(key, raw)
+        self._metrics.cache_lookup(key, hit=value is not None)
+        return value
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store a JSON-serialisable value for `ttl` seconds (default `CACHE_TTL`)."""
@@ -266,14 +274,20 @@ class Cache:
             await self._lease.renewed()
 
 
-def create_cache(settings: Settings, redis: Redis | None, database: Database) -> Cache:
+def create_cache(
+    settings: Settings, redis: Redis | None, database: Database, metrics: Metrics | None = None
+) -> Cache:
     """Redis-backed (under a trust lease) when a client is given, otherwise in process.
 
     `database` is where the data lives: the lease keeps its pending invalidations there.
     """
+    options: dict[str, Any] = {
+        "version": settings.cache_version,
+        "default_ttl": settings.cache_ttl,
+        "metrics": metrics,
+    }
     if redis is None:
-        backend: CacheBackend = MemoryCacheBackend(settings.cache_max_entries)
-        return Cache(backend, version=settings.cache_version, default_ttl=settings.cache_ttl)
+        return Cache(MemoryCacheBackend(settings.cache_max_entries), **options)
     store = RedisCacheBackend(redis)
     lease = TrustLease(
         store,
@@ -281,4 +295,4 @@ def create_cache(settings: Settings, redis: Redis | None, database: Database) ->
         window=settings.cache_trust_window,
         request_timeout=settings.redis_request_timeout,
     )
-    return Cache(store, version=settings.cache_version, default_ttl=settings.cache_ttl, lease=lease)
+    return Cache(store, lease=lease, **options)

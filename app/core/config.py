@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when set; open when empty.
+    metrics_token: SecretStr = SecretStr("")
+    # A directory for prometheus-client's multiprocess files: set it when serving with
+    # `--workers N` so that /metrics sums every worker (emptied by `serve` at start).
+    metrics_multiproc_dir: str = ""
+
     docs_enabled: bool | None = None
     # Exact origins allowed by CORS, comma separated; none by default.
     cors_origins: str = ""

@@ -216,6 +216,11 @@ class Database:
         engine = create_engine(settings, autocommit_reads=True)
         return cls(create_session_factory(engine), engine)
 
+    @property
+    def engine(self) -> AsyncEngine | None:
+        """The engine this object owns (none when the caller owns the sessions' bind)."""
+        return self._owned_engine
+
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """One transaction (a request's, a task's, a listener's): commit, or roll back on error."""

@@ -1,61 +1,292 @@
-"""Prometheus metrics, one registry per app so that two apps never share counters."""
+"""Prometheus metrics of one process: what an operator needs to run the kit.
+
+The hot path pays a counter increment per event (a request, a cache lookup, a refused
+request, a task, a pool checkout); what needs I/O is computed when Prometheus scrapes
+(the outbox and task-stream backlogs), never per request.
+
+Two ways to expose them:
+
+- one registry per `Metrics` (the default): two apps in one process (the tests) never
+  share a counter;
+- prometheus-client's multiprocess mode, when `METRICS_MULTIPROC_DIR` is set: every
+  process writes its values to files in that directory and `/metrics` renders the sum
+  of all of them (`serve --workers N` answers one view whichever worker is asked).
+  `serve` empties the directory before it starts the workers.
+
+No `_created` samples: they double the series and no dashboard reads them.
+"""
 
 from __future__ import annotations
 
+import hmac
+import os
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
+    values,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
+from app.core.config import Settings
+from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
+
+logger = structlog.get_logger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus-client's files go
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def use_multiprocess_dir(directory: Path) -> None:
+    """Make every metric of this process write to files in `directory`.
+
+    prometheus-client chooses its value storage when it is imported, from
+    `PROMETHEUS_MULTIPROC_DIR`; a directory set in `.env` or the settings is applied here,
+    before any metric of the process takes a value.
+    """
+    if os.environ.get(MULTIPROC_ENV) == str(directory) and values.ValueClass._multiprocess:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+def clear_multiprocess_dir(directory: Path) -> None:
+    """Forget the values of a previous run (before the server starts its workers)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+ScrapeSource = Callable[[], Awaitable[list[Metric]]]
+
+
+class ScrapedGauges(Collector):
+    """Metrics read at scrape time from their sources (`refresh`), not kept per event."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, ScrapeSource] = {}
+        self._families: list[Metric] = []
+        self._failing: set[str] = set()
+
+    def add(self, name: str, source: ScrapeSource) -> None:
+        self._sources[name] = source
+
+    async def refresh(self) -> None:
+        """Read every source; one that fails (its store is down) is left out of this
+        scrape, so the rest still answers when it is needed most. An outage is logged
+        when it starts and when it ends, not at every scrape."""
+        families: list[Metric] = []
+        for name, source in self._sources.items():
+            try:
+                families += await source()
+            except Exception as error:
+                if name not in self._failing:
+                    self._failing.add(name)
+                    logger.warning(
+                        "metrics source unavailable; left out of /metrics",
+                        source=name,
+                        error=f"{type(error).__name__}: {error}",
+                    )
+                continue
+            if name in self._failing:
+                self._failing.discard(name)
+                logger.info("metrics source available again", source=name)
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # nothing to check at registration: the names are the sources'
 
 
 class Metrics:
-    """HTTP request counters and latency histogram of one app."""
+    """The counters, histograms and gauges of one process (or one app, in tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        if multiprocess_dir is not None:
+            use_multiprocess_dir(multiprocess_dir)
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
+        registry = self.registry
         self.requests = Counter(
             "http_requests_total",
-            "HTTP requests by method, route and status",
+            "HTTP requests by method, route template and status",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=registry,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
-            "HTTP request latency by method and route",
+            "HTTP request latency by method and route template",
             ["method", "route"],
-            registry=self.registry,
+            registry=registry,
         )
+        self.cache_hits = Counter(
+            "cache_hits_total",
+            "Cache lookups answered from the cache",
+            ["namespace"],
+            registry=registry,
+        )
+        self.cache_misses = Counter(
+            "cache_misses_total",
+            "Cache lookups that found nothing",
+            ["namespace"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "rate_limit_rejections_total",
+            "Requests refused with 429 by a rate limit, by route template",
+            ["route"],
+            registry=registry,
+        )
+        self.tasks = Counter(
+            "tasks_total",
+            "Task runs by task name and result (success, retry, failure)",
+            ["task", "result"],
+            registry=registry,
+        )
+        self.task_duration = Histogram(
+            "task_duration_seconds", "Task run time by task name", ["task"], registry=registry
+        )
+        # Per process, summed over the live ones in multiprocess mode.
+        self.pool_size = Gauge(
+            "db_pool_size",
+            "Connections the database pools keep open",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.pool_in_use = Gauge(
+            "db_pool_connections_in_use",
+            "Database connections checked out of the pools",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.pool_overflow = Gauge(
+            "db_pool_overflow_connections",
+            "Connections open beyond the pools' size (DATABASE_MAX_OVERFLOW allows them)",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.scraped = ScrapedGauges()
+        self.exposed = registry
+        if multiprocess_dir is not None:
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, str(multiprocess_dir))  # type: ignore[no-untyped-call]
+        self.exposed.register(self.scraped)
 
         # Label children by labels: `labels()` takes a lock and builds a key on every call.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._templates: dict[int, str] = {}  # by id: routes are not hashable
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Metrics:
+        directory = settings.metrics_multiproc_dir
+        return cls(Path(directory) if directory else None)
+
+    def mount(self, prefix: str, routes: Iterable[BaseRoute]) -> None:
+        """Label `routes`, included under `prefix`, with their whole template: FastAPI's
+        scope names a route by its path inside its own router (`/movies/{movie_id}`)."""
+        for route in routes:
+            path = getattr(route, "path", None)
+            if path is not None:
+                self._templates[id(route)] = prefix + path
+
+    def route_template(self, route: BaseRoute | None) -> str:
+        """The template a request matched, for labels (`<unmatched>` for a 404)."""
+        template = self._templates.get(id(route))
+        if template is None:
+            template = getattr(route, "path", "<unmatched>")
+        return template
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        counter = self._counters.get((method, route, status))
-        if counter is None:
-            counter = self._counters[method, route, status] = self.requests.labels(
-                method, route, str(status)
-            )
-        histogram = self._histograms.get((method, route))
-        if histogram is None:
-            histogram = self._histograms[method, route] = self.latency.labels(method, route)
-        counter.inc()
-        histogram.observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, method, route).observe(seconds)
+
+    def cache_lookup(self, key: str, *, hit: bool) -> None:
+        """Count a lookup under its namespace (the part of the key before the first `:`)."""
+        namespace = key.partition(":")[0]
+        self._child(self.cache_hits if hit else self.cache_misses, namespace).inc()
+
+    def rate_limit_rejection(self, route: BaseRoute | None) -> None:
+        self._child(self.rate_limited, self.route_template(route)).inc()
+
+    def task_run(self, task: str, result: str, seconds: float) -> None:
+        self._child(self.tasks, task, result).inc()
+        self._child(self.task_duration, task).observe(seconds)
+
+    def watch_pool(self, engine: AsyncEngine, size: int) -> None:
+        """Keep the pool gauges of `engine` current (a gauge step per checkout/checkin,
+        a connection opened or closed)."""
+        self.pool_size.inc(size)
+        opened = 0
+
+        def connected(*_: object) -> None:
+            nonlocal opened
+            opened += 1
+            self.pool_overflow.set(max(0, opened - size))
+
+        def closed(*_: object) -> None:
+            nonlocal opened
+            opened -= 1
+            self.pool_overflow.set(max(0, opened - size))
+
+        pool = engine.sync_engine.pool
+        event.listen(pool, "connect", connected)
+        event.listen(pool, "close", closed)
+        event.listen(pool, "checkout", lambda *_: self.pool_in_use.inc())
+        event.listen(pool, "checkin", lambda *_: self.pool_in_use.dec())
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
+
+    def close(self) -> None:
+        """At the end of the process: its pool gauges no longer count in the sum."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+
+
+def check_metrics_token(request: Request, settings: Settings) -> None:
+    """401 unless the request carries `Authorization: Bearer <METRICS_TOKEN>` (when set)."""
+    token = settings.metrics_token.get_secret_value()
+    if not token:
+        return
+    expected = f"Bearer {token}".encode()
+    given = request.headers.get("authorization", "").encode("latin-1")
+    if not hmac.compare_digest(given, expected):
+        raise AuthenticationError("A valid metrics token is required")
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text exposition of this process's metrics."""
-    metrics = provided_by(request.app).get(Metrics)
+    """Prometheus text exposition: this process's metrics (or every worker's), with the
+    scrape-time gauges (the outbox backlog) read now."""
+    provided = provided_by(request.app)
+    check_metrics_token(request, provided.get(Settings))
+    metrics = provided.get(Metrics)
+    await metrics.scraped.refresh()
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -173,8 +173,7 @@ class RequestMiddleware:
         return limited_receive
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        path_template = getattr(route, "path", "<unmatched>")
+        path_template = self.metrics.route_template(scope.get("route"))
         self.metrics.observe(scope["method"], path_template, status, seconds)
         client = scope.get("client")
         access_logger.info(

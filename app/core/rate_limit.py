@@ -58,6 +58,7 @@ from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
 from app.core.injection import provided_by
 from app.core.limit_syntax import Limit, parse_limit
+from app.core.metrics import Metrics
 from app.core.redis import REDIS_FAILURES, OutageLog
 
 logger = structlog.get_logger(__name__)
@@ -213,9 +214,12 @@ class KeyedBuckets(BucketFactory):
 class RateLimiter:
     """The per-process rate-limit service: buckets per limit, in process or in Redis."""
 
-    def __init__(self, settings: Settings, redis: Redis | None) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis | None, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self._redis = redis
+        self.metrics = metrics or Metrics()
         self._limits: dict[str, Limit] = {}
         self._buckets: dict[Limit, KeyedBuckets] = {}
         # By id: routes compare by value and are not hashable; they live as long as the app.
@@ -321,6 +325,7 @@ async def _count(
         return
     _record_quota(request, quota)
     if refuse and quota.retry_after_seconds is not None:
+        limiter.metrics.rate_limit_rejection(request.scope.get("route"))
         raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
 
 

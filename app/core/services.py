@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 
@@ -20,6 +21,8 @@ from app.core.events import EventBus, Listener
 from app.core.health import Probe, Readiness
 from app.core.injection import Provided
 from app.core.mail.service import MailService
+from app.core.metrics import Metrics
+from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.task_broker import TaskBroker, TaskFunction
 from app.core.queue.task_deps import PROVIDED_STATE
 from app.core.rate_limit import RateLimiter
@@ -41,6 +44,7 @@ class CoreServices:
     mail: MailService
     events: EventBus
     provided: Provided
+    metrics: Metrics
 
     @classmethod
     def build(
@@ -61,10 +65,19 @@ class CoreServices:
         """
         provided = provided or Provided()
         database = database or Database.from_settings(settings)
+        metrics = provided.find(Metrics) or Metrics.from_settings(settings)
+        if database.engine is not None:
+            metrics.watch_pool(database.engine, settings.database_pool_size)
         request_redis = create_request_redis(settings)
-        cache = create_cache(settings, request_redis, database)
-        rate_limiter = RateLimiter(settings, request_redis)
-        task_broker = TaskBroker(settings, database)
+        cache = create_cache(settings, request_redis, database, metrics)
+        rate_limiter = RateLimiter(settings, request_redis, metrics)
+        task_broker = TaskBroker(settings, database, metrics)
+        metrics.scraped.add("outbox", task_broker.relay.backlog_metrics)
+        if request_redis is not None:
+            stream = settings.queue_stream
+            metrics.scraped.add(
+                "task stream", partial(stream_backlog_metrics, request_redis, stream)
+            )
         task_broker.register(tasks)
         setattr(task_broker.broker.state, PROVIDED_STATE, provided)
         mail = MailService(settings)
@@ -80,6 +93,7 @@ class CoreServices:
             (TaskBroker, task_broker),
             (MailService, mail),
             (Readiness, Readiness(probes)),
+            (Metrics, metrics),
         ):
             provided.add(kind, instance)
         return cls(
@@ -94,6 +108,7 @@ class CoreServices:
             # Last: listeners ask for the services above (and the bus adds itself).
             events=EventBus(listeners, provided),
             provided=provided,
+            metrics=metrics,
         )
 
     async def close(self) -> None:
@@ -104,3 +119,4 @@ class CoreServices:
         if self.request_redis is not None:
             await self.request_redis.aclose()
         await self.database.dispose()
+        self.metrics.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from typing import Any
 
 from tests.manifests import (
@@ -73,3 +74,11 @@ def test_development_runs_locally_with_reload_and_loopback_ports() -> None:
     assert "./app:/app/app:ro" in services["api"]["volumes"]
     for name in ("db", "redis"):
         assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"])
+
+
+def test_the_proxy_never_routes_metrics_outside() -> None:
+    caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile").read_text()
+    matcher = re.search(r"^\s*@(\w+) path (.+)$", caddyfile, re.MULTILINE)
+    assert matcher is not None
+    assert set(matcher[2].split()) == {"/metrics", "/metrics/*"}
+    assert re.search(rf"handle @{matcher[1]} \{{\s*respond 404\s*\}}", caddyfile)

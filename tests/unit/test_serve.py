@@ -36,3 +36,14 @@ def test_serve_no_migrate_serves_without_migrating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert served_tables(monkeypatch, tmp_path, "--no-migrate") == set()
+
+
+def test_serve_empties_the_metrics_dir_of_a_previous_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_4242.db").write_bytes(b"left by a previous run")
+    monkeypatch.setenv("METRICS_MULTIPROC_DIR", str(metrics_dir))
+    served_tables(monkeypatch, tmp_path, "--no-migrate")
+    assert list(metrics_dir.iterdir()) == []

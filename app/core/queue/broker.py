@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.kicker import AsyncKicker
@@ -19,6 +22,7 @@ from taskiq.middlewares import SmartRetryMiddleware
 from taskiq_redis import RedisStreamBroker
 
 from app.core.config import Settings
+from app.core.metrics import Metrics
 
 logger = structlog.get_logger("app.queue")
 
@@ -31,7 +35,12 @@ ScheduleRetry = Callable[[TaskiqMessage, dict[str, Any], float], Awaitable[None]
 
 
 class TaskLogMiddleware(TaskiqMiddleware):
-    """Binds the originating request id to the task's log lines; logs start, finish and failure."""
+    """Binds the originating request id to the task's log lines; logs start, finish and
+    failure, and counts them (with the run time) in the process's metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self._metrics = metrics
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         structlog.contextvars.clear_contextvars()
@@ -46,16 +55,20 @@ class TaskLogMiddleware(TaskiqMiddleware):
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         duration_s = result.execution_time
         if not result.is_err:
+            outcome = "success"
             logger.info("task finished", duration_s=duration_s)
         elif isinstance(result.error, NoResultError):
+            outcome = "retry"
             logger.warning("task failed; retry scheduled", duration_s=duration_s)
         else:
+            outcome = "failure"
             logger.error(
                 "task failed",
                 duration_s=duration_s,
                 attempt=attempt_number(message),
                 error=type(result.error).__name__,
             )
+        self._metrics.task_run(message.task_name, outcome, duration_s)
         structlog.contextvars.clear_contextvars()
 
 
@@ -94,7 +107,37 @@ class OutboxRetryMiddleware(SmartRetryMiddleware):
         await self._schedule_retry(message, dict(kicker.labels), delay)
 
 
-def create_broker(settings: Settings, schedule_retry: ScheduleRetry) -> AsyncBroker:
+async def stream_backlog_metrics(redis: Redis, stream: str) -> list[Metric]:
+    """The workers' backlog in the task stream (at scrape time, one XINFO GROUPS)."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream yet: nothing was ever sent
+        groups = []
+    group = next((g for g in groups if _text(g["name"]) == CONSUMER_GROUP), {})
+    families: list[Metric] = [
+        GaugeMetricFamily(
+            "queue_stream_unacknowledged",
+            "Tasks a worker has taken and not finished (or that a dead worker left)",
+            int(group.get("pending", 0)),
+        )
+    ]
+    lag = group.get("lag", 0)  # None when Redis cannot tell (entries deleted meanwhile)
+    if lag is not None:
+        families.append(
+            GaugeMetricFamily(
+                "queue_stream_waiting", "Tasks in the stream no worker has taken yet", int(lag)
+            )
+        )
+    return families
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def create_broker(
+    settings: Settings, schedule_retry: ScheduleRetry, metrics: Metrics
+) -> AsyncBroker:
     """The broker for this process's settings; connects lazily."""
     broker: AsyncBroker
     if settings.redis_url:
@@ -114,5 +157,5 @@ def create_broker(settings: Settings, schedule_retry: ScheduleRetry) -> AsyncBro
     else:
         broker = InMemoryBroker(max_async_tasks=settings.queue_max_concurrent_tasks)
     return broker.with_middlewares(
-        TaskLogMiddleware(), OutboxRetryMiddleware(settings, schedule_retry)
+        TaskLogMiddleware(metrics), OutboxRetryMiddleware(settings, schedule_retry)
     )

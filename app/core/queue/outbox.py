@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from sqlalchemy import JSON, BigInteger, Integer, String, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -116,6 +117,29 @@ class OutboxRelay:
                 )
                 return [pending.id for pending in rows[index:]]
         return []
+
+    async def backlog_metrics(self) -> list[Metric]:
+        """The unsent rows and how late the most overdue is (one query, at scrape time)."""
+        due_at = func.coalesce(OutboxMessage.available_at, OutboxMessage.created_at)
+        async with self._session_factory() as session:
+            pending, earliest = (
+                await session.execute(
+                    select(func.count(), func.min(due_at, type_=UTCDateTime())).where(
+                        OutboxMessage.sent_at.is_(None)
+                    )
+                )
+            ).one()
+        late = max(0.0, (utc_now() - earliest).total_seconds()) if earliest else 0.0
+        return [
+            GaugeMetricFamily(
+                "queue_outbox_pending", "Tasks in the outbox not sent to the broker yet", pending
+            ),
+            GaugeMetricFamily(
+                "queue_outbox_oldest_due_seconds",
+                "How long the most overdue unsent task has been due (0 when none)",
+                late,
+            ),
+        ]
 
     async def purge_sent(self, older_than: dt.timedelta) -> int:
         """Delete rows sent more than `older_than` ago; return how many."""

@@ -18,6 +18,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork, utc_now
 from app.core.logging import current_request_id
+from app.core.metrics import Metrics
 from app.core.queue.backoff import Backoff
 from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
 from app.core.queue.outbox import OutboxMessage, OutboxRelay
@@ -39,10 +40,15 @@ class TaskBroker:
     Built from `Settings` and the process's `Database` without connecting anywhere.
     """
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, metrics: Metrics | None = None
+    ) -> None:
+        """`metrics`: where task runs are counted."""
         self.settings = settings
         self._database = database
-        self.broker: AsyncBroker = create_broker(settings, self._schedule_retry)
+        self.broker: AsyncBroker = create_broker(
+            settings, self._schedule_retry, metrics or Metrics()
+        )
         self.relay = OutboxRelay(
             database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
         )

@@ -1,0 +1,178 @@
+"""/metrics: the series an operator needs, its token, and one view of several processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import values
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
+from taskiq.kicker import AsyncKicker
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.errors import PROBLEM_CONTENT_TYPE
+from app.core.metrics import MULTIPROC_ENV, Metrics
+from app.core.queue import TaskBroker, task, task_options
+from app.core.queue.broker import CONSUMER_GROUP
+from app.core.queue.task_broker import task_labels
+from app.main import API_PREFIX as API
+from app.main import create_app
+from app.worker import serving_metrics
+from tests.apps import serving
+from tests.conftest import load_test_settings
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(body: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+async def scrape(client: httpx.AsyncClient, **headers: str) -> Samples:
+    response = await client.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert "_created" not in response.text
+    return parse(response.text)
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture
+async def own_engine_client() -> AsyncIterator[httpx.AsyncClient]:
+    """An app with its own engine (and pool), RATE_LIMIT_DEFAULT=1/minute, METRICS_TOKEN set."""
+    settings = load_test_settings(
+        rate_limit_default="1/minute", metrics_token=SecretStr("scrape-me")
+    )
+    async with serving(create_app(settings)) as client:
+        yield client
+
+
+async def test_pool_gauges_rejections_and_the_token(
+    own_engine_client: httpx.AsyncClient,
+    redis: Redis,  # emptied: no count left over from another test
+) -> None:
+    client = own_engine_client
+    # The default limit is counted before the route's own dependencies (here, sign-in).
+    first, second = [await client.get(f"{API}/movies") for _ in range(2)]
+    assert (first.status_code, second.status_code) == (401, 429)
+
+    refused = await client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    assert refused.headers["www-authenticate"] == "Bearer"
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-you"})
+    assert wrong.status_code == 401
+
+    samples = await scrape(client, Authorization="Bearer scrape-me")
+    assert value(samples, "rate_limit_rejections_total", route=f"{API}/movies") == 1
+    assert value(samples, "db_pool_size") == load_test_settings().database_pool_size
+    assert value(samples, "db_pool_connections_in_use") == 0  # every request gave its back
+    assert ("db_pool_overflow_connections", frozenset()) in samples
+
+
+async def test_the_stream_backlog_is_read_at_scrape_time(
+    client: httpx.AsyncClient, redis: Redis, settings: Settings
+) -> None:
+    stream = settings.queue_stream
+    await redis.xgroup_create(stream, CONSUMER_GROUP, id="$", mkstream=True)
+    for number in range(3):
+        await redis.xadd(stream, {"data": str(number)})
+    await redis.xreadgroup(CONSUMER_GROUP, "a-worker", {stream: ">"}, count=1)
+
+    samples = await scrape(client)
+    assert value(samples, "queue_stream_waiting") == 2
+    assert value(samples, "queue_stream_unacknowledged") == 1
+
+
+async def test_metrics_answer_while_the_database_and_redis_are_down() -> None:
+    nowhere = load_test_settings(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere_test",
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    async with serving(create_app(nowhere)) as client:
+        await client.get("/health/live")
+        with capture_logs() as lines:
+            await scrape(client)
+            samples = await scrape(client)
+    live = {"method": "GET", "route": "/health/live", "status": "200"}
+    assert value(samples, "http_requests_total", **live) == 1
+    names = {name for name, _ in samples}
+    assert not names & {"queue_outbox_pending", "queue_stream_waiting"}
+    # Once per outage, not at every scrape.
+    warned = [line["source"] for line in lines if line["event"].startswith("metrics source")]
+    assert sorted(warned) == ["outbox", "task stream"]
+
+
+def values_of_process(pid: int) -> Any:
+    """prometheus-client's multiprocess storage, as used by process `pid`."""
+    return values.MultiProcessValue(lambda: pid)  # type: ignore[no-untyped-call]
+
+
+async def test_processes_sharing_a_multiprocess_dir_render_one_view(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # Another worker process, as if under pid 1001, counted one request.
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values_of_process(1001))
+    Metrics(tmp_path).observe("GET", "/health/live", 200, 0.01)
+    # This one starts as `serve` starts a worker: prometheus-client in its default mode,
+    # until the app's settings switch it.
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    monkeypatch.delenv(MULTIPROC_ENV)
+
+    settings = load_test_settings(metrics_multiproc_dir=str(tmp_path))
+    async with serving(create_app(settings, database=Database(session_factory))) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        samples = await scrape(client)
+    live = {"method": "GET", "route": "/health/live", "status": "200"}
+    assert value(samples, "http_requests_total", **live) == 2
+
+
+@task()
+async def succeed() -> None:
+    """Does nothing, successfully."""
+
+
+@task(retries=0)
+async def fail() -> None:
+    raise RuntimeError("planned failure")
+
+
+async def test_the_worker_counts_tasks_by_name_and_serves_them_on_its_port(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    metrics = Metrics()
+    embedded = load_test_settings(redis_url="")
+    tasks = TaskBroker(embedded, Database(session_factory), metrics)
+    tasks.register([succeed, fail])
+    await tasks.broker.startup()
+    for fn in (succeed, succeed, fail):
+        labels = task_labels(task_options(fn))
+        await AsyncKicker(task_options(fn).name, tasks.broker, labels).kiq()
+    await tasks.close()  # waits for the tasks to finish
+
+    with serving_metrics(metrics, port=0) as port:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+    samples = parse(response.text)
+    ok, failed = task_options(succeed).name, task_options(fail).name
+    assert value(samples, "tasks_total", task=ok, result="success") == 2
+    assert value(samples, "tasks_total", task=failed, result="failure") == 1
+    assert value(samples, "task_duration_seconds_count", task=ok) == 2
+    assert "_created" not in response.text
