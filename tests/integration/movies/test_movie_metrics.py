@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.queue.outbox import OutboxMessage
 from tests.factories import create_movie
-from tests.integration.auth.conftest import API
+from tests.integration.accounts import API
 from tests.integration.test_metrics import scrape, value
 
 
