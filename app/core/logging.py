@@ -6,6 +6,7 @@ JSON) and carry the request id bound in structlog's context variables.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import logging
 import logging.config
@@ -52,6 +53,13 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact(item) for item in value)
     return value
+
+
+def mask_email(address: str) -> str:
+    """An address fit for a log line: `Ann <ann@example.com>` gives `a***@example.com`."""
+    _, addr = email.utils.parseaddr(address)
+    local, at, domain = addr.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at and local else "***"
 
 
 def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:

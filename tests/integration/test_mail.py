@@ -104,14 +104,16 @@ async def app_without_smtp(settings: Settings, engine: AsyncEngine) -> AsyncIter
 
 
 async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
-    app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int]
+    app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     sink, _ = smtp_sink
+    caplog.set_level(logging.INFO)
 
     async with client_of(app_with_smtp) as client:
         response = await client.post("/mail-test/greet", params={"to": "Ann <ann@example.com>"})
         assert response.status_code == 202
         await wait_for(lambda: bool(sink.messages), seconds=5, what="the email at the SMTP server")
+        await wait_for(lambda: delivered(caplog), seconds=5, what="the delivery logged")
 
     [message] = sink.messages
     assert message["To"] == "Ann <ann@example.com>"
@@ -123,6 +125,10 @@ async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
     assert html is not None
     assert "Hello Ann <Admin>," in text.get_content()
     assert "Hello Ann &lt;Admin&gt;," in html.get_content()
+    logged = {line["event"]: line for line in mail_log(caplog)}
+    assert logged["email queued"]["to"] == logged["email delivered"]["to"] == "a***@example.com"
+    app_lines = [str(record.msg) for record in caplog.records if record.name.startswith("app")]
+    assert not [line for line in app_lines if "ann@example.com" in line]
 
 
 def mail_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -131,6 +137,10 @@ def mail_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
         for record in caplog.records
         if isinstance(record.msg, dict) and "email" in str(record.msg.get("event"))
     ]
+
+
+def delivered(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(line["event"] == "email delivered" for line in mail_log(caplog))
 
 
 async def test_unreachable_smtp_is_retried_then_logged_and_the_request_is_unaffected(
@@ -153,7 +163,7 @@ async def test_unreachable_smtp_is_retried_then_logged_and_the_request_is_unaffe
     assert [line["attempt"] for line in retried] == [1, 2]
     [final] = [line for line in logged if "giving up" in line["event"]]
     assert final["attempts"] == 3
-    assert final["to"] == "ann@example.com"
+    assert final["to"] == "a***@example.com"
     assert "ConnectError" in final["error"]
     assert final["request_id"] == response.headers["x-request-id"]
 
