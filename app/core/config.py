@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # Tracing (OpenTelemetry, OTLP over HTTP) and error reporting (Sentry): off unless set.
+    otel_exporter_otlp_endpoint: str = ""
+    sentry_dsn: SecretStr = SecretStr("")
+
     docs_enabled: bool | None = None
     # Exact origins allowed by CORS, comma separated; none by default.
     cors_origins: str = ""

@@ -228,6 +228,12 @@ class Database:
                 raise
             await uow.commit()
 
+    @property
+    def engine(self) -> AsyncEngine | None:
+        """The engine the sessions are bound to (None when they bind to something else)."""
+        bind = self.session_factory.kw.get("bind")
+        return bind if isinstance(bind, AsyncEngine) else None
+
     async def ping(self) -> None:
         """One round trip; raises when the database does not answer."""
         async with self.session_factory() as session:

@@ -11,7 +11,7 @@ import functools
 import logging
 import logging.config
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -76,6 +76,17 @@ def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
     return event_dict
 
 
+# Set while tracing is on: the id of the current trace, if any (see app/core/telemetry.py).
+trace_ids: Callable[[], str | None] | None = None
+
+
+def add_trace_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """With tracing on, the current trace's id on every line logged inside one."""
+    if trace_ids is not None and (trace_id := trace_ids()) is not None:
+        event_dict["trace_id"] = trace_id
+    return event_dict
+
+
 def current_request_id() -> str | None:
     """The id of the request (or of the task's originating request) being handled."""
     value = structlog.contextvars.get_contextvars().get("request_id")
@@ -86,6 +97,7 @@ def configure_logging(settings: Settings) -> None:
     """Route structlog and stdlib logging through one formatter."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -47,6 +47,8 @@ class TaskBroker:
             database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
         )
         self._background: list[asyncio.Task[None]] = []
+        # Tracing on: the labels that carry the current trace into the tasks enqueued in it.
+        self.trace_context: Callable[[], dict[str, str]] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -155,6 +157,8 @@ class Queue:
         request_id = current_request_id()
         if request_id is not None:
             labels[REQUEST_ID_LABEL] = request_id
+        if self._broker.trace_context is not None:
+            labels |= self._broker.trace_context()
         row = OutboxMessage(
             task_name=options.name, kwargs=to_jsonable_python(kwargs), labels=labels
         )
