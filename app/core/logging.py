@@ -142,6 +142,8 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn": {"handlers": [], "propagate": True},
                 "sqlalchemy.engine": {"level": "INFO" if settings.database_echo else "WARNING"},
+                # Its "sending" and "executing" lines repeat our own task lines.
+                "taskiq": {"level": "WARNING"},
             },
         }
     )

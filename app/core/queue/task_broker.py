@@ -19,7 +19,7 @@ from app.core.config import Settings
 from app.core.db import Database, UnitOfWork, utc_now
 from app.core.logging import current_request_id
 from app.core.queue.backoff import Backoff
-from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
+from app.core.queue.broker import QUIET_LABEL, REQUEST_ID_LABEL, create_broker
 from app.core.queue.outbox import OutboxMessage, OutboxRelay
 from app.core.queue.registry import TaskOptions, task_options
 
@@ -30,7 +30,10 @@ TaskFunction = Callable[..., Awaitable[Any]]
 
 def task_labels(options: TaskOptions) -> dict[str, Any]:
     """The labels a task carries on every call (its own retry count, if it set one)."""
-    return {} if options.retries is None else {"max_retries": options.retries + 1}
+    labels: dict[str, Any] = {} if options.retries is None else {"max_retries": options.retries + 1}
+    if options.quiet:
+        labels[QUIET_LABEL] = "true"
+    return labels
 
 
 class TaskBroker:
