@@ -169,11 +169,23 @@ HeartbeatFile = Annotated[
 
 
 @cli.command()
-def worker(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
+def worker(
+    ctx: typer.Context,
+    heartbeat_file: HeartbeatFile = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes, each a consumer of the stream (a dead one is replaced)"
+        ),
+    ] = 1,
+) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
-    from app.worker import run_worker  # noqa: PLC0415 - only this command loads the worker
+    from app.worker import run_worker, run_workers  # noqa: PLC0415 - only this command loads them
 
-    asyncio.run(run_with_heartbeat(run_worker(load_queue_settings(ctx)), heartbeat_file))
+    settings = load_queue_settings(ctx)
+    if workers > 1:
+        raise typer.Exit(run_workers(settings, workers, heartbeat_file))
+    asyncio.run(run_with_heartbeat(run_worker(settings), heartbeat_file))
 
 
 @cli.command()

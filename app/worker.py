@@ -10,12 +10,21 @@ that another worker gets it again.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import multiprocessing.connection
 import signal
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from types import FrameType
 
 import structlog
 from taskiq.receiver import Receiver
 
 from app.core.config import Settings
+from app.core.heartbeat import run_with_heartbeat
+from app.core.logging import configure_logging
 from app.core.queue.backoff import Backoff
 from app.core.queue.task_broker import TaskBroker, wait_for_event
 from app.process import running
@@ -63,7 +72,7 @@ async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) ->
             await wait_for_event(stop, delay)
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, on_started: Callable[[], None] | None = None) -> None:
     """Consume tasks and relay the outbox until SIGTERM."""
     stop = stop_on_signals()
     async with running(settings) as services:
@@ -73,6 +82,8 @@ async def run_worker(settings: Settings) -> None:
             stream=settings.queue_stream,
             concurrency=settings.queue_max_concurrent_tasks,
         )
+        if on_started is not None:
+            on_started()
         async with asyncio.TaskGroup() as group:
             group.create_task(consume(settings, services.tasks, stop))
             group.create_task(services.tasks.run_relay(stop))
@@ -89,3 +100,55 @@ async def run_scheduler(settings: Settings) -> None:
         await stop.wait()
         runner.cancel()
     logger.info("scheduler stopped")
+
+
+def run_one_worker(settings: Settings, heartbeat_file: Path | None, started: Event) -> None:
+    """The body of one process of `run_workers` (a fresh interpreter: it logs anew)."""
+    configure_logging(settings)
+    asyncio.run(run_with_heartbeat(run_worker(settings, started.set), heartbeat_file))
+
+
+def run_workers(settings: Settings, count: int, heartbeat_file: Path | None) -> int:
+    """Run `count` worker processes, each a consumer of the same group, until SIGTERM or
+    SIGINT (passed on to each; each stops gracefully). A worker that dies after it started
+    is replaced; one that fails before it started stops them all (its failure would only
+    repeat). Returns the exit code."""
+    context = multiprocessing.get_context("spawn")
+    workers: list[tuple[BaseProcess, Event]] = []
+    stopping = False
+
+    def start() -> None:
+        started = context.Event()
+        process = context.Process(
+            target=run_one_worker, args=(settings, heartbeat_file, started), name="worker"
+        )
+        process.start()
+        workers.append((process, started))
+
+    def stop_all(_: int = 0, __: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process, _started in workers:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    for _ in range(count):
+        start()
+    exit_code = 0
+    while workers:
+        multiprocessing.connection.wait([process.sentinel for process, _ in workers])
+        for process, started in [worker for worker in workers if not worker[0].is_alive()]:
+            workers.remove((process, started))
+            process.join()
+            if stopping:
+                continue
+            if started.is_set():
+                logger.warning("worker process died; starting another", exit_code=process.exitcode)
+                start()
+            else:
+                logger.error("worker process failed to start", exit_code=process.exitcode)
+                exit_code = process.exitcode or 1
+                stop_all()
+    return exit_code
