@@ -20,8 +20,10 @@ from fastapi import APIRouter, Body, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.deps import MailDep, QueueDep
 from app.core.mail import MailService
+from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.tasks import send_email
 from tests.apps import client_of, provided
 from tests.emails import GreetingEmail
@@ -173,11 +175,17 @@ async def test_an_email_whose_delivery_runs_again_reaches_the_smtp_server_once(
 ) -> None:
     sink, _ = smtp_sink
     mail = provided(app_with_smtp).get(MailService)
+    deliveries = DeliveryRecord(provided(app_with_smtp).get(Database).session_factory)
     message = await mail.render("ann@example.com", GreetingEmail(name="Ann", code=7))
     async with client_of(app_with_smtp) as client:
         for _ in range(2):
             response = await client.post("/mail-test/deliver", json=message.model_dump(mode="json"))
             assert response.status_code == 202
-            await wait_for(lambda: bool(sink.messages), seconds=5, what="the email delivered")
+            # Recorded, not merely at the server: a run before the record would send again.
+            await wait_for(
+                lambda: deliveries.was_delivered(message.message_id),
+                seconds=5,
+                what="the delivery recorded",
+            )
         await asyncio.sleep(0.2)  # room for the second delivery
     assert len(sink.messages) == 1
