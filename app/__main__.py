@@ -1,3 +1,5 @@
 from app.cli import main
 
-main()
+# Guarded: `worker --workers N` spawns processes that import this module again.
+if __name__ == "__main__":
+    main()

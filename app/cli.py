@@ -175,20 +175,28 @@ HeartbeatFile = Annotated[
 def worker(
     ctx: typer.Context,
     heartbeat_file: HeartbeatFile = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes, each a consumer of the stream (a dead one is replaced)"
+        ),
+    ] = 1,
     metrics_port: Annotated[
         int | None,
         typer.Option(
             min=0,
             max=65535,
-            help="Serve the task metrics for Prometheus on this port (every interface); "
-            "off by default",
+            help="Serve the task metrics for Prometheus on this port (every interface; with "
+            "--workers N, worker i on PORT+i); off by default",
         ),
     ] = None,
 ) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
-    from app.worker import run_worker  # noqa: PLC0415 - only this command loads the worker
+    from app.worker import run_worker, run_workers  # noqa: PLC0415 - only this command loads them
 
     settings = load_queue_settings(ctx)
+    if workers > 1:
+        raise typer.Exit(run_workers(settings, workers, heartbeat_file, metrics_port))
     asyncio.run(run_with_heartbeat(run_worker(settings, metrics_port), heartbeat_file))
 
 

@@ -24,6 +24,7 @@ from app.core.middleware import RequestMiddleware
 from app.core.openapi import install_problem_docs, problem_responses
 from app.core.pages import router as pages_router
 from app.core.rate_limit import DEFAULT_RATE_LIMIT
+from app.core.telemetry import Telemetry
 from app.modules import api_routers
 from app.process import running
 
@@ -36,16 +37,23 @@ logger = structlog.get_logger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    provided: Provided | None = None,
+) -> FastAPI:
     """Build a fresh application; two apps in one process share nothing.
 
     `database`: the one to use instead of the settings' (tests pass one bound to the
     test's transaction); the app then leaves disposing its engine to the caller.
+    `provided`: objects of the caller's to use instead of building them (tests pass
+    in-memory telemetry exporters; see app/core/telemetry.py).
     """
     settings = settings or Settings()
     configure_logging(settings)
     metrics = Metrics.from_settings(settings)
-    provided = Provided()
+    provided = provided or Provided()
     provided.add(Settings, settings)
     provided.add(Metrics, metrics)
 
@@ -62,6 +70,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = _new_fastapi(settings, lifespan)
     attach_to_app(app, provided)
+    Telemetry.of(settings, provided).instrument_app(app)
     install_error_handlers(app)
     install_problem_docs(app)
     # The last added is the outermost: proxy headers, CORS, then the app's own middleware.

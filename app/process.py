@@ -15,6 +15,7 @@ from app.core.db import Database
 from app.core.events import listeners_in
 from app.core.injection import Provided
 from app.core.services import CoreServices
+from app.core.telemetry import Telemetry
 from app.modules import module_lifespans, module_parts, task_functions
 
 
@@ -30,6 +31,8 @@ async def running(
         tasks=task_functions(settings),
         provided=provided,
     )
+    telemetry = Telemetry.of(settings, services.provided)
+    telemetry.instrument_process(services.database.engine, services.tasks)
     try:
         async with AsyncExitStack() as modules:
             for module_lifespan in module_lifespans():
@@ -37,3 +40,4 @@ async def running(
             yield services
     finally:
         await services.close()
+        telemetry.close()

@@ -10,10 +10,16 @@ that another worker gets it again.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import multiprocessing.connection
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from types import FrameType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -23,6 +29,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from taskiq.receiver import Receiver
 
 from app.core.config import Settings
+from app.core.heartbeat import run_with_heartbeat
+from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.queue.backoff import Backoff
 from app.core.queue.task_broker import TaskBroker, wait_for_event
@@ -71,7 +79,11 @@ async def consume(settings: Settings, tasks: TaskBroker, stop: asyncio.Event) ->
             await wait_for_event(stop, delay)
 
 
-async def run_worker(settings: Settings, metrics_port: int | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    metrics_port: int | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     """Consume tasks and relay the outbox until SIGTERM; serve the task metrics on
     `metrics_port` (every interface) when given."""
     stop = stop_on_signals()
@@ -84,6 +96,8 @@ async def run_worker(settings: Settings, metrics_port: int | None = None) -> Non
                 stream=settings.queue_stream,
                 concurrency=settings.queue_max_concurrent_tasks,
             )
+            if on_started is not None:
+                on_started()
             async with asyncio.TaskGroup() as group:
                 group.create_task(consume(settings, services.tasks, stop))
                 group.create_task(services.tasks.run_relay(stop))
@@ -133,3 +147,62 @@ async def run_scheduler(settings: Settings) -> None:
         await stop.wait()
         runner.cancel()
     logger.info("scheduler stopped")
+
+
+def run_one_worker(
+    settings: Settings, heartbeat_file: Path | None, metrics_port: int | None, started: Event
+) -> None:
+    """The body of one process of `run_workers` (a fresh interpreter: it logs anew)."""
+    configure_logging(settings)
+    worker = run_worker(settings, metrics_port, started.set)
+    asyncio.run(run_with_heartbeat(worker, heartbeat_file))
+
+
+def run_workers(
+    settings: Settings, count: int, heartbeat_file: Path | None, metrics_port: int | None = None
+) -> int:
+    """Run `count` worker processes, each a consumer of the same group, until SIGTERM or
+    SIGINT (passed on to each; each stops gracefully). A worker that dies after it started
+    is replaced; one that fails before it started stops them all (its failure would only
+    repeat). Returns the exit code."""
+    context = multiprocessing.get_context("spawn")
+    workers: list[tuple[BaseProcess, Event, int]] = []
+    stopping = False
+
+    def start(index: int) -> None:
+        """Worker `index` (its metrics on `metrics_port + index`); a replacement reuses it."""
+        started = context.Event()
+        port = None if metrics_port is None else metrics_port + index
+        process = context.Process(
+            target=run_one_worker, args=(settings, heartbeat_file, port, started), name="worker"
+        )
+        process.start()
+        workers.append((process, started, index))
+
+    def stop_all(_: int = 0, __: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process, _started, _index in workers:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    for index in range(count):
+        start(index)
+    exit_code = 0
+    while workers:
+        multiprocessing.connection.wait([process.sentinel for process, _, _ in workers])
+        for process, started, index in [worker for worker in workers if not worker[0].is_alive()]:
+            workers.remove((process, started, index))
+            process.join()
+            if stopping:
+                continue
+            if started.is_set():
+                logger.warning("worker process died; starting another", exit_code=process.exitcode)
+                start(index)
+            else:
+                logger.error("worker process failed to start", exit_code=process.exitcode)
+                exit_code = process.exitcode or 1
+                stop_all()
+    return exit_code

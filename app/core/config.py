@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     # A directory for prometheus-client's multiprocess files: set it when serving with
     # `--workers N` so that /metrics sums every worker (emptied by `serve` at start).
     metrics_multiproc_dir: str = ""
+    # Tracing (OpenTelemetry, OTLP over HTTP) and error reporting (Sentry): off unless set.
+    otel_exporter_otlp_endpoint: str = ""
+    sentry_dsn: SecretStr = SecretStr("")
 
     docs_enabled: bool | None = None
     # Exact origins allowed by CORS, comma separated; none by default.

@@ -18,7 +18,7 @@ import enum
 import hashlib
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
@@ -225,18 +225,45 @@ def _invalid(param: str, msg: str) -> ValidationFailedError:
     return ValidationFailedError(["query", param], msg)
 
 
-def _split_top_level(text: str) -> Iterator[str]:
-    """Split on commas that are not inside `[...]`."""
-    depth, start = 0, 0
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are neither inside `[...]` nor inside a double-quoted value
+    (where a backslash escapes the next character)."""
+    parts, depth, start, quoted, escaped = [], 0, 0, False, False
     for index, char in enumerate(text):
-        if char == "[":
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped = char == "\\"
+            quoted = char != '"'
+        elif char == '"':
+            quoted = True
+        elif char == "[":
             depth += 1
         elif char == "]":
             depth -= 1
         elif char == "," and depth == 0:
-            yield text[start:index]
+            parts.append(text[start:index])
             start = index + 1
-    yield text[start:]
+    if quoted:
+        raise _invalid("filters", f"unterminated quote in {text!r}")
+    parts.append(text[start:])
+    return parts
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\["\\])*)"')
+_ESCAPE = re.compile(r"\\([\"\\])")
+
+
+def _unquote(value: str) -> str:
+    """A filter value as given, or the text of a double-quoted one (`\\"` and `\\\\` escaped)."""
+    if not value.startswith('"'):
+        return value
+    match = _QUOTED.fullmatch(value)
+    if match is None:
+        raise _invalid(
+            "filters", f'bad quoting in {value!r}: quote the whole value, escape only \\" and \\\\'
+        )
+    return _ESCAPE.sub(r"\1", match.group(1))
 
 
 def parse_sort(spec: ListSpec, raw: str | None) -> tuple[SortField, ...]:
@@ -332,11 +359,11 @@ def _parse_filter(spec: ListSpec, text: str) -> Filter:
     if op == "in":
         if not (value.startswith("[") and value.endswith("]")):
             raise _invalid("filters", f"'in' on {name!r} takes a list: {name}:[v1,v2]")
-        items = [item.strip() for item in value[1:-1].split(",") if item.strip()]
+        items = [_unquote(item.strip()) for item in _split_top_level(value[1:-1]) if item.strip()]
         if not items or len(items) > MAX_IN_VALUES:
             raise _invalid("filters", f"'in' on {name!r} takes 1 to {MAX_IN_VALUES} values")
         return Filter(name, op, [_convert(column, name, item) for item in items])
-    return Filter(name, op, _convert(column, name, value))
+    return Filter(name, op, _convert(column, name, _unquote(value)))
 
 
 def parse_filters(spec: ListSpec, raw: str | None) -> tuple[Filter, ...]:
@@ -367,7 +394,9 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             Query(
                 max_length=2000,
                 description="`field:value`, `field:[v1,v2]` or `field:op:value`, comma "
-                f"separated; ops `eq ne gt gte lt lte in contains`. {spec.filters_help}",
+                "separated; ops `eq ne gt gte lt lte in contains`. A value with a comma goes in "
+                'double quotes, `\\"` and `\\\\` escaped: `title:contains:"Good, the Bad"`. '
+                f"{spec.filters_help}",
             ),
         ] = None,
         cursor: Annotated[

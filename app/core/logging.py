@@ -6,11 +6,12 @@ JSON) and carry the request id bound in structlog's context variables.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import logging
 import logging.config
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -54,6 +55,13 @@ def redact(value: Any) -> Any:
     return value
 
 
+def mask_email(address: str) -> str:
+    """An address fit for a log line: `Ann <ann@example.com>` gives `a***@example.com`."""
+    _, addr = email.utils.parseaddr(address)
+    local, at, domain = addr.rpartition("@")
+    return f"{local[:1]}***@{domain}" if at and local else "***"
+
+
 def redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """structlog processor applying `redact` to every field of a log line."""
     return {
@@ -68,6 +76,17 @@ def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Even
     return event_dict
 
 
+# Set while tracing is on: the id of the current trace, if any (see app/core/telemetry.py).
+trace_ids: Callable[[], str | None] | None = None
+
+
+def add_trace_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """With tracing on, the current trace's id on every line logged inside one."""
+    if trace_ids is not None and (trace_id := trace_ids()) is not None:
+        event_dict["trace_id"] = trace_id
+    return event_dict
+
+
 def current_request_id() -> str | None:
     """The id of the request (or of the task's originating request) being handled."""
     value = structlog.contextvars.get_contextvars().get("request_id")
@@ -78,6 +97,7 @@ def configure_logging(settings: Settings) -> None:
     """Route structlog and stdlib logging through one formatter."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -127,6 +147,8 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn": {"handlers": [], "propagate": True},
                 "sqlalchemy.engine": {"level": "INFO" if settings.database_echo else "WARNING"},
+                # Its "sending" and "executing" lines repeat our own task lines.
+                "taskiq": {"level": "WARNING"},
             },
         }
     )

@@ -13,15 +13,16 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.injection import Provided
 from app.main import create_app
 from tests.apps import outbox_rows_removed, started
 
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, engine: AsyncEngine, *routers: APIRouter
+    settings: Settings, engine: AsyncEngine, *routers: APIRouter, provided: Provided | None = None
 ) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+    app = create_app(settings, provided=provided)
     for router in routers:
         app.include_router(router)
     # The rows go after the lifespan: in-process tasks (and their retries) are done by then.

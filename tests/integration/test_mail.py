@@ -20,8 +20,10 @@ from fastapi import APIRouter, Body, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.db import Database
 from app.core.deps import MailDep, QueueDep
 from app.core.mail import MailService
+from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.tasks import send_email
 from tests.apps import client_of, provided
 from tests.emails import GreetingEmail
@@ -104,14 +106,16 @@ async def app_without_smtp(settings: Settings, engine: AsyncEngine) -> AsyncIter
 
 
 async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
-    app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int]
+    app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     sink, _ = smtp_sink
+    caplog.set_level(logging.INFO)
 
     async with client_of(app_with_smtp) as client:
         response = await client.post("/mail-test/greet", params={"to": "Ann <ann@example.com>"})
         assert response.status_code == 202
         await wait_for(lambda: bool(sink.messages), seconds=5, what="the email at the SMTP server")
+        await wait_for(lambda: delivered(caplog), seconds=5, what="the delivery logged")
 
     [message] = sink.messages
     assert message["To"] == "Ann <ann@example.com>"
@@ -123,6 +127,10 @@ async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
     assert html is not None
     assert "Hello Ann <Admin>," in text.get_content()
     assert "Hello Ann &lt;Admin&gt;," in html.get_content()
+    logged = {line["event"]: line for line in mail_log(caplog)}
+    assert logged["email queued"]["to"] == logged["email delivered"]["to"] == "a***@example.com"
+    app_lines = [str(record.msg) for record in caplog.records if record.name.startswith("app")]
+    assert not [line for line in app_lines if "ann@example.com" in line]
 
 
 def mail_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -131,6 +139,10 @@ def mail_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
         for record in caplog.records
         if isinstance(record.msg, dict) and "email" in str(record.msg.get("event"))
     ]
+
+
+def delivered(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(line["event"] == "email delivered" for line in mail_log(caplog))
 
 
 async def test_unreachable_smtp_is_retried_then_logged_and_the_request_is_unaffected(
@@ -153,7 +165,7 @@ async def test_unreachable_smtp_is_retried_then_logged_and_the_request_is_unaffe
     assert [line["attempt"] for line in retried] == [1, 2]
     [final] = [line for line in logged if "giving up" in line["event"]]
     assert final["attempts"] == 3
-    assert final["to"] == "ann@example.com"
+    assert final["to"] == "a***@example.com"
     assert "ConnectError" in final["error"]
     assert final["request_id"] == response.headers["x-request-id"]
 
@@ -163,11 +175,17 @@ async def test_an_email_whose_delivery_runs_again_reaches_the_smtp_server_once(
 ) -> None:
     sink, _ = smtp_sink
     mail = provided(app_with_smtp).get(MailService)
+    deliveries = DeliveryRecord(provided(app_with_smtp).get(Database).session_factory)
     message = await mail.render("ann@example.com", GreetingEmail(name="Ann", code=7))
     async with client_of(app_with_smtp) as client:
         for _ in range(2):
             response = await client.post("/mail-test/deliver", json=message.model_dump(mode="json"))
             assert response.status_code == 202
-            await wait_for(lambda: bool(sink.messages), seconds=5, what="the email delivered")
+            # Recorded, not merely at the server: a run before the record would send again.
+            await wait_for(
+                lambda: deliveries.was_delivered(message.message_id),
+                seconds=5,
+                what="the delivery recorded",
+            )
         await asyncio.sleep(0.2)  # room for the second delivery
     assert len(sink.messages) == 1

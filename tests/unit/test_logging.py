@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.logging import REDACTED, redact
+from app.core.logging import REDACTED, mask_email, redact
 from app.core.middleware import choose_request_id
 
 
@@ -42,3 +42,16 @@ def test_sane_request_id_is_kept(incoming: str) -> None:
 @pytest.mark.parametrize("incoming", [None, "", "x" * 129, "a b", "a\nb", "<script>"])
 def test_other_request_ids_are_replaced(incoming: str | None) -> None:
     assert choose_request_id(incoming) != incoming
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("ann@example.com", "a***@example.com"),
+        ("Ann <ann.lee@mail.example.org>", "a***@mail.example.org"),
+        ("not an address", "***"),
+        ("", "***"),
+    ],
+)
+def test_email_addresses_are_masked_for_the_log(address: str, masked: str) -> None:
+    assert mask_email(address) == masked

@@ -6,7 +6,18 @@ import json
 import subprocess
 import sys
 
-NOT_FOR_SERVING = ("app.worker", "app.movies.seed", "faker", "app.scaffold", "inflect")
+NOT_FOR_SERVING = (
+    "app.worker",
+    "app.movies.seed",
+    "faker",
+    "app.scaffold",
+    "inflect",
+    # Tracing and error reporting, while their settings are empty (FastAPI and redis-py
+    # import parts of the OpenTelemetry API and SDK themselves once they are installed).
+    "opentelemetry.instrumentation",
+    "opentelemetry.exporter",
+    "sentry_sdk",
+)
 
 
 def test_serving_loads_no_worker_seeding_or_scaffolding_code() -> None:

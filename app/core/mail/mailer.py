@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from app.core.logging import mask_email
 from app.core.mail.rendering import EmailTemplate
 from app.core.mail.service import MailService
 from app.core.mail.tasks import send_email
@@ -27,4 +28,9 @@ class Mailer:
     async def send(self, to: str, email: EmailTemplate) -> None:
         message = await self._service.render(to, email)
         await self._queue.enqueue(send_email, email=message.model_dump(mode="json"))
-        logger.info("email queued", to=to, subject=message.subject, message_id=message.message_id)
+        logger.info(
+            "email queued",
+            to=mask_email(to),
+            subject=message.subject,
+            message_id=message.message_id,
+        )

@@ -10,6 +10,7 @@ from taskiq import Context, TaskiqDepends
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.logging import mask_email
 from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.message import OutgoingEmail
 from app.core.mail.service import MailService
@@ -31,7 +32,9 @@ async def send_email(
     """Deliver one rendered email through the configured backend, unless a run of this
     same task already did (delivery is at least once); raise to be retried."""
     outgoing = OutgoingEmail.model_validate(email)
-    log = logger.bind(to=outgoing.to, subject=outgoing.subject, message_id=outgoing.message_id)
+    log = logger.bind(
+        to=mask_email(outgoing.to), subject=outgoing.subject, message_id=outgoing.message_id
+    )
     deliveries = DeliveryRecord(database.session_factory)
     if await deliveries.was_delivered(outgoing.message_id):
         log.info("email already delivered; not sent again")

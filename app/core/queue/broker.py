@@ -27,6 +27,7 @@ from app.core.metrics import Metrics
 logger = structlog.get_logger("app.queue")
 
 REQUEST_ID_LABEL = "request_id"
+QUIET_LABEL = "quiet"  # a `@task(quiet=True)`: its runs are logged only when they fail
 CONSUMER_GROUP = "workers"
 # How long one read of the stream blocks, and so the longest a Redis socket stays silent.
 STREAM_READ_BLOCK_SECONDS = 2
@@ -49,14 +50,16 @@ class TaskLogMiddleware(TaskiqMiddleware):
             task=message.task_name,
             task_id=message.task_id,
         )
-        logger.info("task started", attempt=attempt_number(message))
+        if QUIET_LABEL not in message.labels:
+            logger.info("task started", attempt=attempt_number(message))
         return message
 
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         duration_s = result.execution_time
         if not result.is_err:
             outcome = "success"
-            logger.info("task finished", duration_s=duration_s)
+            if QUIET_LABEL not in message.labels:
+                logger.info("task finished", duration_s=duration_s)
         elif isinstance(result.error, NoResultError):
             outcome = "retry"
             logger.warning("task failed; retry scheduled", duration_s=duration_s)

@@ -23,23 +23,31 @@ class TaskOptions:
     name: str
     retries: int | None = None
     schedule: str | None = None
+    quiet: bool = False
 
 
 class NotATaskError(TypeError):
     """A function was enqueued without being marked with `@task`."""
 
 
-def task(*, retries: int | None = None, schedule: str | None = None) -> Callable[[F], F]:
+def task(
+    *, retries: int | None = None, schedule: str | None = None, quiet: bool = False
+) -> Callable[[F], F]:
     """Mark a plain async function in a module's `tasks.py` (or a core module) as a queue task.
 
     `retries`: how many times a failing run is retried (default: `QUEUE_TASK_RETRIES`).
     `schedule`: a cron string; the scheduler then sends the task on that schedule.
+    `quiet`: no "task started" and "task finished" lines (failures are still logged), for
+    frequent housekeeping that would drown the log.
     The task's name is `module:qualname`, stable across processes.
     """
 
     def mark(fn: F) -> F:
         options = TaskOptions(
-            name=f"{fn.__module__}:{fn.__qualname__}", retries=retries, schedule=schedule
+            name=f"{fn.__module__}:{fn.__qualname__}",
+            retries=retries,
+            schedule=schedule,
+            quiet=quiet,
         )
         setattr(fn, TASK_OPTIONS_ATTRIBUTE, options)
         return fn

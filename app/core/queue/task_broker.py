@@ -20,7 +20,7 @@ from app.core.db import Database, UnitOfWork, utc_now
 from app.core.logging import current_request_id
 from app.core.metrics import Metrics
 from app.core.queue.backoff import Backoff
-from app.core.queue.broker import REQUEST_ID_LABEL, create_broker
+from app.core.queue.broker import QUIET_LABEL, REQUEST_ID_LABEL, create_broker
 from app.core.queue.outbox import OutboxMessage, OutboxRelay
 from app.core.queue.registry import TaskOptions, task_options
 
@@ -31,7 +31,10 @@ TaskFunction = Callable[..., Awaitable[Any]]
 
 def task_labels(options: TaskOptions) -> dict[str, Any]:
     """The labels a task carries on every call (its own retry count, if it set one)."""
-    return {} if options.retries is None else {"max_retries": options.retries + 1}
+    labels: dict[str, Any] = {} if options.retries is None else {"max_retries": options.retries + 1}
+    if options.quiet:
+        labels[QUIET_LABEL] = "true"
+    return labels
 
 
 class TaskBroker:
@@ -53,6 +56,8 @@ class TaskBroker:
             database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
         )
         self._background: list[asyncio.Task[None]] = []
+        # Tracing on: the labels that carry the current trace into the tasks enqueued in it.
+        self.trace_context: Callable[[], dict[str, str]] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -161,6 +166,8 @@ class Queue:
         request_id = current_request_id()
         if request_id is not None:
             labels[REQUEST_ID_LABEL] = request_id
+        if self._broker.trace_context is not None:
+            labels |= self._broker.trace_context()
         row = OutboxMessage(
             task_name=options.name, kwargs=to_jsonable_python(kwargs), labels=labels
         )

@@ -15,7 +15,7 @@ from app.core.queue.task_deps import injected
 logger = structlog.get_logger("app.queue")
 
 
-@task(schedule="* * * * *")
+@task(schedule="* * * * *", quiet=True)
 async def heartbeat() -> None:
     """Keep every worker reading: a worker reclaims abandoned tasks only after it reads one."""
     logger.debug("heartbeat")

@@ -257,6 +257,31 @@ async def test_list_sorts_filters_and_pages(
     assert named.json()["next_cursor"]  # a second page follows
 
 
+async def test_filter_values_with_commas_and_quotes_go_in_double_quotes(
+    client: httpx.AsyncClient, user_headers: dict[str, str], session: AsyncSession
+) -> None:
+    for title in ("The Good, the Bad and the Ugly", 'Say "Hi"', "Heat"):
+        await create_movie(session, title=title, released=1966, rating=Decimal("8.8"))
+
+    for filters, expected in [
+        ('title:contains:"Good, the Bad",released:1966', ["The Good, the Bad and the Ugly"]),
+        (r'title:contains:"say \"hi\""', ['Say "Hi"']),
+        (
+            'title:["The Good, the Bad and the Ugly", Heat]',
+            ["Heat", "The Good, the Bad and the Ugly"],
+        ),
+    ]:
+        response = await client.get(
+            MOVIES, params={"filters": filters, "sort": "title"}, headers=user_headers
+        )
+        assert titles(response.json()["items"]) == expected, filters
+
+    for filters in ('title:contains:"Good, the Bad', 'title:"Heat"s', r'title:"a\b"'):
+        response = await client.get(MOVIES, params={"filters": filters}, headers=user_headers)
+        assert response.status_code == 422, filters
+        assert [error["loc"] for error in response.json()["errors"]] == [["query", "filters"]]
+
+
 async def test_list_refuses_what_the_contract_does_not_allow(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:

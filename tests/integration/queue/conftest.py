@@ -112,20 +112,20 @@ class Workers:
         self.log_dir = log_dir
         self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start(self, settings: Settings) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(self, settings: Settings, workers: int = 1) -> tuple[subprocess.Popen[bytes], Path]:
+        """`python -m app worker --workers <workers>`."""
         log = self.log_dir / f"worker-{len(self.processes)}.log"
         heartbeat = log.with_suffix(".alive")  # see `test_workers_keep_their_heartbeat_fresh`
-        process = start_app_process(
-            ["worker", "--heartbeat-file", str(heartbeat)], env=settings_env(settings), log=log
-        )
+        args = ["worker", "--heartbeat-file", str(heartbeat), "--workers", str(workers)]
+        process = start_app_process(args, env=settings_env(settings), log=log)
         self.processes.append((process, log))
         return process, log
 
-    async def started(self, process: subprocess.Popen[bytes], log: Path) -> None:
+    async def started(self, process: subprocess.Popen[bytes], log: Path, workers: int = 1) -> None:
         def ready() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"worker exited with {process.returncode}:\n{log.read_text()}")
-            return log.exists() and "worker started" in log.read_text()
+            return log.exists() and log.read_text().count("worker started") == workers
 
         # Generous: importing the app takes seconds on a busy machine.
         await wait_for(ready, seconds=WORKER_START_SECONDS, what="worker started")

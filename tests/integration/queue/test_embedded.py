@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.queue import TaskBroker
+from app.core.queue.registry import task_options
+from app.core.queue.tasks import heartbeat
+from app.main import create_app
+from tests.apps import provided, started
 from tests.integration.queue import tasks
 from tests.integration.queue.conftest import app_client, queue_test_settings, wait_for
 
@@ -28,3 +36,28 @@ async def test_embedded_mode_runs_tasks_in_the_app_after_the_response(
         await wait_for(lambda: set(tasks.read_lines(done)) == expected, what="all ran")
     # The retried task failed once, waited in the outbox, and the in-app relay sent it again.
     assert len(tasks.read_lines(f"{done}.attempts")) == 2
+
+
+@pytest.fixture
+def embedded_app(settings: Settings) -> FastAPI:
+    """Built before the test runs: building configures logging, which replaces `caplog`'s
+    handler."""
+    return create_app(queue_test_settings(settings, redis_url=""))
+
+
+async def test_a_heartbeat_logs_one_line_at_debug_and_none_at_info(
+    embedded_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = embedded_app
+    caplog.set_level(logging.DEBUG)
+    async with started(app):
+        broker = provided(app).get(TaskBroker).broker
+        heartbeat_task = broker.find_task(task_options(heartbeat).name)
+        assert heartbeat_task is not None
+        await heartbeat_task.kiq()
+        await broker.wait_all()  # type: ignore[attr-defined]  # the in-process broker's
+
+    lines = [record for record in caplog.records if "heartbeat" in record.getMessage()]
+    assert [record.levelno for record in lines] == [logging.DEBUG], [
+        record.getMessage() for record in lines
+    ]

@@ -1,8 +1,8 @@
 """Real `python -m app worker` processes run what the app enqueued.
 
-One pair of workers serves the whole module (starting one takes seconds); they
-count a task as abandoned after 0.3 s, so that the redelivery test, run last,
-needs no long wait.
+One pair of workers serves the whole module (starting one takes seconds): the two
+processes of `worker --workers 2`. They count a task as abandoned after 0.3 s, so that
+the redelivery test, run last, needs no long wait.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from app.core.queue.tasks import heartbeat
 from app.core.services import CoreServices
 from tests.integration.queue import tasks
 from tests.integration.queue.conftest import (
+    WORKER_START_SECONDS,
     Workers,
     app_client,
     outbox_counts,
@@ -63,8 +64,7 @@ async def pair(
     queue_settings: Settings, services: CoreServices, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Workers]:
     workers = Workers(tmp_path_factory.mktemp("workers"))
-    started = [workers.start(queue_settings) for _ in range(2)]
-    await asyncio.gather(*(workers.started(*worker) for worker in started))
+    await workers.started(*workers.start(queue_settings, workers=2), workers=2)
     yield workers
     workers.stop_all()
 
@@ -190,4 +190,10 @@ async def test_a_task_left_by_a_killed_worker_is_completed_by_the_other(
     await wait_for(lambda: tasks.read_lines(done) == ["finished"], what="redelivered")
     second_pid = int(tasks.read_lines(started)[1])
     assert second_pid != first_pid
-    assert {first_pid, second_pid} == {process.pid for process, _ in pair.processes}
+    [(supervisor, log)] = pair.processes
+    assert supervisor.poll() is None  # it outlived its worker, and replaced it
+
+    def replaced() -> bool:
+        return log.read_text().count("worker started") == 3
+
+    await wait_for(replaced, seconds=WORKER_START_SECONDS, what="a new worker process")
