@@ -22,7 +22,7 @@ from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
 from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
-from app.core.metrics import clear_multiprocess_dir
+from app.core.metrics import share_with_child_processes
 from app.core.migrations import upgrade_to_head
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +86,8 @@ def serve(  # noqa: PLR0917 - typer passes the options by keyword
     ensure_can_listen(host, port)
     if migrate:
         upgrade_to_head(settings)
-    if settings.metrics_multiproc_dir:
-        clear_multiprocess_dir(Path(settings.metrics_multiproc_dir))
+    if settings.metrics_multiproc_dir and workers > 1 and not reload:
+        share_with_child_processes(Path(settings.metrics_multiproc_dir))
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -196,6 +196,8 @@ def worker(
 
     settings = load_queue_settings(ctx)
     if workers > 1:
+        if settings.metrics_multiproc_dir:
+            share_with_child_processes(Path(settings.metrics_multiproc_dir))
         raise typer.Exit(run_workers(settings, workers, heartbeat_file, metrics_port))
     asyncio.run(run_with_heartbeat(run_worker(settings, metrics_port), heartbeat_file))
 

@@ -11,7 +11,9 @@ Two ways to expose them:
 - prometheus-client's multiprocess mode, when `METRICS_MULTIPROC_DIR` is set: every
   process writes its values to files in that directory and `/metrics` renders the sum
   of all of them (`serve --workers N` answers one view whichever worker is asked).
-  `serve` empties the directory before it starts the workers.
+  prometheus-client chooses this when it is imported, from `PROMETHEUS_MULTIPROC_DIR`, so
+  `serve --workers N` (and `worker --workers N`) empty the directory and set that variable
+  before starting the processes, each a fresh interpreter.
 
 No `_created` samples: they double the series and no dashboard reads them.
 """
@@ -33,7 +35,6 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
-    values,
 )
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -55,18 +56,17 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus-client's files go
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
-def use_multiprocess_dir(directory: Path) -> None:
-    """Make every metric of this process write to files in `directory`.
+# prometheus-client picks its value storage once, when it is imported: multiprocess files
+# when `PROMETHEUS_MULTIPROC_DIR` is set by then. This module is imported with it, so this
+# is the directory this process writes to (None: one process, one registry per app).
+MULTIPROCESS_DIR = os.environ.get(MULTIPROC_ENV) or None
 
-    prometheus-client chooses its value storage when it is imported, from
-    `PROMETHEUS_MULTIPROC_DIR`; a directory set in `.env` or the settings is applied here,
-    before any metric of the process takes a value.
-    """
-    if os.environ.get(MULTIPROC_ENV) == str(directory) and values.ValueClass._multiprocess:
-        return
-    directory.mkdir(parents=True, exist_ok=True)
+
+def share_with_child_processes(directory: Path) -> None:
+    """Before starting server or worker processes: each, a fresh interpreter, will write its
+    metrics under `directory`, and any of them will answer one view of all of them."""
+    clear_multiprocess_dir(directory)
     os.environ[MULTIPROC_ENV] = str(directory)
-    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 def clear_multiprocess_dir(directory: Path) -> None:
@@ -122,9 +122,8 @@ class ScrapedGauges(Collector):
 class Metrics:
     """The counters, histograms and gauges of one process (or one app, in tests)."""
 
-    def __init__(self, multiprocess_dir: Path | None = None) -> None:
-        if multiprocess_dir is not None:
-            use_multiprocess_dir(multiprocess_dir)
+    def __init__(self, multiprocess_dir: str | None = MULTIPROCESS_DIR) -> None:
+        """`multiprocess_dir`: render the view of every process writing there."""
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -199,8 +198,11 @@ class Metrics:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Metrics:
+        """One registry per app, or the shared view when this process writes to the
+        `METRICS_MULTIPROC_DIR` its parent set up (`serve --workers N`)."""
         directory = settings.metrics_multiproc_dir
-        return cls(Path(directory) if directory else None)
+        shared = MULTIPROCESS_DIR if directory and directory == MULTIPROCESS_DIR else None
+        return cls(shared)
 
     def mount(self, prefix: str, routes: Iterable[BaseRoute]) -> None:
         """Label `routes`, included under `prefix`, with their whole template: FastAPI's

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -19,7 +20,7 @@ from taskiq.kicker import AsyncKicker
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import PROBLEM_CONTENT_TYPE
-from app.core.metrics import MULTIPROC_ENV, Metrics
+from app.core.metrics import MULTIPROC_ENV, Metrics, share_with_child_processes
 from app.core.queue import TaskBroker, task, task_options
 from app.core.queue.broker import CONSUMER_GROUP
 from app.core.queue.task_broker import task_labels
@@ -117,31 +118,38 @@ async def test_metrics_answer_while_the_database_and_redis_are_down() -> None:
     assert sorted(warned) == ["outbox", "task stream"]
 
 
-def values_of_process(pid: int) -> Any:
-    """prometheus-client's multiprocess storage, as used by process `pid`."""
-    return values.MultiProcessValue(lambda: pid)  # type: ignore[no-untyped-call]
+# What each process of the test runs: as `serve --workers N` starts one, with
+# `PROMETHEUS_MULTIPROC_DIR` set before anything is imported.
+ONE_PROCESS = """
+import sys
+from app.core.config import Settings
+from app.core.metrics import Metrics
+metrics = Metrics.from_settings(Settings(metrics_multiproc_dir=sys.argv[1]))
+metrics.observe("GET", "/health/live", 200, 0.01)
+if sys.argv[2] == "render":
+    sys.stdout.write(metrics.render().decode())
+"""
 
 
-async def test_processes_sharing_a_multiprocess_dir_render_one_view(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    session_factory: async_sessionmaker[AsyncSession],
-) -> None:
-    # Another worker process, as if under pid 1001, counted one request.
-    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
-    monkeypatch.setattr(values, "ValueClass", values_of_process(1001))
-    Metrics(tmp_path).observe("GET", "/health/live", 200, 0.01)
-    # This one starts as `serve` starts a worker: prometheus-client in its default mode,
-    # until the app's settings switch it.
-    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
-    monkeypatch.delenv(MULTIPROC_ENV)
+def run_process(directory: Path, action: str) -> str:
+    env = {**os.environ, MULTIPROC_ENV: str(directory)}
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_PROCESS, str(directory), action],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
 
-    settings = load_test_settings(metrics_multiproc_dir=str(tmp_path))
-    async with serving(create_app(settings, database=Database(session_factory))) as client:
-        assert (await client.get("/health/live")).status_code == 200
-        samples = await scrape(client)
+
+def test_processes_sharing_a_multiprocess_dir_render_one_view(tmp_path: Path) -> None:
+    share_with_child_processes(tmp_path)  # as `serve` does before it starts its workers
+    os.environ.pop(MULTIPROC_ENV)  # (this test process itself stays as it was)
+    run_process(tmp_path, "count")  # one worker process answered a request
+    rendered = run_process(tmp_path, "render")  # another answered one, then a scrape
     live = {"method": "GET", "route": "/health/live", "status": "200"}
-    assert value(samples, "http_requests_total", **live) == 2
+    assert value(parse(rendered), "http_requests_total", **live) == 2
 
 
 @task()

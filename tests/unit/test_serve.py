@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from app import cli as cli_module
+from app.core.metrics import MULTIPROC_ENV
 
 
 def served_tables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> set[str]:
@@ -38,12 +40,15 @@ def test_serve_no_migrate_serves_without_migrating(
     assert served_tables(monkeypatch, tmp_path, "--no-migrate") == set()
 
 
-def test_serve_empties_the_metrics_dir_of_a_previous_run(
+def test_serve_with_workers_shares_an_emptied_metrics_dir_with_them(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_4242.db").write_bytes(b"left by a previous run")
     monkeypatch.setenv("METRICS_MULTIPROC_DIR", str(metrics_dir))
-    served_tables(monkeypatch, tmp_path, "--no-migrate")
+    monkeypatch.setenv(MULTIPROC_ENV, "")  # so that the test leaves the environment as it was
+    served_tables(monkeypatch, tmp_path, "--no-migrate", "--workers", "2")
     assert list(metrics_dir.iterdir()) == []
+    # What each worker process, a fresh interpreter, gives prometheus-client at import.
+    assert os.environ[MULTIPROC_ENV] == str(metrics_dir)
