@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from fastapi_limiter.decorators import skip_limiter
 from pydantic import BaseModel
 
 from app.core.injection import provided_by
+from app.core.rate_limit import exempt_from_default_limit
 
 logger = structlog.get_logger(__name__)
 
@@ -51,7 +51,7 @@ async def _check(name: str, probe: Probe) -> bool:
 
 # Probes are exempt from RATE_LIMIT_DEFAULT: a throttled liveness probe restarts the pod.
 @router.get("/live", response_model=HealthRead, response_model_exclude_none=True)
-@skip_limiter
+@exempt_from_default_limit
 async def live() -> HealthRead:
     """The process is up (no I/O)."""
     return HealthRead(status="ok")
@@ -62,7 +62,7 @@ async def live() -> HealthRead:
     response_model=HealthRead,
     responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
 )
-@skip_limiter
+@exempt_from_default_limit
 async def ready(readiness: Annotated[Readiness, Depends(get_readiness)]) -> JSONResponse:
     """The database (and Redis when configured) answer."""
     probes = readiness.probes

@@ -9,7 +9,7 @@ A route declares its own limit:
 Every other route gets `RATE_LIMIT_DEFAULT` (when set) through the app-level
 `DEFAULT_RATE_LIMIT` dependency, keyed by the user when the process provides a
 `RequestIdentity` (the auth module does) and by client IP otherwise. Endpoints marked with
-fastapi-limiter's `skip_limiter` (the health probes) are exempt from the default.
+`exempt_from_default_limit` (the health probes) are exempt from the default.
 
 Counting uses pyrate-limiter's GCRA: a limit of N per period admits a burst of N, then
 one more every period/N. Each key has its own `StateBucket`, in process (embedded mode)
@@ -18,7 +18,8 @@ We drive the per-key buckets ourselves rather than through fastapi-limiter's
 `RateLimiter` and pyrate's `Limiter`: the former keys buckets by scanning `app.routes`
 (missing parameterised paths) and is built before any app exists, the latter serialises
 every acquisition of a process behind one asyncio lock (a slow Redis would queue every
-request), and neither reports what the `X-RateLimit-*` headers need.
+request), and neither reports what the `X-RateLimit-*` headers need. So fastapi-limiter
+itself is not a dependency: pyrate-limiter, which it is built on, is.
 
 Every response under a limit, errors included, carries `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the quota is full again),
@@ -64,6 +65,7 @@ from app.core.redis import REDIS_FAILURES, OutageLog
 logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 KeyFunction = Callable[[Request], Awaitable[str]]
 LimitSource = str | Callable[[Settings], str]
 
@@ -71,7 +73,7 @@ REDIS_KEY_PREFIX = "ratelimit:"
 # Embedded mode keeps at most this many buckets per limit, dropping the least recently used.
 MAX_MEMORY_BUCKETS = 10_000
 QUOTA_STATE = "rate_limit_quota"
-SKIP_MARKER = "_skip_limiter"  # set by fastapi_limiter.decorators.skip_limiter
+EXEMPT_MARKER = "__exempt_from_default_limit__"
 
 
 def client_ip(request: Request) -> str:
@@ -245,11 +247,11 @@ class RateLimiter:
         return quota
 
     def exempt_from_default(self, route: Any) -> bool:
-        """Routes with a limit of their own, or marked with `skip_limiter`."""
+        """Routes with a limit of their own, or marked with `exempt_from_default_limit`."""
         exempt = self._default_exempt.get(id(route))
         if exempt is None:
             dependant: Dependant | None = getattr(route, "dependant", None)
-            exempt = getattr(getattr(route, "endpoint", None), SKIP_MARKER, False) or (
+            exempt = getattr(getattr(route, "endpoint", None), EXEMPT_MARKER, False) or (
                 dependant is not None and _declares_own_limit(dependant)
             )
             self._default_exempt[id(route)] = exempt
@@ -392,6 +394,13 @@ class DefaultRateLimit(RateLimit):
     async def bucket_key(self, request: Request) -> str:
         """One budget per client across all the routes it covers."""
         return f"default:{await self.key(request)}"
+
+
+def exempt_from_default_limit(endpoint: EndpointT) -> EndpointT:
+    """Mark an endpoint that `RATE_LIMIT_DEFAULT` never limits (a throttled liveness probe
+    would get its pod restarted)."""
+    setattr(endpoint, EXEMPT_MARKER, True)
+    return endpoint
 
 
 # The app-level dependency (a stateless rule; the counts live in each app's services).
