@@ -128,6 +128,16 @@ async def ending_request(
     )
 
 
+async def register_racer(client: httpx.AsyncClient) -> httpx.Response:
+    """The account the races below are run on (committed for real)."""
+    registered = await client.post(
+        f"{API}/auth/register",
+        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
+    )
+    assert registered.status_code == 201
+    return registered
+
+
 @pytest.mark.parametrize("ending", ["reset", "password change", "logout"])
 async def test_ending_sessions_while_a_stolen_token_rotates_leaves_nothing_alive(
     committing_client: httpx.AsyncClient, engine: AsyncEngine, ending: str
@@ -136,11 +146,7 @@ async def test_ending_sessions_while_a_stolen_token_rotates_leaves_nothing_alive
     password, changes it, or logs that session out: whatever the interleaving, nothing
     the attacker got survives."""
     client = committing_client
-    registered = await client.post(
-        f"{API}/auth/register",
-        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
-    )
-    assert registered.status_code == 201
+    registered = await register_racer(client)
     survivors = []
     for round_ in range(RACE_ROUNDS):
         password = "s3cret-pass-0" if ending == "logout" else f"s3cret-pass-{round_}"
@@ -233,11 +239,7 @@ async def test_a_reset_and_a_password_change_at_once_never_fail(
     """Both take the same locks in the same order: whatever wins, the other answers 4xx
     or succeeds after it, never a 5xx (no deadlock)."""
     client = committing_client
-    registered = await client.post(
-        f"{API}/auth/register",
-        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
-    )
-    assert registered.status_code == 201
+    registered = await register_racer(client)
     statuses = []
     candidates = ["s3cret-pass-0"]
     for round_ in range(RACE_ROUNDS):
@@ -265,11 +267,7 @@ async def test_a_login_with_the_old_password_racing_a_reset_does_not_survive_it(
     """The attacker knows the password and signs in while the owner resets it: a session
     the attacker got is ended by the reset, or refused, never left alive."""
     client = committing_client
-    registered = await client.post(
-        f"{API}/auth/register",
-        json={"username": "racer", "email": RACE_EMAIL, "password": "s3cret-pass-0"},
-    )
-    assert registered.status_code == 201
+    registered = await register_racer(client)
     survivors = []
     for round_ in range(2 * RACE_ROUNDS):  # the window is narrow: more rounds to hit it
         old_password = f"s3cret-pass-{round_}"
