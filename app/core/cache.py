@@ -27,7 +27,7 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
 
-from app.core.cache_lease import TrustLease
+from app.core.cache_lease import TrustLease, delete_keys_and_prefixes
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork
 from app.core.metrics import Metrics
@@ -258,15 +258,11 @@ class Cache:
         full_keys = [self._key(key) for key in keys]
         full_prefixes = [self._key(prefix) for prefix in prefixes]
         if self._lease is None:
-            uow.after_commit(partial(self._delete_all, full_keys, full_prefixes))
+            deleting = partial(delete_keys_and_prefixes, self._backend, full_keys, full_prefixes)
+            uow.after_commit(deleting)
         else:
             self._lease.record(uow.session, full_keys, full_prefixes)
             uow.after_commit(partial(self._lease.invalidate, full_keys, full_prefixes))
-
-    async def _delete_all(self, keys: Sequence[str], prefixes: Sequence[str]) -> None:
-        await self._backend.delete(keys)
-        for prefix in prefixes:
-            await self._backend.delete_prefix(prefix)
 
     async def renewed(self) -> None:
         """Wait for a trust-lease renewal under way (at shutdown; in tests)."""

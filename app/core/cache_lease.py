@@ -54,11 +54,28 @@ RENEWAL_LOCK_KEY = "cache:renewing"
 RETRY_INTERVAL = 0.05
 
 
-class LeaseStore(Protocol):
-    """What the lease needs of the Redis backend; every method reports failure, never raises."""
+class KeyDeleter(Protocol):
+    """Deletes keys and key prefixes; reports failure, never raises (both cache backends)."""
 
     async def delete(self, keys: Sequence[str]) -> bool: ...
     async def delete_prefix(self, prefix: str) -> bool: ...
+
+
+async def delete_keys_and_prefixes(
+    store: KeyDeleter, keys: Sequence[str], prefixes: Sequence[str]
+) -> bool:
+    """Delete `keys`, then every key under each of `prefixes`; False at the first failure."""
+    if keys and not await store.delete(keys):
+        return False
+    for prefix in prefixes:
+        if not await store.delete_prefix(prefix):
+            return False
+    return True
+
+
+class LeaseStore(KeyDeleter, Protocol):
+    """What the lease needs of the Redis backend; every method reports failure, never raises."""
+
     async def set_if_absent(self, key: str, value: str, ttl: float) -> bool: ...
     async def set(self, key: str, value: str, ttl: float) -> None: ...
 
@@ -126,7 +143,7 @@ class TrustLease:
         pending = await pending_invalidations(session)
         keys = [row.key for row in pending if not row.is_prefix]
         prefixes = sorted({row.key for row in pending if row.is_prefix})
-        if not await self._delete_all(keys, prefixes):
+        if not await delete_keys_and_prefixes(self._store, keys, prefixes):
             return False
         await forget_invalidations(session, pending)
         return True
@@ -138,19 +155,11 @@ class TrustLease:
     async def invalidate(self, keys: Sequence[str], prefixes: Sequence[str]) -> None:
         """After the commit: delete, retrying until it worked or every older lease expired."""
         deadline = time.monotonic() + self._lease_wait
-        while not await self._delete_all(keys, prefixes):
+        while not await delete_keys_and_prefixes(self._store, keys, prefixes):
             if time.monotonic() >= deadline:
                 logger.warning("cache invalidation left to the next lease renewal", keys=list(keys))
                 return
             await asyncio.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
-
-    async def _delete_all(self, keys: Sequence[str], prefixes: Sequence[str]) -> bool:
-        if keys and not await self._store.delete(keys):
-            return False
-        for prefix in prefixes:
-            if not await self._store.delete_prefix(prefix):
-                return False
-        return True
 
     async def renewed(self) -> None:
         """Wait for the renewal under way, if any (its connection goes back to the pool)."""

@@ -161,7 +161,8 @@ def create_session_factory(bind: AsyncEngine | Any) -> async_sessionmaker[AsyncS
     return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
-AfterCommitHook = Callable[[], Awaitable[None]]
+# What a hook returns is ignored.
+AfterCommitHook = Callable[[], Awaitable[object]]
 
 
 class UnitOfWork:
