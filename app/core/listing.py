@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, func, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.core.config import Settings
 from app.core.cursors import CursorCodec, CursorState, InvalidCursorError
 from app.core.errors import ValidationFailedError
 from app.core.injection import provided_by
@@ -408,7 +407,7 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             ),
         ] = None,
     ) -> ListParams:
-        cursors = CursorCodec(provided_by(request.app).get(Settings).secret_key.get_secret_value())
+        cursors = provided_by(request.app).get(CursorCodec)
         params = ListParams(
             page or 1,
             per_page,
@@ -424,7 +423,7 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             state = cursors.decode(cursor, spec.query_of(params))
         except (InvalidCursorError, ValueError, KeyError, TypeError) as error:
             raise _invalid("cursor", f"invalid cursor: {error}") from None
-        if len(state.after) != len(spec.order_by(params)):
+        if len(state.after) != len(spec._keys(params)):
             raise _invalid("cursor", "invalid cursor: wrong number of sort values")
         return replace(params, page=state.page + 1, after=state.after, total=state.total)
 

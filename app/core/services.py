@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from app.core.cache import Cache, create_cache
 from app.core.config import Settings
+from app.core.cursors import CursorCodec
 from app.core.db import Database
 from app.core.events import EventBus, Listener
 from app.core.health import Probe, Readiness
@@ -92,6 +93,8 @@ class CoreServices:
             (RateLimiter, rate_limiter),
             (TaskBroker, task_broker),
             (MailService, mail),
+            # Signing key derived once, not per list request.
+            (CursorCodec, CursorCodec(settings.secret_key.get_secret_value())),
             (Readiness, Readiness(probes)),
             (Metrics, metrics),
         ):
