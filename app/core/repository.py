@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -31,8 +32,19 @@ def bulk_update(model: type[DeclarativeBase], *conditions: Any, **values: Any) -
     )
 
 
-# `BaseRepository.get_row`'s statement of each model, built on first use.
-_ROW_BY_ID: dict[type[DeclarativeBase], Select[*tuple[Any, ...]]] = {}
+def _only_live(model: type[DeclarativeBase], stmt: SelectT) -> SelectT:
+    if issubclass(model, SoftDeleteMixin):
+        return stmt.where(model.deleted_at.is_(None))
+    return stmt
+
+
+@functools.cache
+def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
+    """The statement of `BaseRepository.get_row`, built once per model."""
+    primary_key = model.__mapper__.primary_key[0]
+    return _only_live(
+        model, select(*model.__table__.columns).where(primary_key == bindparam("ident"))
+    )
 
 
 class BaseRepository(Generic[ModelT]):
@@ -53,9 +65,7 @@ class BaseRepository(Generic[ModelT]):
         return self._live(select(*self.model.__table__.columns))
 
     def _live(self, stmt: SelectT) -> SelectT:
-        if issubclass(self.model, SoftDeleteMixin):
-            return stmt.where(self.model.deleted_at.is_(None))
-        return stmt
+        return _only_live(self.model, stmt)
 
     async def get(self, ident: Any, *, include_deleted: bool = False) -> ModelT | None:
         primary_key = self.model.__mapper__.primary_key[0]
@@ -66,13 +76,8 @@ class BaseRepository(Generic[ModelT]):
     async def get_row(self, ident: Any) -> Row[*tuple[Any, ...]] | None:
         """The live row's columns as a plain row, for a read that changes nothing: a
         statement built once per model, run as Core (no ORM object, no identity map)."""
-        statement = _ROW_BY_ID.get(self.model)
-        if statement is None:
-            primary_key = self.model.__mapper__.primary_key[0]
-            columns = self.model.__table__.columns
-            statement = self._live(select(*columns).where(primary_key == bindparam("ident")))
-            _ROW_BY_ID[self.model] = statement
         connection = await self.session.connection()
+        statement = _live_row_by_id(self.model)
         return (await connection.execute(statement, {"ident": ident})).one_or_none()
 
     async def get_row_or_404(self, ident: Any) -> Row[*tuple[Any, ...]]:
