@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.cache_lease import LEASE_KEY
 from app.core.events import EventBus, Listener
-from app.core.injection import Provided, provided_by
+from app.core.injection import provided_by
 from app.core.queue.outbox import OutboxMessage
 
 
@@ -53,14 +53,9 @@ async def outbox_rows_removed(engine: AsyncEngine) -> AsyncIterator[None]:
             await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_id))
 
 
-def provided(app: FastAPI) -> Provided:
-    """The running app's services, by type."""
-    return provided_by(app)
-
-
 def replace_listeners(app: FastAPI, *listeners: Listener) -> None:
     """From now on, the app dispatches its events to `listeners` only."""
-    EventBus(listeners, provided(app))  # the bus provides itself, replacing the modules'
+    EventBus(listeners, provided_by(app))  # the bus provides itself, replacing the modules'
 
 
 async def grant_cache_lease(redis: Redis, seconds: int = 3600) -> None:

@@ -20,9 +20,10 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import CacheDep, UnitOfWorkDep
 from app.core.errors import ConflictError
+from app.core.injection import provided_by
 from app.core.redis import create_request_redis
 from app.main import create_app
-from tests.apps import grant_cache_lease, provided, serving
+from tests.apps import grant_cache_lease, serving
 from tests.conftest import load_test_settings
 from tests.processes import start_redis_server, stop
 
@@ -175,7 +176,7 @@ def notes_app(app: FastAPI) -> FastAPI:
 async def test_invalidation_happens_after_commit(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    cache = provided(notes_app).get(Cache)
+    cache = provided_by(notes_app).get(Cache)
     await cache.set("notes:1", {"text": "old"})
     await cache.set("note-lists:page-1", [1])
     response = await client.put("/test/notes/1")
@@ -188,7 +189,7 @@ async def test_invalidation_happens_after_commit(
 async def test_a_rolled_back_request_invalidates_nothing(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    cache = provided(notes_app).get(Cache)
+    cache = provided_by(notes_app).get(Cache)
     await cache.set("notes:1", {"text": "still right"})
     response = await client.put("/test/notes/1", params={"fail": "true"})
     assert response.status_code == 409
@@ -250,7 +251,7 @@ async def test_a_stopped_redis_is_a_miss_and_the_request_is_still_served(
         try:
             # Back, empty: the first read misses and renews the lease, the second is a hit.
             assert (await client.get("/test/greetings/ada")).status_code == 200
-            await provided(app).get(Cache).renewed()
+            await provided_by(app).get(Cache).renewed()
             assert (await client.get("/test/greetings/ada")).status_code == 200
         finally:
             stop(restarted)

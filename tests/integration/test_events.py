@@ -15,7 +15,8 @@ from app.core.db import Database
 from app.core.deps import EventsDep, QueueDep
 from app.core.errors import ConflictError
 from app.core.events import BaseEvent, EventBus, Events, Listener, listener
-from tests.apps import client_of, provided, replace_listeners
+from app.core.injection import provided_by
+from tests.apps import client_of, replace_listeners
 from tests.integration import event_probes
 from tests.integration.event_probes import FollowUpHappened, ThingHappened
 from tests.integration.queue.conftest import wait_for
@@ -107,7 +108,7 @@ async def test_rolled_back_request_dispatches_nothing(
 async def test_events_outside_a_request_are_dispatched_after_the_commit_only(
     events_app: FastAPI, heard: list[BaseEvent]
 ) -> None:
-    database, bus = provided(events_app).get(Database), provided(events_app).get(EventBus)
+    database, bus = provided_by(events_app).get(Database), provided_by(events_app).get(EventBus)
     async with database.unit_of_work() as uow:
         Events(bus, uow).publish(ThingHappened(thing_id=1))
         assert heard == []

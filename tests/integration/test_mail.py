@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import MailDep, QueueDep
+from app.core.injection import provided_by
 from app.core.mail import MailService
 from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.tasks import send_email
-from tests.apps import client_of, provided
+from tests.apps import client_of
 from tests.emails import GreetingEmail
 from tests.integration.queue.conftest import wait_for
 from tests.integration.real_app import running_app
@@ -119,7 +120,7 @@ async def test_email_queued_by_the_app_reaches_the_smtp_server_with_both_parts(
 
     [message] = sink.messages
     assert message["To"] == "Ann <ann@example.com>"
-    assert message["From"] == provided(app_with_smtp).get(Settings).mail_from
+    assert message["From"] == provided_by(app_with_smtp).get(Settings).mail_from
     assert message["Subject"] == "Hello Ann <Admin>, your code"
     assert message.get_content_type() == "multipart/alternative"
     text, html = message.get_body(("plain",)), message.get_body(("html",))
@@ -174,8 +175,8 @@ async def test_an_email_whose_delivery_runs_again_reaches_the_smtp_server_once(
     app_with_smtp: FastAPI, smtp_sink: tuple[SmtpSink, int]
 ) -> None:
     sink, _ = smtp_sink
-    mail = provided(app_with_smtp).get(MailService)
-    deliveries = DeliveryRecord(provided(app_with_smtp).get(Database).session_factory)
+    mail = provided_by(app_with_smtp).get(MailService)
+    deliveries = DeliveryRecord(provided_by(app_with_smtp).get(Database).session_factory)
     message = await mail.render("ann@example.com", GreetingEmail(name="Ann", code=7))
     async with client_of(app_with_smtp) as client:
         for _ in range(2):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.errors import ConflictError
+from app.core.injection import provided_by
 from app.core.limit_syntax import parse_limit
 from app.core.rate_limit import (
     RateLimiter,
@@ -25,7 +26,7 @@ from app.core.rate_limit import (
     rate_limit,
 )
 from app.main import create_app
-from tests.apps import client_of, provided, started
+from tests.apps import client_of, started
 from tests.conftest import load_test_settings
 from tests.processes import free_port, start_app_process, stop, wait_until_ready
 
@@ -101,7 +102,7 @@ async def test_the_eleventh_call_in_a_minute_is_a_429_problem(
 async def test_concurrent_requests_of_one_key_never_exceed_the_limit(
     limited_app: FastAPI,
 ) -> None:
-    limiter = provided(limited_app).get(RateLimiter)
+    limiter = provided_by(limited_app).get(RateLimiter)
     quotas = await asyncio.gather(
         *(limiter.hit(parse_limit("10/minute"), "ip:192.0.2.1") for _ in range(30))
     )
@@ -202,7 +203,7 @@ async def default_limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
 
     async with started(app):
         # After start-up, replacing the auth module's.
-        provided(app).add(RequestIdentity, RequestIdentity(test_user))
+        provided_by(app).add(RequestIdentity, RequestIdentity(test_user))
         yield app
 
 

@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from taskiq import InMemoryBroker
 
 from app.auth.models import PasswordResetToken, User, UserStatus
+from app.core.injection import provided_by
 from app.core.queue import TaskBroker
 from app.core.queue.outbox import OutboxMessage
 from app.main import create_app
-from tests.apps import outbox_rows_removed, provided, serving
+from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.accounts import API, bearer, login
@@ -232,7 +233,7 @@ async def test_restore_mails_nothing_for_unknown_or_blocked_accounts(
         )
     for address in ("nobody@example.com", mail_user["email"]):
         assert (await client.post(RESTORE, json={"email": address})).status_code == 202
-    broker = provided(app).get(TaskBroker).broker
+    broker = provided_by(app).get(TaskBroker).broker
     assert isinstance(broker, InMemoryBroker)
     await broker.wait_all()  # the in-process worker is done
     assert await asyncio.to_thread(read_mail_files, mail_dir) == []

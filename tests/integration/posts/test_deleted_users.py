@@ -12,9 +12,9 @@ from app.auth import UserDeleted
 from app.auth.models import User
 from app.core.db import Database, UnitOfWork
 from app.core.events import EventBus, Events
+from app.core.injection import provided_by
 from app.core.queue.outbox import OutboxMessage
 from app.posts import listeners, tasks
-from tests.apps import provided
 from tests.factories import create_post, create_user
 from tests.integration.accounts import API
 
@@ -58,7 +58,7 @@ async def test_an_event_from_outside_a_request_hides_posts_too(
     """A worker or the CLI publishes on its own unit of work; listeners run after its commit."""
     author = await create_user(session)
     post = await create_post(session, author.id)
-    database, bus = provided(app).get(Database), provided(app).get(EventBus)
+    database, bus = provided_by(app).get(Database), provided_by(app).get(EventBus)
 
     async with database.unit_of_work() as uow:
         Events(bus, uow).publish(UserDeleted(user_id=author.id))

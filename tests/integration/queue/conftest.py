@@ -30,11 +30,12 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import QueueDep
 from app.core.errors import ConflictError
+from app.core.injection import provided_by
 from app.core.queue.outbox import OutboxMessage
 from app.core.services import CoreServices
 from app.main import create_app
 from app.modules import task_functions
-from tests.apps import provided, serving
+from tests.apps import serving
 from tests.integration.queue import tasks
 from tests.processes import start_app_process, stop
 
@@ -201,4 +202,4 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app.include_router(enqueue_routes())
     async with serving(app) as client:
         yield client
-        await clean_outbox(provided(app).get(Database))
+        await clean_outbox(provided_by(app).get(Database))

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.injection import provided_by
 from app.core.queue import TaskBroker
 from app.core.queue.registry import task_options
 from app.core.queue.tasks import heartbeat
 from app.main import create_app
-from tests.apps import provided, started
+from tests.apps import started
 from tests.integration.queue import tasks
 from tests.integration.queue.conftest import app_client, queue_test_settings, wait_for
 
@@ -51,7 +52,7 @@ async def test_a_heartbeat_logs_one_line_at_debug_and_none_at_info(
     app = embedded_app
     caplog.set_level(logging.DEBUG)
     async with started(app):
-        broker = provided(app).get(TaskBroker).broker
+        broker = provided_by(app).get(TaskBroker).broker
         heartbeat_task = broker.find_task(task_options(heartbeat).name)
         assert heartbeat_task is not None
         await heartbeat_task.kiq()
