@@ -138,6 +138,16 @@ async def register_racer(client: httpx.AsyncClient) -> httpx.Response:
     return registered
 
 
+async def token_answers(client: httpx.AsyncClient, tokens: dict[str, Any]) -> tuple[int, int]:
+    """What the session's access token (on /profile) and refresh token get now: a session
+    that ended answers (401, 401)."""
+    profile = await client.get(f"{API}/profile", headers=bearer(tokens["access_token"]))
+    refresh = await client.post(
+        f"{API}/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
+    )
+    return profile.status_code, refresh.status_code
+
+
 @pytest.mark.parametrize("ending", ["reset", "password change", "logout"])
 async def test_ending_sessions_while_a_stolen_token_rotates_leaves_nothing_alive(
     committing_client: httpx.AsyncClient, engine: AsyncEngine, ending: str
@@ -155,12 +165,8 @@ async def test_ending_sessions_while_a_stolen_token_rotates_leaves_nothing_alive
         # A few delays of the refresh sweep the interleavings of the two transactions.
         ended, _ = await asyncio.gather(end, rotate_after(client, stolen, delay=round_ % 4 / 1000))
         assert ended.status_code in {200, 204}
-        profile = await client.get(f"{API}/profile", headers=bearer(stolen["access_token"]))
-        refresh = await client.post(
-            f"{API}/auth/refresh-token", json={"refresh_token": stolen["refresh_token"]}
-        )
-        if (profile.status_code, refresh.status_code) != (401, 401):
-            survivors.append((round_, profile.status_code, refresh.status_code))
+        if (answers := await token_answers(client, stolen)) != (401, 401):
+            survivors.append((round_, *answers))
     assert survivors == []
 
 
@@ -282,10 +288,6 @@ async def test_a_login_with_the_old_password_racing_a_reset_does_not_survive_it(
         assert reset.status_code == 204
         if signed_in.status_code == 200:
             tokens = signed_in.json()
-            profile = await client.get(f"{API}/profile", headers=bearer(tokens["access_token"]))
-            refresh = await client.post(
-                f"{API}/auth/refresh-token", json={"refresh_token": tokens["refresh_token"]}
-            )
-            if (profile.status_code, refresh.status_code) != (401, 401):
-                survivors.append((round_, profile.status_code, refresh.status_code))
+            if (answers := await token_answers(client, tokens)) != (401, 401):
+                survivors.append((round_, *answers))
     assert survivors == []
