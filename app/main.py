@@ -18,7 +18,7 @@ from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.injection import Provided, attach_to_app
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, direct_logger
 from app.core.metrics import Metrics, metrics_endpoint
 from app.core.middleware import RequestMiddleware
 from app.core.openapi import install_problem_docs, problem_responses
@@ -74,7 +74,12 @@ def create_app(
     install_error_handlers(app)
     install_problem_docs(app)
     # The last added is the outermost: proxy headers, CORS, then the app's own middleware.
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=direct_logger("app.access", settings),
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

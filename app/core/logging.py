@@ -11,11 +11,12 @@ import functools
 import logging
 import logging.config
 import re
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
-from structlog.types import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 from app.core.config import Settings
 
@@ -93,8 +94,8 @@ def current_request_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route structlog and stdlib logging through one formatter."""
+def _pipeline(settings: Settings) -> tuple[list[Processor], Processor]:
+    """The processors every line goes through, and the renderer that ends them."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_trace_id,
@@ -105,15 +106,42 @@ def configure_logging(settings: Settings) -> None:
         drop_color_message,
         redact_processor,
     ]
-    renderer: Processor
     if settings.log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
+        return [*shared, structlog.processors.format_exc_info], structlog.processors.JSONRenderer()
+    renderer = structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback
+    )
+    return shared, renderer
 
+
+class _NamedWriter(structlog.WriteLogger):
+    """structlog's plain writer, with the `name` that `add_logger_name` reads."""
+
+    def __init__(self, name: str, file: TextIO) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def direct_logger(name: str, settings: Settings) -> FilteringBoundLogger:
+    """A logger that renders its lines itself and writes them straight to stderr.
+
+    Same processors, format and stream as every other line, without stdlib logging's
+    record, handler and formatter in between: for the one line per request, where that
+    machinery costs two thirds of the line (a fifth of a bare request). Reads stderr
+    once, so capture it (pytest does) before building the logger.
+    """
+    shared, renderer = _pipeline(settings)
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    return structlog.wrap_logger(  # type: ignore[no-any-return]
+        _NamedWriter(name, sys.stderr),
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and stdlib logging through one formatter."""
+    shared, renderer = _pipeline(settings)
     structlog.configure(
         # Below the level, a line is dropped before any processor runs.
         processors=[

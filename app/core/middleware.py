@@ -27,6 +27,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import FilteringBoundLogger
 
 from app.core.errors import (
     RECEIVED_BODY_SCOPE_KEY,
@@ -43,7 +44,6 @@ RAW_SECURITY_HEADERS = (
 )
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-access_logger = structlog.get_logger("app.access")
 error_logger = structlog.get_logger("app.errors")
 
 
@@ -78,10 +78,18 @@ def nul_query_errors(query_string: bytes) -> list[dict[str, Any]]:
 class RequestMiddleware:
     """Request id, limits, HEAD, response headers, last-resort 500, metrics and access log."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        access_log: FilteringBoundLogger,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,7 +184,7 @@ class RequestMiddleware:
         path_template = self.metrics.route_template(scope.get("route"))
         self.metrics.observe(scope["method"], path_template, status, seconds)
         client = scope.get("client")
-        access_logger.info(
+        self.access_log.info(
             "request",
             method=scope["method"],
             path=scope["path"],
