@@ -21,11 +21,12 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.exceptions import SuperuserRequiredError
 from app.auth.models import UserStatus
-from app.auth.repository import USER_LIST_SPEC, UserRepository
+from app.auth.repository import USER_LIST_SPEC, find_authenticated
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
-from app.core.deps import EventsDep, MailDep, QueueDep, SessionDep, SettingsDep, UnitOfWorkDep
+from app.core.db import Database
+from app.core.deps import EventsDep, MailDep, QueueDep, SettingsDep, UnitOfWorkDep
 from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
@@ -43,12 +44,12 @@ AuthSecurityDep = Annotated[AuthSecurity, Depends(get_auth_security)]
 
 
 async def get_access_claims(
-    token: Annotated[str | None, Depends(bearer_token)], security: AuthSecurityDep
+    request: Request, token: Annotated[str | None, Depends(bearer_token)]
 ) -> AccessClaims:
     if not token:
         raise AuthenticationError("Not authenticated: send an access token as Bearer")
     try:
-        return security.access_tokens.decode(token)
+        return provided_by(request.app).get(AuthSecurity).access_tokens.decode(token)
     except InvalidAccessTokenError:
         raise AuthenticationError("The access token is invalid or expired") from None
 
@@ -72,11 +73,16 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
     return identity
 
 
-async def get_current_user(claims: AccessClaimsDep, session: SessionDep) -> UserRead:
-    """The account behind the access token, read from its current record."""
-    user = await UserRepository(session).get_authenticated(
-        claims.user_id, claims.jti, claims.session_id, claims.issued_at
-    )
+async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+    """The account behind the access token, read from its current record.
+
+    On a connection of its own, given back before the handler runs: a route that only
+    reads the caller opens no session and no unit of work.
+    """
+    async with provided_by(request.app).get(Database).reading() as connection:
+        user = await find_authenticated(
+            connection, claims.user_id, claims.jti, claims.session_id, claims.issued_at
+        )
     if user is None:
         raise AuthenticationError("The access token is no longer valid")
     return UserRead.model_validate(user)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.exceptions import UserNotFoundError
 from app.auth.models import (
@@ -66,7 +66,7 @@ _REVOKED = RevokedAccessToken.__table__.c
 USER_NAMES = select(_USERS.id, _USERS.username).where(
     _USERS.id.in_(bindparam("ids", expanding=True)), _USERS.deleted_at.is_(None)
 )
-# The live account behind an access token (see `UserRepository.get_authenticated`).
+# The live account behind an access token (see `find_authenticated`).
 AUTHENTICATED_USER = select(*(_USERS[column.key] for column in READ_COLUMNS)).where(
     _USERS.id == bindparam("user_id"),
     _USERS.deleted_at.is_(None),
@@ -78,6 +78,27 @@ AUTHENTICATED_USER = select(*(_USERS[column.key] for column in READ_COLUMNS)).wh
     ),
     or_(_USERS.tokens_valid_after.is_(None), _USERS.tokens_valid_after <= bindparam("issued_at")),
 )
+
+
+async def find_authenticated(
+    connection: AsyncConnection,
+    user_id: int,
+    jti: str,
+    session_id: uuid.UUID,
+    issued_at: dt.datetime,
+) -> Row[*tuple[Any, ...]] | None:
+    """The live account behind an access token, in one query: not deleted, the token not
+    logged out, its session (refresh family) not revoked, and not issued before the
+    account's last password reset. Each condition is a primary-key probe.
+
+    Every authenticated request pays for it: a statement built once (compiled once, its
+    cache key memoised), run as Core on a plain connection, read as a row of the columns
+    `UserRead` shows (no ORM object, no identity map, no session)."""
+    result = await connection.execute(
+        AUTHENTICATED_USER,
+        {"user_id": user_id, "jti": jti, "session_id": session_id, "issued_at": issued_at},
+    )
+    return result.one_or_none()
 
 
 @dataclass(frozen=True)
@@ -106,23 +127,6 @@ class UserRepository(BaseRepository[User]):
             self.select().where(User.email_key == name_key(email), User.status == UserStatus.ACTIVE)
         )
         return found
-
-    async def get_authenticated(
-        self, user_id: int, jti: str, session_id: uuid.UUID, issued_at: dt.datetime
-    ) -> Row[*tuple[Any, ...]] | None:
-        """The live account behind an access token, in one query: not deleted, the
-        token not logged out, its session (refresh family) not revoked, and not issued
-        before the account's last password reset. Each condition is a primary-key probe.
-
-        Every request pays for it: a statement built once (compiled once, its cache key
-        memoised), run on the session's connection as Core, read as a plain row of the
-        columns `UserRead` shows (no ORM object, no identity map)."""
-        connection = await self.session.connection()
-        result = await connection.execute(
-            AUTHENTICATED_USER,
-            {"user_id": user_id, "jti": jti, "session_id": session_id, "issued_at": issued_at},
-        )
-        return result.one_or_none()
 
     async def lock(self, user_id: int) -> User | None:
         """The live account, re-read and locked (`FOR UPDATE`) until the transaction ends.

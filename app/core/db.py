@@ -14,6 +14,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, MetaData, event, func, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -233,6 +234,22 @@ class Database:
                 await uow.rollback()
                 raise
             await uow.commit()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for plain reads outside any unit of work, such as the check of a
+        request's caller before its handler runs.
+
+        On the app's engine: a pooled connection in autocommit (no BEGIN, no COMMIT, no
+        ORM session), given back on exit, before the unit of work takes one. On a
+        caller's connection (tests bind one to a transaction): that connection.
+        """
+        bind = self.session_factory.kw["bind"]
+        if isinstance(bind, AsyncConnection):
+            yield bind
+            return
+        async with bind.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         """One round trip; raises when the database does not answer."""
