@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+import psycopg
 import structlog
+from psycopg.abc import Params, Query, QueryNoTemplate
 from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, MetaData, event, func, text
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -104,7 +106,15 @@ _PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 _LOCKING = re.compile(r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
 
 
-def _begin_before_writes(connection: Connection, cursor: Any, statement: str, *_: Any) -> None:
+def _is_plain_read(query: object) -> bool:
+    return (
+        isinstance(query, str)
+        and _PLAIN_READ.match(query) is not None
+        and not _LOCKING.search(query)
+    )
+
+
+class BeginBeforeWritesCursor(psycopg.AsyncCursor[Any]):
     """Reads run in autocommit; the first write or locking read of a unit of work opens
     its transaction (`BEGIN`), which its commit or rollback then ends.
 
@@ -113,22 +123,46 @@ def _begin_before_writes(connection: Connection, cursor: Any, statement: str, *_
     reading before `BEGIN` sees what reading inside it would; row locks, writes and
     savepoints are always inside it. psycopg's commit and rollback act only when the
     server reports a transaction, so the unit of work commits as before.
+
+    The app's engine makes every cursor of this class (psycopg's `cursor_factory`): a
+    check in the driver costs a fraction of one of SQLAlchemy's per-statement events. A
+    connection in transaction mode (tests, scripts) is left alone.
     """
-    driver = connection.connection.driver_connection
-    if driver is None or not getattr(driver, "autocommit", False):
-        return  # a connection in transaction mode (tests, scripts)
-    if driver.info.transaction_status != TransactionStatus.IDLE:
-        return
-    if _PLAIN_READ.match(statement) and not _LOCKING.search(statement):
-        return
-    cursor.execute("BEGIN")
+
+    # One signature instead of psycopg's two overloads: SQLAlchemy passes SQL text and
+    # parameters, never a template string.
+    async def execute(  # type: ignore[override]
+        self,
+        query: QueryNoTemplate,
+        params: Params | None = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> Self:
+        await self._begin_unless_plain_read(query)
+        return await super().execute(query, params, prepare=prepare, binary=binary)
+
+    async def executemany(
+        self, query: Query, params_seq: Iterable[Params], *, returning: bool = False
+    ) -> None:
+        await self._begin_unless_plain_read(query)
+        await super().executemany(query, params_seq, returning=returning)
+
+    async def _begin_unless_plain_read(self, query: Query) -> None:
+        connection = self.connection
+        if (
+            connection.autocommit
+            and connection.info.transaction_status == TransactionStatus.IDLE
+            and not _is_plain_read(query)
+        ):
+            await super().execute("BEGIN")
 
 
 def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> AsyncEngine:
     """An async engine with pool options that fit the dialect.
 
     `autocommit_reads` (PostgreSQL): plain reads run outside any transaction and the
-    first write opens one (see `_begin_before_writes`), for the app's own engine.
+    first write opens one (see `BeginBeforeWritesCursor`), for the app's own engine.
     """
     url = make_url(settings.database_url)
     # hide_parameters: a logged database error never carries the bound values (user input).
@@ -150,12 +184,13 @@ def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> Asyn
     }
     if url.get_backend_name() != "postgresql":
         return create_async_engine(url, **options)
-    options["connect_args"] = {"connect_timeout": settings.database_connect_timeout}
+    connect_args: dict[str, Any] = {"connect_timeout": settings.database_connect_timeout}
     if not autocommit_reads:
-        return create_async_engine(url, **options)
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
-    event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_writes)
-    return engine
+        return create_async_engine(url, connect_args=connect_args, **options)
+    connect_args["cursor_factory"] = BeginBeforeWritesCursor
+    return create_async_engine(
+        url, isolation_level="AUTOCOMMIT", connect_args=connect_args, **options
+    )
 
 
 def create_session_factory(bind: AsyncEngine | Any) -> async_sessionmaker[AsyncSession]:
