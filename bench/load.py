@@ -48,18 +48,22 @@ class LoadResult:
     failures: int  # non-2xx responses, timeouts and socket errors
     p50_ms: float
     p99_ms: float
+    # The server's CPU time over the run, per request: unlike RPS, it hardly moves when
+    # other processes share the cores (None: not measured).
+    server_cpu_us: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return {
             "rps": round(self.rps, 1),
             "requests": self.requests,
             "failures": self.failures,
             "p50_ms": round(self.p50_ms, 2),
             "p99_ms": round(self.p99_ms, 2),
+            "server_cpu_us": round(self.server_cpu_us, 1) if self.server_cpu_us else None,
         }
 
 

@@ -37,6 +37,9 @@ from bench.run import (
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*)\)$")
 # uvicorn's task for one request: the frames below it are the request's.
 REQUEST_ENTRY = "run_asgi"
+# A thread-pool thread waiting for work (argon2 of the bench's login left one): py-spy
+# samples it as busy, though it uses no CPU.
+IDLE_POOL_THREAD = "_worker (concurrent/futures/thread.py)"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def parse_raw(raw: str) -> list[tuple[list[Frame], int]]:
     stacks = []
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        if not stack or not count.isdigit() or stack.endswith(IDLE_POOL_THREAD):
             continue
         frames = []
         for text in stack.split(";"):
@@ -152,10 +155,14 @@ def main(  # noqa: PLR0917 - the command line's options
     raw_output: Annotated[Path, typer.Option(help="The raw stacks")] = Path(
         "bench/results/profile.raw"
     ),
+    reference: Annotated[
+        bool, typer.Option(help="Profile the bare reference instead (the same route)")
+    ] = False,
     database_url: DatabaseUrlOption = DEFAULT_DATABASE_URL,
     redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
 ) -> None:
-    """Profile one route of the kit under load with py-spy and print where the time goes."""
+    """Profile one route of the kit (or of the reference) under load with py-spy and print
+    where the time goes."""
     use_wrk = wrk_available(install=True)
     with scratch_directory() as workdir:
         bench = Bench(QUICK, use_wrk, BenchDatabase(database_url), redis_url, workdir)
@@ -163,21 +170,25 @@ def main(  # noqa: PLR0917 - the command line's options
         bench.migrate()
         kit = bench.kit()
         kit.start()
+        profiled = bench.reference() if reference else kit
         try:
             bench.seed(kit)
             bench.log_in(kit)
-            job = bench.job(kit, [route], connections, seconds + 2, headers=bench.auth)
-            bench.warm_up(bench.job(kit, [route], connections, 1, headers=bench.auth))
+            if reference:
+                profiled.start()
+            job = bench.job(profiled, [route], connections, seconds + 2, headers=bench.auth)
+            bench.warm_up(bench.job(profiled, [route], connections, 1, headers=bench.auth))
             raw_output.parent.mkdir(parents=True, exist_ok=True)
             results: list[object] = []
             load = threading.Thread(
                 target=lambda: results.extend(run_together([job], use_wrk=use_wrk))
             )
             load.start()
-            recorder = record(kit.pid, seconds, raw_output)
+            recorder = record(profiled.pid, seconds, raw_output)
             recorder.wait(seconds + 60)
             load.join()
         finally:
+            profiled.stop()
             kit.stop()
     typer.echo(f"{route}, {connections} connections: {results[0]}")
     typer.echo(summary(raw_output.read_text(), top))

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlparse
@@ -178,6 +178,18 @@ class Row:
     def reference_rps(self) -> float:
         return self.median(self.reference, lambda result: result.rps)
 
+    @staticmethod
+    def cpu_us(results: Sequence[LoadResult]) -> float | None:
+        """The median of the server's CPU microseconds per request (None: not measured)."""
+        measured = [result.server_cpu_us for result in results if result.server_cpu_us]
+        return statistics.median(measured) if measured else None
+
+    def cpu_ratio(self) -> float | None:
+        """Reference CPU per request over the kit's: like the RPS ratio, higher is better,
+        but it hardly moves when other work shares the cores."""
+        kit, reference = self.cpu_us(self.kit), self.cpu_us(self.reference)
+        return reference / kit if kit and reference else None
+
     def failures(self) -> tuple[int, int]:
         """Failed requests of the kit and of the reference in all rounds."""
         return (
@@ -197,6 +209,7 @@ class Row:
                 "p50_ms": round(self.median(results, lambda result: result.p50_ms), 2),
                 "p99_ms": round(self.median(results, lambda result: result.p99_ms), 2),
                 "failures": sum(result.failures for result in results),
+                "server_cpu_us": _rounded(self.cpu_us(results), 1),
                 "seconds": round(sum(result.seconds for result in results), 1),
                 "rounds": [result.as_dict() for result in results],
             }
@@ -208,6 +221,7 @@ class Row:
             "kit": side(self.kit),
             "reference": side(self.reference),
             "ratio": round(ratio, 3) if ratio is not None else None,
+            "cpu_ratio": _rounded(self.cpu_ratio(), 3),
             "note": self.note,
         }
 
@@ -297,6 +311,14 @@ class Bench:
 
     def run(self, *jobs: Job) -> list[LoadResult]:
         return run_together(jobs, use_wrk=self.use_wrk)
+
+    def run_on(self, server: Server, job: Job) -> list[LoadResult]:
+        """One job against `server`, with the server's CPU time per request."""
+        before = server.cpu_seconds()
+        [result] = self.run(job)
+        spent = server.cpu_seconds() - before
+        per_request = spent * 1e6 / result.requests if result.requests else None
+        return [replace(result, server_cpu_us=per_request)]
 
     def warm_up(self, job: Job) -> None:
         """Fill the pools and prepared-statement caches; the Python client takes fractions
@@ -398,13 +420,8 @@ class Bench:
                 )
             for _ in range(plan.rounds):  # interleaved: kit, reference, kit, reference, ...
                 for results, server in sides:
-                    results.extend(
-                        self.run(
-                            self.job(
-                                server, [path], plan.connections, plan.seconds, headers=headers
-                            )
-                        )
-                    )
+                    job = self.job(server, [path], plan.connections, plan.seconds, headers=headers)
+                    results.extend(self.run_on(server, job))
 
     def cached_movies(self, kit: Server, cold_kit: Server, reference: Server) -> None:
         """Warm cache vs the kit's own cold read (entries expire after 1 ms, so every read
@@ -424,15 +441,17 @@ class Bench:
         if warm.note:
             return
         for _ in range(self.plan.rounds):
-            warm.kit += self.run(
-                self.job(kit, paths, clients, self.plan.cached_seconds, headers=self.auth)
+            warm.kit += self.run_on(
+                kit, self.job(kit, paths, clients, self.plan.cached_seconds, headers=self.auth)
             )
             if self.plan.cold_kit:
-                cold.kit += self.run(
-                    self.job(cold_kit, paths, clients, self.plan.seconds, headers=self.auth)
+                cold.kit += self.run_on(
+                    cold_kit,
+                    self.job(cold_kit, paths, clients, self.plan.seconds, headers=self.auth),
                 )
-            warm.reference += self.run(
-                self.job(reference, paths, clients, self.plan.seconds, headers=self.auth)
+            warm.reference += self.run_on(
+                reference,
+                self.job(reference, paths, clients, self.plan.seconds, headers=self.auth),
             )
         cold.reference = warm.reference
 
@@ -613,10 +632,13 @@ class Bench:
     def _ratio_target(self, key: str, name: str, threshold: float) -> Target:
         row = self.rows[key]
         failed = row.failures()
+        cpu_ratio = row.cpu_ratio()
         note = row.note or (
             f"failed requests kit {failed[0]} / reference {failed[1]} (see the logs): "
             "their RPS do not compare"
             if any(failed)
+            else f"by server CPU per request {cpu_ratio:.2f}x"
+            if cpu_ratio
             else ""
         )
         return Target(
@@ -639,6 +661,7 @@ class Bench:
             "kit p50/p99 ms",
             "ref p50/p99 ms",
             "non-2xx kit/ref",
+            "CPU µs/req kit/ref",
         ):
             table.add_column(column, justify="left" if column == "route" else "right")
         for row in self.rows.values():
@@ -652,6 +675,7 @@ class Bench:
                 latencies(kit),
                 latencies(ref),
                 f"{kit['failures'] if kit else '-'} / {ref['failures'] if ref else '-'}",
+                cpu_per_request(kit, ref),
             )
         for key, label, unit in (
             ("rss_mib", "RSS after the route table's load", "MiB"),
@@ -664,6 +688,7 @@ class Bench:
                     f"{kit_value:.2f}",
                     f"{ref_value:.2f}",
                     f"{kit_value / ref_value:.2f}",
+                    "",
                     "",
                     "",
                     "",
@@ -687,6 +712,16 @@ def latencies(side: dict[str, Any] | None) -> str:
     if not side or not side["rps"]:
         return "-"
     return f"{side['p50_ms']:.1f} / {side['p99_ms']:.1f}"
+
+
+def cpu_per_request(kit: dict[str, Any] | None, ref: dict[str, Any] | None) -> str:
+    """The server CPU microseconds per request of both sides of a row ("-": not measured)."""
+    values = [side["server_cpu_us"] if side else None for side in (kit, ref)]
+    return " / ".join(f"{value:,.0f}" if value else "-" for value in values)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

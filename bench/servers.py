@@ -46,6 +46,14 @@ def memory_kib(pid: int, field: str) -> int:
     raise LookupError(f"{field} not in /proc/{pid}/status")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (`/proc/<pid>/stat`)."""
+    # The command name (field 2) may hold spaces: the fields after it follow its ")".
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    user, system = int(fields[11]), int(fields[12])
+    return (user + system) / os.sysconf("SC_CLK_TCK")
+
+
 # Limits on the credential routes that the bench's logins never reach: the limiter runs (a
 # Redis round trip per login, as in production) but never answers 429.
 UNREACHABLE_LIMIT = "1000000/minute"
@@ -153,6 +161,9 @@ class Server:
 
     def rss_mib(self) -> float:
         return memory_kib(self.pid, "VmRSS") / 1024
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
 
     def peak_rss_mib(self) -> float:
         return memory_kib(self.pid, "VmHWM") / 1024
