@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -216,8 +217,17 @@ class UnitOfWork:
     def after_commit(self, hook: AfterCommitHook) -> None:
         self._after_commit.append(hook)
 
+    @property
+    def _has_work(self) -> bool:
+        """Whether the session began a transaction or holds changes not yet flushed."""
+        session = self.session
+        return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
     async def commit(self) -> None:
-        await self.session.commit()
+        # A unit of work nobody used (a cache hit) skips the ORM's commit bookkeeping, which
+        # costs more than the rest of such a request's database handling.
+        if self._has_work:
+            await self.session.commit()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             try:
@@ -233,6 +243,13 @@ class UnitOfWork:
             await self.session.rollback()
         except Exception:  # the connection may be what failed; the error that led here matters more
             logger.warning("rollback failed", exc_info=True)
+
+    async def close(self) -> None:
+        """Give back what the session still holds after a failed commit or rollback,
+        shielded so that a cancelled request or task still returns its connection to the
+        pool. A session that committed, rolled back or was never used holds nothing."""
+        if self._has_work:
+            await asyncio.shield(self.session.close())
 
 
 class Database:
@@ -261,14 +278,16 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """One transaction (a request's, a task's, a listener's): commit, or roll back on error."""
-        async with self.session_factory() as session:
-            uow = UnitOfWork(session)
+        uow = UnitOfWork(self.session_factory())
+        try:
             try:
                 yield uow
             except BaseException:
                 await uow.rollback()
                 raise
             await uow.commit()
+        finally:
+            await uow.close()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

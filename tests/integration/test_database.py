@@ -11,8 +11,11 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from sqlalchemy import Row, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.core.db import Database, create_session_factory
 from app.core.deps import SessionDep, UnitOfWorkDep
 from app.core.errors import ConflictError, NotFoundError
 from app.core.listing import ListParams, Page, list_params
@@ -222,3 +225,39 @@ async def test_unreachable_database_is_503_problem_with_retry_after(
     assert response.headers["retry-after"] == "5"
     assert "psycopg" not in response.text
     assert "127.0.0.1" not in response.text
+
+
+async def fail_in_the_body(database: Database) -> None:
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("SELECT 1"))
+        raise ConflictError("the handler failed")
+
+
+async def fail_at_commit(database: Database) -> None:
+    """A deferred unique constraint: every statement succeeds, COMMIT fails."""
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(
+            text(
+                "CREATE TEMP TABLE once (id int UNIQUE DEFERRABLE INITIALLY DEFERRED) "
+                "ON COMMIT DROP"
+            )
+        )
+        await uow.session.execute(text("INSERT INTO once VALUES (1), (1)"))
+
+
+async def test_every_unit_of_work_gives_its_connection_back(engine: AsyncEngine) -> None:
+    """Unused, committed, rolled back, or failed at COMMIT itself: the pool gets its
+    connection back (a unit of work closes its session only when it still holds one)."""
+    database = Database(create_session_factory(engine))
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, QueuePool)
+    checked_out = pool.checkedout()
+    async with database.unit_of_work():
+        pass
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("SELECT 1"))
+    with pytest.raises(ConflictError):
+        await fail_in_the_body(database)
+    with pytest.raises(IntegrityError):
+        await fail_at_commit(database)
+    assert pool.checkedout() == checked_out
