@@ -5,6 +5,10 @@ Starts the kit alone with the production settings of `make bench`, on the data o
 the server with `py-spy record -f raw` meanwhile. Prints the share of samples per package
 and the top functions by own time (the sampled frame itself) and inclusive time (the
 frame anywhere on the stack), and keeps the raw stacks for flame graphs.
+
+`--compare` profiles the kit, then the bare reference, on the same route and prints the
+server CPU time per request of both split by where the samples fall (routing, dependency
+injection, the ORM session, SQL, the access log, ...): what the kit adds, part by part.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +27,7 @@ from typing import Annotated
 import typer
 
 from bench.data import BenchDatabase
-from bench.load import run_together, wrk_available
+from bench.load import LoadResult, wrk_available
 from bench.run import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
@@ -32,6 +37,7 @@ from bench.run import (
     RedisUrlOption,
     scratch_directory,
 )
+from bench.servers import Server
 
 # A frame of `py-spy record -f raw --nolineno`: "function (path)".
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*)\)$")
@@ -85,6 +91,57 @@ def in_request(frames: list[Frame]) -> list[Frame]:
         if frame.function.endswith(REQUEST_ENTRY):
             return frames[index:]
     return []
+
+
+# Where a sample is spent, tested in this order on the frames of its stack (root first).
+# SQLAlchemy's async layer runs queries on greenlets, whose stacks do not reach uvicorn's
+# request task: those are recognised by their frames alone.
+def _anywhere(*markers: str) -> Callable[[list[Frame]], bool]:
+    return lambda frames: any(marker in str(frame) for frame in frames for marker in markers)
+
+
+def _leaf_in(*markers: str) -> Callable[[list[Frame]], bool]:
+    return lambda frames: bool(frames) and any(marker in str(frames[-1]) for marker in markers)
+
+
+CATEGORIES: tuple[tuple[str, Callable[[list[Frame]], bool]], ...] = (
+    ("access log and metrics", _anywhere("RequestMiddleware._record")),
+    ("JWT check", _anywhere("(jwt/")),
+    ("ORM session, unit of work", _anywhere("(orm/", "asyncio/session.py", "unit_of_work")),
+    ("SQL: SQLAlchemy Core, psycopg, pool", _anywhere("(engine/", "(sql/", "(pool/", "psycopg")),
+    ("routing", _leaf_in("fastapi/routing.py", "starlette/routing.py")),
+    ("dependency injection", _anywhere("solve_dependencies")),
+    ("kit code", _leaf_in("(app/", "(core/", "(auth/", "(posts/", "(movies/")),
+    ("rest of the request (middleware, response)", lambda frames: bool(in_request(frames))),
+)
+OUTSIDE = "server and event loop"
+
+
+def category(frames: list[Frame]) -> str:
+    for name, applies in CATEGORIES:
+        if applies(frames):
+            return name
+    return OUTSIDE
+
+
+def breakdown(raw: str, cpu_us_per_request: float) -> Counter[str]:
+    """The server CPU microseconds of one request, split by `category` in proportion to
+    the samples."""
+    samples: Counter[str] = Counter()
+    for frames, count in parse_raw(raw):
+        samples[category(frames)] += count
+    total = sum(samples.values()) or 1
+    return Counter({name: cpu_us_per_request * count / total for name, count in samples.items()})
+
+
+def comparison(kit: Counter[str], reference: Counter[str]) -> str:
+    names = [name for name, _ in CATEGORIES] + [OUTSIDE]
+    lines = [f"{'server CPU per request (µs)':<45} {'kit':>7} {'ref':>7} {'kit-ref':>8}"]
+    for name in [*names, "total"]:
+        kit_us = sum(kit.values()) if name == "total" else kit[name]
+        ref_us = sum(reference.values()) if name == "total" else reference[name]
+        lines.append(f"{name:<45} {kit_us:7.0f} {ref_us:7.0f} {kit_us - ref_us:8.0f}")
+    return "\n".join(lines)
 
 
 def summary(raw: str, top: int) -> str:
@@ -147,6 +204,31 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@dataclass(frozen=True)
+class Profile:
+    raw: str
+    result: LoadResult
+    cpu_us_per_request: float
+
+
+def profile_server(  # noqa: PLR0917 - the bench, the server and the load's shape
+    bench: Bench, server: Server, route: str, connections: int, seconds: float, raw_output: Path
+) -> Profile:
+    """Drive `route` on `server` and record it with py-spy meanwhile."""
+    job = bench.job(server, [route], connections, seconds + 2, headers=bench.auth)
+    bench.warm_up(bench.job(server, [route], connections, 1, headers=bench.auth))
+    raw_output.parent.mkdir(parents=True, exist_ok=True)
+    results: list[LoadResult] = []
+    cpu_before = server.cpu_seconds()
+    load = threading.Thread(target=lambda: results.extend(bench.run(job)))
+    load.start()
+    recorder = record(server.pid, seconds, raw_output)
+    recorder.wait(seconds + 60)
+    load.join()
+    cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(1, results[0].requests)
+    return Profile(raw_output.read_text(), results[0], cpu_us)
+
+
 def main(  # noqa: PLR0917 - the command line's options
     route: Annotated[str, typer.Argument(help="A GET path of the kit")] = "/api/v1/profile",
     seconds: Annotated[float, typer.Option(help="Seconds of load and of sampling")] = 15,
@@ -158,40 +240,50 @@ def main(  # noqa: PLR0917 - the command line's options
     reference: Annotated[
         bool, typer.Option(help="Profile the bare reference instead (the same route)")
     ] = False,
+    compare: Annotated[
+        bool, typer.Option(help="Profile both and split their CPU per request by category")
+    ] = False,
     database_url: DatabaseUrlOption = DEFAULT_DATABASE_URL,
     redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
 ) -> None:
     """Profile one route of the kit (or of the reference) under load with py-spy and print
     where the time goes."""
     use_wrk = wrk_available(install=True)
+    profiles: dict[str, Profile] = {}
     with scratch_directory() as workdir:
         bench = Bench(QUICK, use_wrk, BenchDatabase(database_url), redis_url, workdir)
         bench.empty_stores()
         bench.migrate()
-        kit = bench.kit()
+        kit, bare = bench.kit(), bench.reference()
         kit.start()
-        profiled = bench.reference() if reference else kit
         try:
             bench.seed(kit)
             bench.log_in(kit)
-            if reference:
-                profiled.start()
-            job = bench.job(profiled, [route], connections, seconds + 2, headers=bench.auth)
-            bench.warm_up(bench.job(profiled, [route], connections, 1, headers=bench.auth))
-            raw_output.parent.mkdir(parents=True, exist_ok=True)
-            results: list[object] = []
-            load = threading.Thread(
-                target=lambda: results.extend(run_together([job], use_wrk=use_wrk))
-            )
-            load.start()
-            recorder = record(profiled.pid, seconds, raw_output)
-            recorder.wait(seconds + 60)
-            load.join()
+            if compare or not reference:
+                kit_raw = raw_output.with_suffix(".kit.raw") if compare else raw_output
+                profiles["kit"] = profile_server(bench, kit, route, connections, seconds, kit_raw)
+            if compare or reference:
+                bare.start()
+                ref_raw = raw_output.with_suffix(".ref.raw") if compare else raw_output
+                profiles["reference"] = profile_server(
+                    bench, bare, route, connections, seconds, ref_raw
+                )
         finally:
-            profiled.stop()
+            bare.stop()
             kit.stop()
-    typer.echo(f"{route}, {connections} connections: {results[0]}")
-    typer.echo(summary(raw_output.read_text(), top))
+    for name, profile in profiles.items():
+        typer.echo(f"{name}: {route}, {connections} connections: {profile.result}")
+    if compare:
+        kit_profile, ref_profile = profiles["kit"], profiles["reference"]
+        typer.echo(
+            comparison(
+                breakdown(kit_profile.raw, kit_profile.cpu_us_per_request),
+                breakdown(ref_profile.raw, ref_profile.cpu_us_per_request),
+            )
+        )
+        typer.echo(f"raw stacks: {raw_output.with_suffix('.kit.raw')}, .ref.raw")
+        return
+    typer.echo(summary(next(iter(profiles.values())).raw, top))
     typer.echo(f"raw stacks: {raw_output}")
 
 
