@@ -75,6 +75,12 @@ def pytest_sessionfinish() -> None:
     gc.unfreeze()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `runs_long` tests first: at the end, under xdist, their wait would be the
+    suite's tail; at the start the other workers run the rest meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
+
+
 def suite_database_url(url: str, worker: str | None) -> str:
     """The database the suite (or one xdist `worker` of it) uses; its schema is dropped, so
     only a database named `..._test` is accepted: never someone's real data."""
