@@ -8,6 +8,8 @@ commits freely and everything is rolled back after the test.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -50,6 +52,33 @@ def pytest_configure() -> None:
         index = int(worker.removeprefix("gw"))
         server, _, db = os.environ["REDIS_URL"].rpartition("/")
         os.environ["REDIS_URL"] = f"{server}/{int(db) + index}"
+    # At exit the interpreter's last garbage collection walks every object of the session
+    # (seconds, and the controller waits for each xdist worker's): pytest has run its own
+    # by then (`pytest_sessionfinish` below), so the exit skips it.
+    atexit.register(gc.freeze)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown() -> None:
+    """Collect each test's garbage once its fixtures are torn down, then freeze what is
+    left: later collections walk only what later tests make. (Apps outlive their tests in
+    FastAPI's caches: without this, every full collection walked all of them, seconds a
+    worker.) It runs before pytest's own check, which reports what the collection finds
+    unraisable as this test's."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_sessionfinish() -> None:
+    """What outlived the tests and was frozen becomes collectable again: pytest's last
+    collection, and its check for unraisable exceptions, see all of it."""
+    gc.unfreeze()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `runs_long` tests first: at the end, under xdist, their wait would be the
+    suite's tail; at the start the other workers run the rest meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
 
 
 def suite_database_url(url: str, worker: str | None) -> str:

@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from app.core.config import Settings
@@ -22,6 +23,7 @@ NOT_IN_SMOKE_ROWS = {"movie_cold"}
 KEYSET_ROWS = {"posts_page1_deep", "posts_cursor_deep"}
 
 
+@pytest.mark.runs_long
 def test_bench_measures_every_row_and_writes_the_results(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -15,6 +15,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from tests.processes import PROJECT_ROOT
 
 # What the bootstrap reads: taken from the working tree, so uncommitted changes count.
@@ -69,6 +71,7 @@ def command(name: str, env: dict[str, str]) -> str:
     return found
 
 
+@pytest.mark.runs_long
 def test_make_install_puts_uv_in_a_private_venv_on_an_externally_managed_python(
     tmp_path: Path,
 ) -> None:

@@ -32,6 +32,7 @@ def assert_one_line_error(code: int, stderr: str, expected: str, *, traceback: b
     assert PASSWORD not in stderr
 
 
+@pytest.mark.runs_long
 def test_real_cli_explains_an_unreachable_database_in_one_line() -> None:
     run = subprocess.run(
         app_command("serve", "--port", str(free_port())),

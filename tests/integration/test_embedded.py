@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.processes import free_port, start_app_process, stop, wait_until_ready
 
@@ -21,6 +22,7 @@ def login_attempts(client: httpx.AsyncClient, url: str) -> list[asyncio.Task[htt
     ]
 
 
+@pytest.mark.runs_long
 async def test_serve_migrates_answers_and_finishes_in_flight_requests_on_sigterm(
     tmp_path: Path,
 ) -> None:

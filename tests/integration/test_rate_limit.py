@@ -283,6 +283,7 @@ def _serve_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.runs_long
 async def test_two_app_processes_share_one_count(
     settings: Settings, engine: AsyncEngine, redis: Redis, tmp_path: Path
 ) -> None:

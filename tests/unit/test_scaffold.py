@@ -135,6 +135,7 @@ def test_a_new_module_passes_ruff_mypy_and_the_import_contracts(project: Path) -
     )
 
 
+@pytest.mark.runs_long
 @pytest.mark.scaffold
 def test_a_new_module_passes_its_own_tests(project: Path) -> None:
     """The generated tests, on a PostgreSQL database of their own migrated through the new

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 NOT_FOR_SERVING = (
     "app.worker",
     "app.movies.seed",
@@ -20,6 +22,7 @@ NOT_FOR_SERVING = (
 )
 
 
+@pytest.mark.runs_long
 def test_serving_loads_no_worker_seeding_or_scaffolding_code() -> None:
     # What `python -m app serve` imports before uvicorn builds the app from `app.main`.
     probe = (

@@ -103,6 +103,7 @@ async def send_mail(services: CoreServices, to: str) -> None:
         await mailer.send(to, GreetingEmail(name="Ann", code=7))
 
 
+@pytest.mark.runs_long
 @pytest.mark.skipif(REDIS_SERVER is None, reason="needs the redis-server binary")
 async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_once(
     settings: Settings,
