@@ -12,8 +12,8 @@ import pytest
 from fastapi import Depends, FastAPI
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import QueuePool
 
 from app.core.db import Database, create_session_factory
 from app.core.deps import SessionDep, UnitOfWorkDep
