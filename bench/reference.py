@@ -8,7 +8,7 @@ same JSON. The kit's cost over this app is the cost of its own layers.
 
 What the reference deliberately does not pay, so that the ratio shows it:
 - reads run in autocommit (no BEGIN / COMMIT round trips) and the pool does not ping a
-  connection before lending it (the kit's engine has `pool_pre_ping=True` today);
+  connection before lending it (as the kit, whose `DATABASE_POOL_PRE_PING` is off);
 - one connection per request, checked out once.
 
 The statements of every route are the `*_SQL` constants below, copied from the kit's SQL

@@ -97,7 +97,7 @@ class ListParams:
         return (self.page - 1) * self.per_page
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per resource, compared and hashed as itself
 class ListSpec:
     """What a resource lets clients sort and filter on, by public field name.
 

@@ -6,13 +6,13 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Row, Select, Update, bindparam, func, select, update
+from sqlalchemy import Integer, Row, Select, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from app.core.db import SoftDeleteMixin, utc_now
 from app.core.errors import NotFoundError
-from app.core.listing import ListParams, ListSpec, Page
+from app.core.listing import ListParams, ListSpec, Page, SortField
 
 ModelT = TypeVar("ModelT", bound=DeclarativeBase)
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -45,6 +45,29 @@ def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
     return _only_live(
         model, select(*model.__table__.columns).where(primary_key == bindparam("ident"))
     )
+
+
+def _offset_page(
+    rows: Select[Any], spec: ListSpec, sort: tuple[SortField, ...]
+) -> tuple[Select[Any], Select[Any]]:
+    """The count of `rows`, and one page of them in the list's order, its size and start
+    bound at execution (`limit`, `offset`)."""
+    count = select(func.count()).select_from(rows.order_by(None).subquery())
+    page = (
+        rows.order_by(*spec.order_by(ListParams(sort=sort)))
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return count, page
+
+
+@functools.lru_cache(maxsize=256)
+def _unfiltered_offset_page(
+    model: type[DeclarativeBase], spec: ListSpec, sort: tuple[SortField, ...]
+) -> tuple[Select[Any], Select[Any]]:
+    """`_offset_page` of a model's live rows, built once per sort: building and keying the
+    two statements cost more than running them, and most list requests carry no filter."""
+    return _offset_page(_only_live(model, select(*model.__table__.columns)), spec, sort)
 
 
 class BaseRepository(Generic[ModelT]):
@@ -100,19 +123,20 @@ class BaseRepository(Generic[ModelT]):
         The items are read-only rows (attribute access by column name): a list page is
         converted to DTOs at once, and loading ORM objects would cost more than the query.
         """
-        filtered = spec.apply(stmt if stmt is not None else self.select_rows(), params)
         # Plain rows: run as Core on the session's connection, past the ORM's execution.
         connection = await self.session.connection()
-        ordered = filtered.order_by(*spec.order_by(params))
         if params.after is None or params.total is None:
-            total_stmt = select(func.count()).select_from(filtered.order_by(None).subquery())
-            total = (await connection.execute(total_stmt)).scalar_one()
-            rows = (
-                await connection.execute(ordered.offset(params.offset).limit(params.per_page))
-            ).all()
+            if stmt is None and not params.filters:
+                count, page = _unfiltered_offset_page(self.model, spec, params.sort)
+            else:
+                count, page = _offset_page(self._filtered(params, spec, stmt), spec, params.sort)
+            total = (await connection.execute(count)).scalar_one()
+            bounds = {"limit": params.per_page, "offset": params.offset}
+            rows = (await connection.execute(page, bounds)).all()
             more = params.offset + len(rows) < total
         else:
             total = params.total
+            ordered = self._filtered(params, spec, stmt).order_by(*spec.order_by(params))
             after = ordered.where(spec.after(params)).limit(params.per_page + 1)
             rows = (await connection.execute(after)).all()
             more, rows = len(rows) > params.per_page, rows[: params.per_page]
@@ -123,6 +147,11 @@ class BaseRepository(Generic[ModelT]):
             per_page=params.per_page,
             next_cursor=spec.next_cursor(rows[-1], params, total) if more and rows else None,
         )
+
+    def _filtered(
+        self, params: ListParams, spec: ListSpec, stmt: Select[Any] | None
+    ) -> Select[Any]:
+        return spec.apply(stmt if stmt is not None else self.select_rows(), params)
 
     async def add(self, instance: ModelT) -> ModelT:
         self.session.add(instance)
