@@ -110,7 +110,7 @@ CATEGORIES: tuple[tuple[str, Callable[[list[Frame]], bool]], ...] = (
     ("ORM session, unit of work", _anywhere("(orm/", "asyncio/session.py", "unit_of_work")),
     ("SQL: SQLAlchemy Core, psycopg, pool", _anywhere("(engine/", "(sql/", "(pool/", "psycopg")),
     ("routing", _leaf_in("fastapi/routing.py", "starlette/routing.py")),
-    ("dependency injection", _anywhere("solve_dependencies")),
+    ("dependencies (FastAPI, and their own code)", _anywhere("solve_dependencies")),
     ("kit code", _leaf_in("(app/", "(core/", "(auth/", "(posts/", "(movies/")),
     ("rest of the request (middleware, response)", lambda frames: bool(in_request(frames))),
 )
