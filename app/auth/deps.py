@@ -73,7 +73,7 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
     return identity
 
 
-async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+async def _caller(request: Request, claims: AccessClaims) -> UserRead:
     """The account behind the access token, read from its current record.
 
     On a connection of its own, given back before the handler runs: a route that only
@@ -88,10 +88,18 @@ async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRea
     return UserRead.model_validate(user)
 
 
+async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+    """The caller, whatever the account's status (a disabled account may still log out)."""
+    return await _caller(request, claims)
+
+
 CurrentUser = Annotated[UserRead, Depends(get_current_user)]
 
 
-async def get_active_user(user: CurrentUser) -> UserRead:
+async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+    """The caller, refused when the account is disabled. Reads the account itself rather
+    than through `CurrentUser`: one dependency fewer on nearly every route."""
+    user = await _caller(request, claims)
     if user.status != UserStatus.ACTIVE:
         raise AuthenticationError("This account is disabled")
     return user
