@@ -73,8 +73,9 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
     return identity
 
 
-async def _caller(request: Request, claims: AccessClaims) -> UserRead:
-    """The account behind the access token, read from its current record.
+async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+    """The account behind the access token, read from its current record, whatever its
+    status (a disabled account may still log out).
 
     On a connection of its own, given back before the handler runs: a route that only
     reads the caller opens no session and no unit of work.
@@ -88,18 +89,13 @@ async def _caller(request: Request, claims: AccessClaims) -> UserRead:
     return UserRead.model_validate(user)
 
 
-async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
-    """The caller, whatever the account's status (a disabled account may still log out)."""
-    return await _caller(request, claims)
-
-
 CurrentUser = Annotated[UserRead, Depends(get_current_user)]
 
 
 async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead:
-    """The caller, refused when the account is disabled. Reads the account itself rather
-    than through `CurrentUser`: one dependency fewer on nearly every route."""
-    user = await _caller(request, claims)
+    """The caller, refused when the account is disabled. Calls `get_current_user` rather
+    than depending on `CurrentUser`: one dependency fewer on nearly every route."""
+    user = await get_current_user(request, claims)
     if user.status != UserStatus.ACTIVE:
         raise AuthenticationError("This account is disabled")
     return user
