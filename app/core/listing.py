@@ -140,21 +140,20 @@ class ListSpec:
             value = [text.lower() for text in value] if item.op == "in" else value.lower()
         return _COMPARISONS[item.op](column, value)
 
-    def _keys(self, params: ListParams) -> list[tuple[InstrumentedAttribute[Any], bool]]:
+    def _keys(self, sort: tuple[SortField, ...]) -> list[tuple[InstrumentedAttribute[Any], bool]]:
         """The sort columns with their direction; the tiebreaker follows the last one, so
         that an index on (sort column, tiebreaker) serves both directions."""
-        sort = params.sort or self.default_sort
-        keys = [(self.sortable[item.name], item.descending) for item in sort]
+        keys = [(self.sortable[item.name], item.descending) for item in sort or self.default_sort]
         if all(column is not self.tiebreaker for column, _ in keys):
             keys.append((self.tiebreaker, keys[-1][1] if keys else False))
         return keys
 
-    def order_by(self, params: ListParams) -> list[Any]:
-        return [column.desc() if desc else column.asc() for column, desc in self._keys(params)]
+    def order_by(self, sort: tuple[SortField, ...]) -> list[Any]:
+        return [column.desc() if desc else column.asc() for column, desc in self._keys(sort)]
 
     def after(self, params: ListParams) -> Any:
         """The keyset condition: rows strictly after `params.after` in the sort order."""
-        keys = self._keys(params)
+        keys = self._keys(params.sort)
         values = [
             _convert(column, "cursor", raw)
             for (column, _), raw in zip(keys, params.after or (), strict=True)
@@ -170,7 +169,7 @@ class ListSpec:
 
     def key_of(self, row: Any, params: ListParams) -> tuple[str, ...]:
         """The sort key of `row`, as the text a cursor carries."""
-        return tuple(_as_text(getattr(row, column.key)) for column, _ in self._keys(params))
+        return tuple(_as_text(getattr(row, column.key)) for column, _ in self._keys(params.sort))
 
     def query_of(self, params: ListParams) -> str:
         """What a cursor must have been minted for: this resource, sort, filters, size."""
@@ -423,7 +422,7 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             state = cursors.decode(cursor, spec.query_of(params))
         except (InvalidCursorError, ValueError, KeyError, TypeError) as error:
             raise _invalid("cursor", f"invalid cursor: {error}") from None
-        if len(state.after) != len(spec._keys(params)):
+        if len(state.after) != len(spec._keys(params.sort)):
             raise _invalid("cursor", "invalid cursor: wrong number of sort values")
         return replace(params, page=state.page + 1, after=state.after, total=state.total)
 

@@ -38,13 +38,16 @@ def _only_live(model: type[DeclarativeBase], stmt: SelectT) -> SelectT:
     return stmt
 
 
+def _live_rows(model: type[DeclarativeBase]) -> Select[Any]:
+    """The columns of the model's live rows: plain rows, without the cost of ORM objects."""
+    return _only_live(model, select(*model.__table__.columns))
+
+
 @functools.cache
 def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
     """The statement of `BaseRepository.get_row`, built once per model."""
     primary_key = model.__mapper__.primary_key[0]
-    return _only_live(
-        model, select(*model.__table__.columns).where(primary_key == bindparam("ident"))
-    )
+    return _live_rows(model).where(primary_key == bindparam("ident"))
 
 
 def _offset_page(
@@ -54,7 +57,7 @@ def _offset_page(
     bound at execution (`limit`, `offset`)."""
     count = select(func.count()).select_from(rows.order_by(None).subquery())
     page = (
-        rows.order_by(*spec.order_by(ListParams(sort=sort)))
+        rows.order_by(*spec.order_by(sort))
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
@@ -67,7 +70,7 @@ def _unfiltered_offset_page(
 ) -> tuple[Select[Any], Select[Any]]:
     """`_offset_page` of a model's live rows, built once per sort: building and keying the
     two statements cost more than running them, and most list requests carry no filter."""
-    return _offset_page(_only_live(model, select(*model.__table__.columns)), spec, sort)
+    return _offset_page(_live_rows(model), spec, sort)
 
 
 class BaseRepository(Generic[ModelT]):
@@ -85,7 +88,7 @@ class BaseRepository(Generic[ModelT]):
 
     def select_rows(self) -> Select[Any]:
         """The live rows' columns: plain rows, without the cost of ORM objects (lists)."""
-        return self._live(select(*self.model.__table__.columns))
+        return _live_rows(self.model)
 
     def _live(self, stmt: SelectT) -> SelectT:
         return _only_live(self.model, stmt)
@@ -136,7 +139,7 @@ class BaseRepository(Generic[ModelT]):
             more = params.offset + len(rows) < total
         else:
             total = params.total
-            ordered = self._filtered(params, spec, stmt).order_by(*spec.order_by(params))
+            ordered = self._filtered(params, spec, stmt).order_by(*spec.order_by(params.sort))
             after = ordered.where(spec.after(params)).limit(params.per_page + 1)
             rows = (await connection.execute(after)).all()
             more, rows = len(rows) > params.per_page, rows[: params.per_page]
