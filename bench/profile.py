@@ -207,8 +207,7 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
 @dataclass(frozen=True)
 class Profile:
     raw: str
-    result: LoadResult
-    cpu_us_per_request: float
+    result: LoadResult  # with the server's CPU time per request
 
 
 def profile_server(  # noqa: PLR0917 - the bench, the server and the load's shape
@@ -219,14 +218,12 @@ def profile_server(  # noqa: PLR0917 - the bench, the server and the load's shap
     bench.warm_up(bench.job(server, [route], connections, 1, headers=bench.auth))
     raw_output.parent.mkdir(parents=True, exist_ok=True)
     results: list[LoadResult] = []
-    cpu_before = server.cpu_seconds()
-    load = threading.Thread(target=lambda: results.extend(bench.run(job)))
+    load = threading.Thread(target=lambda: results.extend(bench.run_on(server, job)))
     load.start()
     recorder = record(server.pid, seconds, raw_output)
     recorder.wait(seconds + 60)
     load.join()
-    cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(1, results[0].requests)
-    return Profile(raw_output.read_text(), results[0], cpu_us)
+    return Profile(raw_output.read_text(), results[0])
 
 
 def main(  # noqa: PLR0917 - the command line's options
@@ -277,8 +274,8 @@ def main(  # noqa: PLR0917 - the command line's options
         kit_profile, ref_profile = profiles["kit"], profiles["reference"]
         typer.echo(
             comparison(
-                breakdown(kit_profile.raw, kit_profile.cpu_us_per_request),
-                breakdown(ref_profile.raw, ref_profile.cpu_us_per_request),
+                breakdown(kit_profile.raw, kit_profile.result.server_cpu_us or 0),
+                breakdown(ref_profile.raw, ref_profile.result.server_cpu_us or 0),
             )
         )
         typer.echo(f"raw stacks: {raw_output.with_suffix('.kit.raw')}, .ref.raw")
