@@ -15,7 +15,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate worker scheduler bench up down logs clean
+.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,21 @@ fmt: install ## Format the code and fix what ruff can
 
 migrate: install ## Migrate the database to the newest revision
 	$(RUN) python -m app migrate
+
+seed: install ## Load the bundled films (idempotent); ARGS="--movies 1000" adds generated ones
+	$(RUN) python -m app seed $(ARGS)
+
+user: install ## Create a user, asking its password: make user EMAIL=a@b.c USERNAME=ada [SUPERUSER=1]
+	$(RUN) python -m app create-user --email "$(EMAIL)" --username "$(USERNAME)" $(if $(SUPERUSER),--superuser)
+
+revision: install ## A new migration from the models: make revision m="posts: add a summary"
+	$(RUN) alembic revision --autogenerate -m "$(m)"
+
+module: install ## Scaffold a module with its tests and migration: make module name=books
+	$(RUN) python -m app new-module "$(name)"
+
+shell: install ## A Python shell inside the project's environment
+	$(RUN) python
 
 worker: install ## Run a background-task worker (needs REDIS_URL)
 	$(RUN) python -m app worker

@@ -30,7 +30,7 @@ def current_head(migrations: ScriptDirectory) -> str | None:
     if len(heads) > 1:
         raise ScaffoldError(
             f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}): "
-            "merge them first (`uv run alembic merge heads`)"
+            "merge them first (`.venv/bin/alembic merge heads`)"
         )
     return heads[0] if heads else None
 

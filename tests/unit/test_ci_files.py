@@ -43,8 +43,9 @@ def test_dependabot_updates_python_actions_and_docker() -> None:
     }
 
 
-def test_pre_commit_hooks_run_the_locked_tools_through_uv() -> None:
+def test_pre_commit_hooks_run_the_locked_tools_of_the_venv() -> None:
     [local] = load_yaml(PROJECT_ROOT / ".pre-commit-config.yaml")["repos"]
     hooks = {hook["id"]: hook["entry"] for hook in local["hooks"]}
     assert hooks.keys() == {"ruff", "ruff-format", "mypy", "lint-imports"}
-    assert all(entry.startswith("uv run --frozen ") for entry in hooks.values())
+    assert all(entry.startswith(".venv/bin/") for entry in hooks.values())
+    assert all((PROJECT_ROOT / entry.split()[0]).exists() for entry in hooks.values())
