@@ -15,7 +15,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs clean
+.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,20 +96,26 @@ bench: install ## The kit side by side with a bare reference on PostgreSQL + Red
 	bash .ci/services
 	$(RUN) python -m bench.run $(if $(QUICK),--quick)
 
-up: .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)
+up: compose .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)
 	$(COMPOSE_DEV) up --build --detach
 	@echo "API http://localhost:8000/docs  mail http://localhost:8025  logs: make logs"
 
-down: ## Stop the development stack (its data volumes stay)
+down: compose ## Stop the development stack (its data volumes stay)
 	$(COMPOSE_DEV) down
 
-logs: ## Follow the development stack's logs
+logs: compose ## Follow the development stack's logs
 	$(COMPOSE_DEV) logs --follow --tail=100
 
-# The stack needs a SECRET_KEY: a first `make up` writes a random one, nothing else.
+# One line, instead of docker's "unknown shorthand flag: 'f' in -f", when compose is missing.
+compose:
+	@docker compose version >/dev/null 2>&1 || { echo "make up needs Docker with the compose plugin ('docker compose version' fails): install Docker Engine or Desktop with Compose v2" >&2; exit 1; }
+
+# The stack needs a SECRET_KEY and a database password: a first `make up` writes random
+# ones, nothing else.
 .env:
-	@echo "writing .env with a random SECRET_KEY (add any other setting of .sample.env there)"
+	@echo "writing .env with a random SECRET_KEY and POSTGRES_PASSWORD (add any other setting of .sample.env there)"
 	@echo "SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" > $@
+	@echo "POSTGRES_PASSWORD=$$(python3 -c 'import secrets; print(secrets.token_hex(16))')" >> $@
 
 clean: ## Remove the local SQLite database, mail files and caches
 	rm -rf var .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

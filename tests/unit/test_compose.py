@@ -82,3 +82,32 @@ def test_the_proxy_never_routes_metrics_outside() -> None:
     assert matcher is not None
     assert set(matcher[2].split()) == {"/metrics", "/metrics/*"}
     assert re.search(rf"handle @{matcher[1]} \{{\s*respond 404\s*\}}", caddyfile)
+
+
+def test_every_app_setting_yields_to_the_env_file() -> None:
+    """A value under `environment` overrides `env_file`: each one is `${SAME_NAME...}`, so
+    that a variable of `.env` (SMTP_HOST, DATABASE_URL, ...) always wins."""
+    for name in APP_SERVICES:
+        environment = PRODUCTION["services"][name]["environment"]
+        for variable, value in environment.items():
+            assert str(value).startswith(f"${{{variable}:"), (name, variable, value)
+
+
+def test_secrets_are_required_and_never_defaulted() -> None:
+    text = (PROJECT_ROOT / "docker-compose.yaml").read_text()
+    for secret in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert re.findall(rf"\$\{{{secret}(:.)?", text), secret
+        assert set(re.findall(rf"\$\{{{secret}(:.)?", text)) == {":?"}, secret
+
+
+def test_app_containers_are_read_only_unprivileged_and_limited() -> None:
+    services = PRODUCTION["services"]
+    for name in APP_SERVICES:
+        spec = services[name]
+        assert spec["read_only"] is True, name
+        assert spec["tmpfs"] == ["/tmp"], name
+        assert spec["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in spec["security_opt"], name
+        assert spec["deploy"]["resources"]["limits"]["memory"], name
+    for name in ("db", "redis"):
+        assert services[name]["deploy"]["resources"]["limits"]["memory"], name
