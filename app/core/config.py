@@ -17,6 +17,18 @@ MIN_SECRET_KEY_BYTES = 32
 Environment = Literal["local", "testing", "staging", "production"]
 # "10/minute" and the like, or empty for no limit (see `app.core.limit_syntax`).
 LimitText = Annotated[str, AfterValidator(check_limit_text)]
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _check_redis_url(url: str) -> str:
+    """Empty (in-process backends) or a URL redis-py opens: checked with the settings, so a
+    typo is one line naming REDIS_URL rather than a traceback at the first connection."""
+    if url and not url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"must be empty or start with {', '.join(REDIS_SCHEMES)}")
+    return url
+
+
+RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
 
 
 _OUTSIDE = (
@@ -62,7 +74,7 @@ class Settings(BaseSettings):
     database_echo: bool = False
     retry_after_seconds: int = Field(default=5, ge=1)
 
-    redis_url: str = ""
+    redis_url: RedisUrl = ""
     redis_timeout: float = Field(default=2.0, gt=0)
     # Seconds a request waits for Redis in the cache and the rate limiter before it goes on
     # without it; short, so an unreachable Redis does not stall every request.

@@ -60,6 +60,10 @@ CREATE_USER = ["create-user", "--email", "a@b.co", "--username", "ada", "--passw
         (["seed", "--movies", "many"], {}, "Invalid value for '--movies'", False),
         (["migrate"], {"LOG_FORMAT": "xml"}, "Invalid setting LOG_FORMAT: Input should be", False),
         (["scheduler", "--nope"], {}, "No such option: --nope (see `app scheduler --help`)", False),
+        *(
+            ([command], {"REDIS_URL": "xml://x"}, "Invalid setting REDIS_URL: Value error", False)
+            for command in ("serve", "worker", "scheduler")
+        ),
     ],
 )
 def test_failures_are_one_line_and_tracebacks_need_debug(
