@@ -82,8 +82,7 @@ def next_steps(created: Scaffolded, root: Path) -> list[str]:
     return [
         f"make migrate   # creates the {package} table ({created.migration.relative_to(root)})",
         "make test",
-        f"after changing app/{package}/models.py: "
-        f'make revision m="{package}: ..." and review it',
+        f'after changing app/{package}/models.py: make revision m="{package}: ..." and review it',
         "reactions to other modules' events or background work: add listeners.py or "
         "tasks.py as in app/posts",
     ]
