@@ -55,6 +55,7 @@ TAGS = {
     "posts": "Posts: read by anyone, written by their authors",
     "health": "Liveness and readiness probes (unversioned, not rate limited)",
 }
+LICENSE = {"name": "MIT", "identifier": "MIT"}
 # Relative: a generated client, or the docs, call the host they were given (or that
 # served the document). FastAPI puts the proxy's root path, when one is set, before it.
 SERVERS = [{"url": "/"}]
@@ -139,6 +140,7 @@ def _new_fastapi(settings: Settings, lifespan: Lifespan) -> FastAPI:
         "title": TITLE,
         "version": VERSION,
         "description": DESCRIPTION,
+        "license_info": LICENSE,
         "openapi_tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "servers": SERVERS,
         "generate_unique_id_function": operation_id,

@@ -100,6 +100,7 @@ def test_tags_servers_and_info_are_defined(document: dict[str, Any]) -> None:
     assert all(defined.values())
     assert document["servers"] == [{"url": "/"}]
     assert document["info"]["description"]
+    assert document["info"]["license"] == {"name": "MIT", "identifier": "MIT"}
 
 
 async def test_behind_a_proxy_the_root_path_is_the_first_server(app: FastAPI) -> None:
