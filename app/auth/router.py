@@ -179,7 +179,7 @@ async def delete_user(user_id: PathId, admin: Superuser, users: UserServiceDep) 
 
 
 @profile_router.get("")
-async def read_profile(user: ActiveUser) -> UserRead:
+async def get_profile(user: ActiveUser) -> UserRead:
     """The signed-in user's account."""
     return user
 

@@ -19,7 +19,7 @@ logger = structlog.get_logger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
-router = APIRouter(prefix="/health", tags=["operations"])
+router = APIRouter(prefix="/health", tags=["health"])
 
 Probe = Callable[[], Awaitable[Any]]
 

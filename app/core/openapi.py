@@ -2,12 +2,16 @@
 
 FastAPI documents only the successes and its own 422 (`application/json`,
 `{"detail": [...]}`); the API answers every error with `application/problem+json`
-(see `app.core.errors`). `install_problem_docs` rewrites the generated schema once:
+(see `app.core.errors`). `document_problems` rewrites the generated schema:
 the `Problem` and `ValidationProblem` schemas join the components, every operation's
 422 becomes a `ValidationProblem`, and the statuses any operation of its shape can
 answer are added (500 always; 400 and 413 with a body; 401 and 403 when it needs a
 token; 404 with a path parameter). A module documents its specific ones with
 `responses=problem_responses(409, ...)` on a route or router.
+
+`operation_id` and `document_for_clients` make the document one that client generators
+read as intended: short operation names, security on every operation, plain optional
+bodies, every tag defined.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+import inflection
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
@@ -84,6 +90,28 @@ class ValidationIssue(BaseModel):
 class ValidationProblem(Problem):
     """The 422 problem: `errors` names every invalid parameter or body field."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "Invalid request: query.per_page",
+                    "instance": "/api/v1/posts",
+                    "request_id": "3f0c9a8e2b6d4f1e9c7a5b3d1e0f2a4c",
+                    "errors": [
+                        {
+                            "loc": ["query", "per_page"],
+                            "msg": "Input should be less than or equal to 100",
+                            "type": "less_than_equal",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     errors: list[ValidationIssue]
 
 
@@ -143,19 +171,77 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def install_problem_docs(app: FastAPI) -> None:
-    """Make `app.openapi()` return the problem-documented schema.
+def rewrite_openapi(app: FastAPI, *rewrites: Callable[[dict[str, Any]], object]) -> None:
+    """Make `app.openapi()` return the generated schema rewritten (in place) by each of
+    `rewrites` in turn.
 
     FastAPI caches the schema and builds a new one when routes are added; each new one
-    is documented once.
+    is rewritten once.
     """
     generate: Callable[[], dict[str, Any]] = app.openapi
-    documented: list[dict[str, Any]] = []
+    rewritten: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
         schema = generate()
-        if not documented or documented[0] is not schema:
-            documented[:] = [document_problems(schema)]
+        if not rewritten or rewritten[0] is not schema:
+            for rewrite in rewrites:
+                rewrite(schema)
+            rewritten[:] = [schema]
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's `operationId`, `{tag}_{action}`: `posts_list`, `posts_get`, `auth_login`.
+
+    The action is the function's name without a closing noun that repeats the route's
+    first tag, plural or singular: `list_posts` and `get_post` under `posts`, `get_profile`
+    under `profile`; `login` and `refresh_token` under `auth` stay whole. Generated
+    clients name their functions after it (FastAPI's default, `list_posts_api_v1_posts_get`,
+    spells the path and the method out).
+    """
+    if not route.tags:
+        return route.name
+    tag = str(route.tags[0])
+    nouns = (f"_{tag}", f"_{inflection.singularize(tag)}")
+    action = next(
+        (route.name.removesuffix(noun) for noun in nouns if route.name.endswith(noun)), route.name
+    )
+    return f"{tag}_{action}"
+
+
+def document_for_clients(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite a generated OpenAPI schema for client generators (in place).
+
+    Every operation declares its security (`[]` when public: otherwise a linter, and a
+    reader, cannot tell a public operation from a forgotten declaration); an optional body
+    is a plain schema reference (FastAPI writes `anyOf [schema, null]`, which generated
+    clients then send as `null` or fail to serialise when left out); every tag an
+    operation uses is defined at the top level, with a plain description when the app
+    gave it none (a newly scaffolded module's, until it is described).
+    """
+    tags = schema.setdefault("tags", [])
+    defined = {tag["name"] for tag in tags}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            operation.setdefault("security", [])
+            _plain_optional_body(operation)
+            for name in operation.get("tags", []):
+                if name not in defined:
+                    tags.append(
+                        {"name": name, "description": f"The {name.replace('_', ' ')} operations"}
+                    )
+                    defined.add(name)
+    return schema
+
+
+def _plain_optional_body(operation: dict[str, Any]) -> None:
+    body = operation.get("requestBody", {})
+    if body.get("required"):
+        return
+    for media in body.get("content", {}).values():
+        options = media.get("schema", {}).get("anyOf", [])
+        others = [option for option in options if option != {"type": "null"}]
+        if len(options) == 2 and len(others) == 1 and "$ref" in others[0]:
+            media["schema"] = others[0]
