@@ -12,7 +12,6 @@ Redis outage or flush can never bring a revoked token back.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -25,11 +24,13 @@ from app.auth.repository import USER_LIST_SPEC, find_authenticated
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
+from app.core.client_address import canonical_address
 from app.core.db import Database
 from app.core.deps import EventsDep, MailDep, QueueDep, SettingsDep, UnitOfWorkDep
 from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
+from app.core.rate_limit import client_key
 
 LOGIN_URL = "/api/v1/auth/login"
 
@@ -113,20 +114,12 @@ async def get_superuser(user: ActiveUser) -> UserRead:
 Superuser = Annotated[UserRead, Depends(get_superuser)]
 
 
-def ip_address_or_none(host: str | None) -> str | None:
-    """`host` when it is an IP address; a trusted proxy may still forward anything."""
-    if host is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
 async def get_client_info(request: Request) -> ClientInfo:
-    """The peer address (proxies already resolved by the middleware) and user agent."""
+    """The peer address (proxies already resolved by the middleware), as recorded and
+    as limits count it, and the user agent."""
     return ClientInfo(
-        ip_address=ip_address_or_none(request.client.host if request.client else None),
+        ip_address=canonical_address(request.client.host if request.client else None),
+        key=client_key(request),
         user_agent=request.headers.get("user-agent"),
     )
 

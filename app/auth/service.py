@@ -45,6 +45,7 @@ from app.auth.security import (
     new_opaque_token,
 )
 from app.auth.tasks import send_password_reset
+from app.core.client_address import UNKNOWN_CLIENT
 from app.core.config import Settings
 from app.core.db import UnitOfWork, utc_now
 from app.core.events import Events
@@ -75,9 +76,11 @@ class AuthSecurity:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Who asked for a token pair, recorded with the refresh token."""
+    """Who asked for a token pair: the canonical address (recorded with the refresh
+    token), the client as limits count it, and the user agent."""
 
     ip_address: str | None = None
+    key: str = UNKNOWN_CLIENT
     user_agent: str | None = None
 
 
@@ -155,7 +158,7 @@ class AuthService:
         """Check the credentials under the login limits of API.md: per client and login
         (an account's username and email count together), and per account for failures."""
         user = await self.users.get_by_login(login)
-        client_key = f"login:ip:{client.ip_address}"
+        client_key = f"login:ip:{client.key}"
         if user is None:
             await throttle.hit(
                 self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"

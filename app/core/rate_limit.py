@@ -23,9 +23,11 @@ itself is not a dependency: pyrate-limiter, which it is built on, is.
 
 Every response under a limit, errors included, carries `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the quota is full again),
-added by the app's middleware from the quota recorded on the request. The client IP is
+added by the app's middleware from the quota recorded on the request. The client is
 the peer address, which uvicorn's `ProxyHeadersMiddleware` replaces with the
-`X-Forwarded-For` client only when the peer is listed in `FORWARDED_ALLOW_IPS`.
+`X-Forwarded-For` client only when the peer is listed in `FORWARDED_ALLOW_IPS`, keyed
+in one form whatever its spelling, an IPv6 client by its network
+(`app.core.client_address`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from pyrate_limiter import (
 )
 from redis.asyncio import Redis
 
+from app.core.client_address import address_key
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
 from app.core.injection import provided_by
@@ -76,13 +79,15 @@ QUOTA_STATE = "rate_limit_quota"
 EXEMPT_MARKER = "__exempt_from_default_limit__"
 
 
-def client_ip(request: Request) -> str:
-    """The peer address (already the forwarded client when the peer is a trusted proxy)."""
-    return request.client.host if request.client else "unknown"
+def client_key(request: Request) -> str:
+    """The client of the request as limits count it: the peer address (already the
+    forwarded client when the peer is a trusted proxy), by `address_key`."""
+    prefix = provided_by(request.app).get(Settings).rate_limit_ipv6_prefix
+    return address_key(request.client.host if request.client else None, prefix)
 
 
 async def by_client_ip(request: Request) -> str:
-    return f"ip:{client_ip(request)}"
+    return f"ip:{client_key(request)}"
 
 
 def by_client_ip_and_form_field(field: str) -> KeyFunction:
@@ -97,7 +102,7 @@ def by_client_ip_and_form_field(field: str) -> KeyFunction:
         value = (await request.form()).get(field)
         submitted = value.strip().casefold() if isinstance(value, str) else ""
         digest = hashlib.sha256(submitted.encode()).hexdigest()[:32]
-        return f"ip:{client_ip(request)}:{field}:{digest}"
+        return f"ip:{client_key(request)}:{field}:{digest}"
 
     return key
 
