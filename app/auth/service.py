@@ -45,7 +45,7 @@ from app.auth.security import (
     new_opaque_token,
 )
 from app.auth.tasks import send_password_reset
-from app.core.client_address import UNKNOWN_CLIENT
+from app.core.client_address import UNKNOWN_CLIENT, address_key
 from app.core.config import Settings
 from app.core.db import UnitOfWork, utc_now
 from app.core.events import Events
@@ -55,6 +55,8 @@ from app.core.queue import Queue
 from app.core.rate_limit import Throttle
 
 USER_AGENT_MAX_LENGTH = 255
+# An address the owner signed in from this recently passes a spent failure count.
+KNOWN_ADDRESS_DAYS = 30
 
 
 def _digest(login: str) -> str:
@@ -155,8 +157,13 @@ class AuthService:
     async def login(
         self, login: str, password: str, client: ClientInfo, throttle: Throttle
     ) -> Token:
-        """Check the credentials under the login limits of API.md: per client and login
-        (an account's username and email count together), and per account for failures."""
+        """Check the credentials under the login limits: per client and login (an
+        account's username and email count together), and per account for failures.
+
+        Once an account's failures are spent, only an address that signed in to it lately
+        may still try (see `_signed_in_from`): a guesser spread over many addresses can
+        no longer lock the owner out, and gets no more tries.
+        """
         user = await self.users.get_by_login(login)
         client_key = f"login:ip:{client.key}"
         if user is None:
@@ -167,18 +174,34 @@ class AuthService:
             audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
         await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
+        failures = self.settings.rate_limit_login_failures
         failures_key = f"login-failures:account:{user.id}"
-        await throttle.check(self.settings.rate_limit_login_failures, failures_key)
+        spent = await throttle.spent(failures, failures_key)
+        if spent is not None and not await self._signed_in_from(user.id, client):
+            raise throttle.refusal(spent)
         checked_hash = user.password_hash
         valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
-            await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
+            await throttle.spend(failures, failures_key)
             audit.warning("login failed", user_id=user.id, reason="wrong password")
-            raise InvalidCredentialsError()
+            raise InvalidCredentialsError() if spent is None else throttle.refusal(spent)
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         return await self._start_session(user.id, checked_hash, upgraded_hash, client)
+
+    async def _signed_in_from(self, user_id: int, client: ClientInfo) -> bool:
+        """Whether the account signed in from the client (its address; an IPv6 client's
+        network) in the last `KNOWN_ADDRESS_DAYS`, by the sessions' recorded addresses.
+        Asked only once the account's failures are spent, so it costs nothing otherwise."""
+        if client.ip_address is None:
+            return False
+        since = utc_now() - dt.timedelta(days=KNOWN_ADDRESS_DAYS)
+        prefix = self.settings.rate_limit_ipv6_prefix
+        return any(
+            address_key(address, prefix) == client.key
+            for address in await self.refresh_tokens.sign_in_addresses(user_id, since)
+        )
 
     async def _start_session(
         self, user_id: int, checked_hash: str, upgraded_hash: str | None, client: ClientInfo

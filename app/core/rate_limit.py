@@ -315,9 +315,10 @@ async def _count(
     fail_closed: bool,
     spend: bool,
     refuse: bool = True,
-) -> None:
+) -> Quota | None:
     """Count (or look at) `key` under the limit `text`, record the quota for the headers,
-    and raise 429 when the key is over it (unless `refuse` is off)."""
+    and raise 429 when the key is over it (unless `refuse` is off). The quota, or None
+    when Redis failed and the limit fails open."""
     try:
         quota = await limiter.hit(limiter.limit(text), key, spend=spend)
     except REDIS_FAILURES as error:
@@ -329,11 +330,19 @@ async def _count(
                 "Rate limiting is unavailable; retry later",
                 retry_after=limiter.settings.retry_after_seconds,
             ) from None
-        return
+        return None
     _record_quota(request, quota)
     if refuse and quota.retry_after_seconds is not None:
-        limiter.metrics.rate_limit_rejection(request.scope.get("route"))
-        raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
+        raise _refusal(request, limiter, quota, quota.retry_after_seconds)
+    return quota
+
+
+def _refusal(
+    request: Request, limiter: RateLimiter, quota: Quota, retry_after: int
+) -> RateLimitedError:
+    """The 429 of a key over its limit, counted as a rejection."""
+    limiter.metrics.rate_limit_rejection(request.scope.get("route"))
+    return RateLimitedError(retry_after, headers=quota.headers())
 
 
 class Throttle:
@@ -357,12 +366,26 @@ class Throttle:
                 self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=True
             )
 
-    async def check(self, text: str, key: str) -> None:
-        """429 when `key` has no unit left, spending nothing (counts spent only by `spend`)."""
-        if self._active(text):
-            await _count(
-                self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=False
-            )
+    async def spent(self, text: str, key: str) -> Quota | None:
+        """`key`'s quota when it has no unit left, else None, spending and refusing
+        nothing (for counts spent only by `spend`). The caller decides whom the spent
+        count refuses: `refusal` is their 429."""
+        if not self._active(text):
+            return None
+        quota = await _count(
+            self._request,
+            self._limiter,
+            text,
+            key,
+            fail_closed=self._fail_closed,
+            spend=False,
+            refuse=False,
+        )
+        return quota if quota is not None and quota.retry_after_seconds is not None else None
+
+    def refusal(self, spent: Quota) -> RateLimitedError:
+        """The 429 to raise for a count found `spent`."""
+        return _refusal(self._request, self._limiter, spent, spent.retry_after_seconds or 1)
 
     async def spend(self, text: str, key: str) -> None:
         """Spend one unit of `key` (a failure), never refusing the request at hand."""
