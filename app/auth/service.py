@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.audit import audit
+from app.auth.audit import audit, audit_login_limited
 from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
@@ -48,6 +48,7 @@ from app.auth.tasks import send_password_reset
 from app.core.client_address import UNKNOWN_CLIENT, address_key
 from app.core.config import Settings
 from app.core.db import UnitOfWork, utc_now
+from app.core.errors import RateLimitedError
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
@@ -115,9 +116,12 @@ async def add_user(
         is_superuser=is_superuser,
     )
     try:
-        return await users.add(user)
+        added = await users.add(user)
     except IntegrityError as error:
         raise_taken(error)
+    if is_superuser:  # made outside any request (start-up, command line): by nobody
+        audit.info("superuser granted", user_id=added.id, by_user_id=None)
+    return added
 
 
 class AuthService:
@@ -167,17 +171,16 @@ class AuthService:
         user = await self.users.get_by_login(login)
         client_key = f"login:ip:{client.key}"
         if user is None:
-            await throttle.hit(
-                self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"
-            )
+            await self._count_login(throttle, f"{client_key}:name:{_digest(login)}", None)
             await self.passwords.verify_dummy(password)
             audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
-        await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
+        await self._count_login(throttle, f"{client_key}:account:{user.id}", user.id)
         failures = self.settings.rate_limit_login_failures
         failures_key = f"login-failures:account:{user.id}"
         spent = await throttle.spent(failures, failures_key)
         if spent is not None and not await self._signed_in_from(user.id, client):
+            audit_login_limited(user.id, "RATE_LIMIT_LOGIN_FAILURES")
             raise throttle.refusal(spent)
         checked_hash = user.password_hash
         valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
@@ -189,6 +192,14 @@ class AuthService:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         return await self._start_session(user.id, checked_hash, upgraded_hash, client)
+
+    async def _count_login(self, throttle: Throttle, key: str, user_id: int | None) -> None:
+        """One login of a client under `RATE_LIMIT_LOGIN`; a refusal is audited."""
+        try:
+            await throttle.hit(self.settings.rate_limit_login, key)
+        except RateLimitedError:
+            audit_login_limited(user_id, "RATE_LIMIT_LOGIN")
+            raise
 
     async def _signed_in_from(self, user_id: int, client: ClientInfo) -> bool:
         """Whether the account signed in from the client (its address; an IPv6 client's
@@ -211,6 +222,7 @@ class AuthService:
         the hash was checked wins (400), and one that comes later ends this session."""
         locked = await self.users.lock(user_id)
         if locked is None or locked.password_hash != checked_hash:
+            audit.warning("login failed", user_id=user_id, reason="password changed meanwhile")
             raise InvalidCredentialsError()
         if upgraded_hash is not None:
             locked.password_hash = upgraded_hash
@@ -315,6 +327,19 @@ class AuthService:
         )
 
 
+STATUS_EVENTS = {UserStatus.BLOCKED: "user blocked", UserStatus.ACTIVE: "user unblocked"}
+
+
+def _audit_role_and_status(user: User, was: tuple[UserStatus, bool], admin_id: int) -> None:
+    """One audit line per change of the account's status or superuser role."""
+    status, is_superuser = was
+    if user.status != status:
+        audit.info(STATUS_EVENTS[user.status], user_id=user.id, by_user_id=admin_id)
+    if user.is_superuser != is_superuser:
+        granted = "superuser granted" if user.is_superuser else "superuser withdrawn"
+        audit.info(granted, user_id=user.id, by_user_id=admin_id)
+
+
 def _refuse_own_account(user_id: int, admin_id: int) -> None:
     """A superuser who blocked, demoted or deleted themselves could lock everyone out."""
     if user_id == admin_id:
@@ -348,10 +373,11 @@ class UserService:
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
         if data.status is not None:
             changes["status"] = UserStatus(data.status)
+        was = (user.status, user.is_superuser)
         user = await self.users.update(user, changes)
+        _audit_role_and_status(user, was, admin_id)
         if newly_blocked:
             await self.families.revoke_all_of_user(user.id)
-            audit.info("user blocked", user_id=user.id, by_user_id=admin_id)
             self.events.publish(UserBlocked(user_id=user.id))
         return UserRead.model_validate(user)
 
