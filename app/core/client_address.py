@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from typing import TypeGuard
 
 UNKNOWN_CLIENT = "unknown"
 # Longer text is no IP address: an IPv4-mapped address written out in full is 45
@@ -31,7 +32,38 @@ MAX_ADDRESS_TEXT = 64
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def _may_be_address(text: str | None) -> TypeGuard[str]:
+    return text is not None and 0 < len(text) <= MAX_ADDRESS_TEXT
+
+
+def canonical_address(text: str | None) -> str | None:
+    """`text`'s IP address written one way, or None when it is no IP address."""
+    return _canonical(text) if _may_be_address(text) else None
+
+
+def address_key(text: str | None, ipv6_prefix: int) -> str:
+    """The client behind the address `text`, for limits: its canonical address, an IPv6
+    address's network of `ipv6_prefix` bits, `UNKNOWN_CLIENT` for what is no address."""
+    return _key(text, ipv6_prefix) if _may_be_address(text) else UNKNOWN_CLIENT
+
+
+# Both answers are cached by the text itself: they are asked on every request.
 @functools.lru_cache(maxsize=4096)
+def _canonical(text: str) -> str | None:
+    address = _parsed(text)
+    return None if address is None else str(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(text: str, ipv6_prefix: int) -> str:
+    address = _parsed(text)
+    if address is None:
+        return UNKNOWN_CLIENT
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+
+
 def _parsed(text: str) -> IPAddress | None:
     try:
         address = ipaddress.ip_address(text)
@@ -41,29 +73,3 @@ def _parsed(text: str) -> IPAddress | None:
         # The packed bytes leave out the zone index, which means nothing past the first hop.
         return address.ipv4_mapped or ipaddress.IPv6Address(address.packed)
     return address
-
-
-def _address(text: str | None) -> IPAddress | None:
-    if not text or len(text) > MAX_ADDRESS_TEXT:
-        return None
-    return _parsed(text)
-
-
-def canonical_address(text: str | None) -> str | None:
-    """`text`'s IP address written one way, or None when it is no IP address."""
-    address = _address(text)
-    return None if address is None else str(address)
-
-
-@functools.lru_cache(maxsize=4096)
-def _key(address: IPAddress, ipv6_prefix: int) -> str:
-    if isinstance(address, ipaddress.IPv4Address):
-        return str(address)
-    return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
-
-
-def address_key(text: str | None, ipv6_prefix: int) -> str:
-    """The client behind the address `text`, for limits: its canonical address, an IPv6
-    address's network of `ipv6_prefix` bits, `UNKNOWN_CLIENT` for what is no address."""
-    address = _address(text)
-    return UNKNOWN_CLIENT if address is None else _key(address, ipv6_prefix)
