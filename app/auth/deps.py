@@ -12,24 +12,29 @@ Redis outage or flush can never bring a revoked token back.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
+from app.auth.audit import audit, audit_login_limited
 from app.auth.exceptions import SuperuserRequiredError
 from app.auth.models import UserStatus
 from app.auth.repository import USER_LIST_SPEC, find_authenticated
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
+from app.core.client_address import canonical_address
 from app.core.db import Database
 from app.core.deps import EventsDep, MailDep, QueueDep, SettingsDep, UnitOfWorkDep
-from app.core.errors import AuthenticationError
+from app.core.errors import AuthenticationError, RateLimitedError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
+from app.core.metrics import Metrics
+from app.core.rate_limit import RateLimit, by_client_ip, client_key
 
 LOGIN_URL = "/api/v1/auth/login"
 
@@ -104,29 +109,78 @@ async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead
 ActiveUser = Annotated[UserRead, Depends(get_active_user)]
 
 
-async def get_superuser(user: ActiveUser) -> UserRead:
+def _admin_action(request: Request) -> str:
+    """The method and route template of an admin request (`PATCH /api/v1/users/{user_id}`)."""
+    route = provided_by(request.app).get(Metrics).route_template(request.scope.get("route"))
+    return f"{request.method} {route}"
+
+
+def _error_status(error: Exception) -> int:
+    """The status the error handlers answer `error` with."""
+    if isinstance(error, RequestValidationError):
+        return HTTPStatus.UNPROCESSABLE_ENTITY
+    return int(getattr(error, "status_code", HTTPStatus.INTERNAL_SERVER_ERROR))
+
+
+async def get_superuser(request: Request, user: ActiveUser) -> AsyncIterator[UserRead]:
+    """The caller, a superuser (403 otherwise). Every admin request joins the audit trail:
+    a refused one at once, the others once handled (their changes committed), with the
+    status of their answer."""
+    action = _admin_action(request)
     if not user.is_superuser:
+        audit.warning(
+            "admin action refused",
+            user_id=user.id,
+            action=action,
+            status=int(SuperuserRequiredError.status_code),
+        )
         raise SuperuserRequiredError()
-    return user
-
-
-Superuser = Annotated[UserRead, Depends(get_superuser)]
-
-
-def ip_address_or_none(host: str | None) -> str | None:
-    """`host` when it is an IP address; a trusted proxy may still forward anything."""
-    if host is None:
-        return None
     try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
+        yield user
+    except Exception as error:
+        _audit_admin_action(request, user.id, action, _error_status(error))
+        raise
+    route_status = getattr(request.scope.get("route"), "status_code", None)
+    _audit_admin_action(request, user.id, action, route_status or HTTPStatus.OK)
+
+
+def _audit_admin_action(request: Request, admin_id: int, action: str, status: int) -> None:
+    audit.info(
+        "admin action",
+        by_user_id=admin_id,
+        action=action,
+        target=dict(request.path_params),
+        status=int(status),
+    )
+
+
+# Left once the handler returns, before the response goes out (as the unit of work is).
+Superuser = Annotated[UserRead, Depends(get_superuser, scope="function")]
+
+
+class LoginLimit(RateLimit):
+    """`RATE_LIMIT_LOGIN_PER_IP`: every login of one client together, failing closed;
+    its refusals join the audit trail as failed logins."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            lambda settings: settings.rate_limit_login_per_ip, by_client_ip, fail_closed=True
+        )
+
+    async def __call__(self, request: Request) -> None:
+        try:
+            await super().__call__(request)
+        except RateLimitedError:
+            audit_login_limited(None, "RATE_LIMIT_LOGIN_PER_IP")
+            raise
 
 
 async def get_client_info(request: Request) -> ClientInfo:
-    """The peer address (proxies already resolved by the middleware) and user agent."""
+    """The peer address (proxies already resolved by the middleware), as recorded and
+    as limits count it, and the user agent."""
     return ClientInfo(
-        ip_address=ip_address_or_none(request.client.host if request.client else None),
+        ip_address=canonical_address(request.client.host if request.client else None),
+        key=client_key(request),
         user_agent=request.headers.get("user-agent"),
     )
 

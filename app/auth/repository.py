@@ -201,6 +201,21 @@ class RefreshTokenRepository:
         )
         return found
 
+    async def sign_in_addresses(self, user_id: int, since: dt.datetime) -> set[str]:
+        """The addresses the account signed in from since `since`: those recorded with
+        the first token of each session (a login's), whatever became of the session."""
+        addresses = await self.session.scalars(
+            select(RefreshToken.ip_address)
+            .distinct()
+            .where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.parent_id.is_(None),
+                RefreshToken.created_at >= since,
+                RefreshToken.ip_address.is_not(None),
+            )
+        )
+        return {address for address in addresses if address is not None}
+
 
 class RefreshFamilyRepository:
     """Sessions: started by a login, revoked as one row (see `RefreshFamily`)."""

@@ -13,6 +13,7 @@ from app.auth.deps import (
     AuthServiceDep,
     ClientInfoDep,
     CurrentUser,
+    LoginLimit,
     Superuser,
     UserListParams,
     UserServiceDep,
@@ -43,9 +44,7 @@ from app.core.schemas import PathId
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
 # Logins are also limited per client and account, and per account for failures, once
 # the service has resolved the account (`AuthService.login`).
-LOGIN_LIMIT = rate_limit(
-    lambda settings: settings.rate_limit_login_per_ip, key=by_client_ip, fail_closed=True
-)
+LOGIN_LIMIT = Depends(LoginLimit())
 CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.audit import audit
+from app.auth.audit import audit, audit_login_limited
 from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
@@ -45,8 +45,10 @@ from app.auth.security import (
     new_opaque_token,
 )
 from app.auth.tasks import send_password_reset
+from app.core.client_address import UNKNOWN_CLIENT, address_key
 from app.core.config import Settings
 from app.core.db import UnitOfWork, utc_now
+from app.core.errors import RateLimitedError
 from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
@@ -54,6 +56,8 @@ from app.core.queue import Queue
 from app.core.rate_limit import Throttle
 
 USER_AGENT_MAX_LENGTH = 255
+# An address the owner signed in from this recently passes a spent failure count.
+KNOWN_ADDRESS_DAYS = 30
 
 
 def _digest(login: str) -> str:
@@ -75,9 +79,11 @@ class AuthSecurity:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Who asked for a token pair, recorded with the refresh token."""
+    """Who asked for a token pair: the canonical address (recorded with the refresh
+    token), the client as limits count it, and the user agent."""
 
     ip_address: str | None = None
+    key: str = UNKNOWN_CLIENT
     user_agent: str | None = None
 
 
@@ -110,9 +116,12 @@ async def add_user(
         is_superuser=is_superuser,
     )
     try:
-        return await users.add(user)
+        added = await users.add(user)
     except IntegrityError as error:
         raise_taken(error)
+    if is_superuser:  # made outside any request (start-up, command line): by nobody
+        audit.info("superuser granted", user_id=added.id, by_user_id=None)
+    return added
 
 
 class AuthService:
@@ -152,30 +161,58 @@ class AuthService:
     async def login(
         self, login: str, password: str, client: ClientInfo, throttle: Throttle
     ) -> Token:
-        """Check the credentials under the login limits of API.md: per client and login
-        (an account's username and email count together), and per account for failures."""
+        """Check the credentials under the login limits: per client and login (an
+        account's username and email count together), and per account for failures.
+
+        Once an account's failures are spent, only an address that signed in to it lately
+        may still try (see `_signed_in_from`): a guesser spread over many addresses can
+        no longer lock the owner out, and gets no more tries.
+        """
         user = await self.users.get_by_login(login)
-        client_key = f"login:ip:{client.ip_address}"
+        client_key = f"login:ip:{client.key}"
         if user is None:
-            await throttle.hit(
-                self.settings.rate_limit_login, f"{client_key}:name:{_digest(login)}"
-            )
+            await self._count_login(throttle, f"{client_key}:name:{_digest(login)}", None)
             await self.passwords.verify_dummy(password)
             audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
-        await throttle.hit(self.settings.rate_limit_login, f"{client_key}:account:{user.id}")
+        await self._count_login(throttle, f"{client_key}:account:{user.id}", user.id)
+        failures = self.settings.rate_limit_login_failures
         failures_key = f"login-failures:account:{user.id}"
-        await throttle.check(self.settings.rate_limit_login_failures, failures_key)
+        spent = await throttle.spent(failures, failures_key)
+        if spent is not None and not await self._signed_in_from(user.id, client):
+            audit_login_limited(user.id, "RATE_LIMIT_LOGIN_FAILURES")
+            raise throttle.refusal(spent)
         checked_hash = user.password_hash
         valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
-            await throttle.spend(self.settings.rate_limit_login_failures, failures_key)
+            await throttle.spend(failures, failures_key)
             audit.warning("login failed", user_id=user.id, reason="wrong password")
-            raise InvalidCredentialsError()
+            raise InvalidCredentialsError() if spent is None else throttle.refusal(spent)
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         return await self._start_session(user.id, checked_hash, upgraded_hash, client)
+
+    async def _count_login(self, throttle: Throttle, key: str, user_id: int | None) -> None:
+        """One login of a client under `RATE_LIMIT_LOGIN`; a refusal is audited."""
+        try:
+            await throttle.hit(self.settings.rate_limit_login, key)
+        except RateLimitedError:
+            audit_login_limited(user_id, "RATE_LIMIT_LOGIN")
+            raise
+
+    async def _signed_in_from(self, user_id: int, client: ClientInfo) -> bool:
+        """Whether the account signed in from the client (its address; an IPv6 client's
+        network) in the last `KNOWN_ADDRESS_DAYS`, by the sessions' recorded addresses.
+        Asked only once the account's failures are spent, so it costs nothing otherwise."""
+        if client.ip_address is None:
+            return False
+        since = utc_now() - dt.timedelta(days=KNOWN_ADDRESS_DAYS)
+        prefix = self.settings.rate_limit_ipv6_prefix
+        return any(
+            address_key(address, prefix) == client.key
+            for address in await self.refresh_tokens.sign_in_addresses(user_id, since)
+        )
 
     async def _start_session(
         self, user_id: int, checked_hash: str, upgraded_hash: str | None, client: ClientInfo
@@ -185,6 +222,7 @@ class AuthService:
         the hash was checked wins (400), and one that comes later ends this session."""
         locked = await self.users.lock(user_id)
         if locked is None or locked.password_hash != checked_hash:
+            audit.warning("login failed", user_id=user_id, reason="password changed meanwhile")
             raise InvalidCredentialsError()
         if upgraded_hash is not None:
             locked.password_hash = upgraded_hash
@@ -289,6 +327,19 @@ class AuthService:
         )
 
 
+STATUS_EVENTS = {UserStatus.BLOCKED: "user blocked", UserStatus.ACTIVE: "user unblocked"}
+
+
+def _audit_role_and_status(user: User, was: tuple[UserStatus, bool], admin_id: int) -> None:
+    """One audit line per change of the account's status or superuser role."""
+    status, is_superuser = was
+    if user.status != status:
+        audit.info(STATUS_EVENTS[user.status], user_id=user.id, by_user_id=admin_id)
+    if user.is_superuser != is_superuser:
+        granted = "superuser granted" if user.is_superuser else "superuser withdrawn"
+        audit.info(granted, user_id=user.id, by_user_id=admin_id)
+
+
 def _refuse_own_account(user_id: int, admin_id: int) -> None:
     """A superuser who blocked, demoted or deleted themselves could lock everyone out."""
     if user_id == admin_id:
@@ -322,10 +373,11 @@ class UserService:
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
         if data.status is not None:
             changes["status"] = UserStatus(data.status)
+        was = (user.status, user.is_superuser)
         user = await self.users.update(user, changes)
+        _audit_role_and_status(user, was, admin_id)
         if newly_blocked:
             await self.families.revoke_all_of_user(user.id)
-            audit.info("user blocked", user_id=user.id, by_user_id=admin_id)
             self.events.publish(UserBlocked(user_id=user.id))
         return UserRead.model_validate(user)
 

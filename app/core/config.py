@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     rate_limit_login_failures: LimitText = "100/hour"
     rate_limit_restore_per_address: LimitText = "3/hour"
     rate_limit_profile: LimitText = "10/minute"
+    # Limits count an IPv6 client by its network of this many bits (a subscriber commonly
+    # holds a whole /64); 128 counts every address apart (see app/core/client_address.py).
+    rate_limit_ipv6_prefix: int = Field(default=64, ge=1, le=128)
     forwarded_allow_ips: str = "127.0.0.1"
 
     first_superuser_email: str = ""

@@ -4,7 +4,8 @@ Every layer a request crosses is paid on every request, so what the kit adds to
 Starlette's own stack is a single pure-ASGI function (no `BaseHTTPMiddleware`, which
 costs a multiple of the latency and breaks streaming). In order, it:
 
-- picks the request id and binds it to the log context;
+- picks the request id and binds it, with the client's canonical address, to the log
+  context (every line of the request, the audit trail's and the access log's included);
 - refuses NUL characters in the query (422) and bodies above the limit (413), before
   anything parses them, keeping the received chunks for the error handlers;
 - answers HEAD wherever GET is served (the GET response without its body);
@@ -29,6 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import FilteringBoundLogger
 
+from app.core.client_address import canonical_address
 from app.core.errors import (
     RECEIVED_BODY_SCOPE_KEY,
     internal_error_response,
@@ -100,8 +102,11 @@ class RequestMiddleware:
         started = time.perf_counter()
         method = scope["method"]
         request_id = choose_request_id(_header(scope, b"x-request-id"))
+        client = scope.get("client")
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, client=canonical_address(client[0] if client else None)
+        )
         status = HTTPStatus.INTERNAL_SERVER_ERROR.value
         response_started = False
 
@@ -185,12 +190,10 @@ class RequestMiddleware:
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         path_template = self.metrics.route_template(scope.get("route"))
         self.metrics.observe(scope["method"], path_template, status, seconds)
-        client = scope.get("client")
         self.access_log.info(
             "request",
             method=scope["method"],
             path=scope["path"],
             status=status,
             duration_ms=round(seconds * 1000, 2),
-            client=client[0] if client else None,
         )

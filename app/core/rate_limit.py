@@ -23,9 +23,11 @@ itself is not a dependency: pyrate-limiter, which it is built on, is.
 
 Every response under a limit, errors included, carries `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the quota is full again),
-added by the app's middleware from the quota recorded on the request. The client IP is
+added by the app's middleware from the quota recorded on the request. The client is
 the peer address, which uvicorn's `ProxyHeadersMiddleware` replaces with the
-`X-Forwarded-For` client only when the peer is listed in `FORWARDED_ALLOW_IPS`.
+`X-Forwarded-For` client only when the peer is listed in `FORWARDED_ALLOW_IPS`, keyed
+in one form whatever its spelling, an IPv6 client by its network
+(`app.core.client_address`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from pyrate_limiter import (
 )
 from redis.asyncio import Redis
 
+from app.core.client_address import address_key
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
 from app.core.injection import provided_by
@@ -76,13 +79,15 @@ QUOTA_STATE = "rate_limit_quota"
 EXEMPT_MARKER = "__exempt_from_default_limit__"
 
 
-def client_ip(request: Request) -> str:
-    """The peer address (already the forwarded client when the peer is a trusted proxy)."""
-    return request.client.host if request.client else "unknown"
+def client_key(request: Request) -> str:
+    """The client of the request as limits count it: the peer address (already the
+    forwarded client when the peer is a trusted proxy), by `address_key`."""
+    prefix = provided_by(request.app).get(Settings).rate_limit_ipv6_prefix
+    return address_key(request.client.host if request.client else None, prefix)
 
 
 async def by_client_ip(request: Request) -> str:
-    return f"ip:{client_ip(request)}"
+    return f"ip:{client_key(request)}"
 
 
 def by_client_ip_and_form_field(field: str) -> KeyFunction:
@@ -97,7 +102,7 @@ def by_client_ip_and_form_field(field: str) -> KeyFunction:
         value = (await request.form()).get(field)
         submitted = value.strip().casefold() if isinstance(value, str) else ""
         digest = hashlib.sha256(submitted.encode()).hexdigest()[:32]
-        return f"ip:{client_ip(request)}:{field}:{digest}"
+        return f"ip:{client_key(request)}:{field}:{digest}"
 
     return key
 
@@ -310,9 +315,10 @@ async def _count(
     fail_closed: bool,
     spend: bool,
     refuse: bool = True,
-) -> None:
+) -> Quota | None:
     """Count (or look at) `key` under the limit `text`, record the quota for the headers,
-    and raise 429 when the key is over it (unless `refuse` is off)."""
+    and raise 429 when the key is over it (unless `refuse` is off). The quota, or None
+    when Redis failed and the limit fails open."""
     try:
         quota = await limiter.hit(limiter.limit(text), key, spend=spend)
     except REDIS_FAILURES as error:
@@ -324,11 +330,19 @@ async def _count(
                 "Rate limiting is unavailable; retry later",
                 retry_after=limiter.settings.retry_after_seconds,
             ) from None
-        return
+        return None
     _record_quota(request, quota)
     if refuse and quota.retry_after_seconds is not None:
-        limiter.metrics.rate_limit_rejection(request.scope.get("route"))
-        raise RateLimitedError(quota.retry_after_seconds, headers=quota.headers())
+        raise _refusal(request, limiter, quota, quota.retry_after_seconds)
+    return quota
+
+
+def _refusal(
+    request: Request, limiter: RateLimiter, quota: Quota, retry_after: int
+) -> RateLimitedError:
+    """The 429 of a key over its limit, counted as a rejection."""
+    limiter.metrics.rate_limit_rejection(request.scope.get("route"))
+    return RateLimitedError(retry_after, headers=quota.headers())
 
 
 class Throttle:
@@ -352,12 +366,26 @@ class Throttle:
                 self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=True
             )
 
-    async def check(self, text: str, key: str) -> None:
-        """429 when `key` has no unit left, spending nothing (counts spent only by `spend`)."""
-        if self._active(text):
-            await _count(
-                self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=False
-            )
+    async def spent(self, text: str, key: str) -> Quota | None:
+        """`key`'s quota when it has no unit left, else None, spending and refusing
+        nothing (for counts spent only by `spend`). The caller decides whom the spent
+        count refuses: `refusal` is their 429."""
+        if not self._active(text):
+            return None
+        quota = await _count(
+            self._request,
+            self._limiter,
+            text,
+            key,
+            fail_closed=self._fail_closed,
+            spend=False,
+            refuse=False,
+        )
+        return quota if quota is not None and quota.retry_after_seconds is not None else None
+
+    def refusal(self, spent: Quota) -> RateLimitedError:
+        """The 429 to raise for a count found `spent`."""
+        return _refusal(self._request, self._limiter, spent, spent.retry_after_seconds or 1)
 
     async def spend(self, text: str, key: str) -> None:
         """Spend one unit of `key` (a failure), never refusing the request at hand."""

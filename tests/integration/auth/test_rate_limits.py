@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -10,10 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.auth.models import User
-from app.core.db import Database
+from app.auth.models import RefreshToken, User
+from app.core.db import Database, utc_now
 from app.main import create_app
 from tests.apps import client_of, serving, started
 from tests.conftest import load_test_settings
@@ -114,7 +116,7 @@ async def test_failures_of_one_account_are_limited_whatever_the_address(
             async with client_of(app, peer=peer) as client:
                 statuses.append((await client.post(LOGIN, data=form)).status_code)
     # The success in the middle does not reset the count; once spent, even the right
-    # password is refused until the hour has passed.
+    # password is refused until the hour has passed, from an address that never signed in.
     assert statuses == [400, 400, 200, 400, 429]
 
 
@@ -176,3 +178,58 @@ async def test_the_schema_documents_the_limits_and_the_last_superuser_rule(
     assert {"409", "429"} <= documented[(f"{API}/profile", "patch")]
     assert "409" in documented[(f"{API}/profile", "delete")]
     assert "409" in documented[(f"{API}/users/{{user_id}}", "delete")]
+
+
+@pytest.fixture
+async def attacked_app(
+    session_factory: async_sessionmaker[AsyncSession], redis: Redis
+) -> AsyncIterator[FastAPI]:
+    """Small hourly limits: 10 failures per account, 4 logins per address and account."""
+    settings = load_test_settings(rate_limit_login_failures="10/hour", rate_limit_login="4/hour")
+    async with started(create_app(settings, database=Database(session_factory))) as app:
+        yield app
+
+
+async def login_from(app: FastAPI, peer: str, username: str, password: str) -> int:
+    async with client_of(app, peer=peer) as client:
+        response = await client.post(LOGIN, data={"username": username, "password": password})
+    return response.status_code
+
+
+async def spread_failures(app: FastAPI, user: User) -> list[int]:
+    """A distributed guesser: one wrong password from each of 11 addresses."""
+    return [
+        await login_from(app, f"192.0.2.{number}", user.username, "wrong-guess")
+        for number in range(1, 12)
+    ]
+
+
+async def test_nobody_locks_the_owner_out_of_an_address_they_signed_in_from(
+    attacked_app: FastAPI, user: User
+) -> None:
+    async def owner(peer: str, password: str = DEFAULT_PASSWORD) -> int:
+        return await login_from(attacked_app, peer, user.username, password)
+
+    assert await owner("2001:db8:5::7") == 200
+    assert await spread_failures(attacked_app, user) == [400] * 10 + [429]
+
+    # The same /64 as the owner's sign-in: the right password goes through, a wrong one
+    # is refused as before; elsewhere even the right password waits for the hour.
+    from_home = [await owner("2001:db8:5::1234"), await owner("2001:db8:5::1234", "wrong")]
+    elsewhere = await owner("198.51.100.1")
+    # The owner's address is still limited per account: 4 logins an hour.
+    after_the_quota = [await owner("2001:db8:5::7"), await owner("2001:db8:5::7")]
+    assert (from_home, elsewhere, after_the_quota) == ([200, 429], 429, [200, 429])
+
+
+async def test_an_address_known_from_an_older_sign_in_no_longer_passes(
+    attacked_app: FastAPI, user: User, session: AsyncSession
+) -> None:
+    assert await login_from(attacked_app, "10.20.0.1", user.username, DEFAULT_PASSWORD) == 200
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id)
+        .values(created_at=utc_now() - dt.timedelta(days=31))
+    )
+    await spread_failures(attacked_app, user)
+    assert await login_from(attacked_app, "10.20.0.1", user.username, DEFAULT_PASSWORD) == 429
