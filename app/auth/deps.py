@@ -33,7 +33,8 @@ from app.core.listing import ListParams, list_params
 
 LOGIN_URL = "/api/v1/auth/login"
 
-bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
+# The login URL serves the refresh token grant too (RFC 6749 section 6).
+bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, refreshUrl=LOGIN_URL, auto_error=False)
 
 
 async def get_auth_security(request: Request) -> AuthSecurity:
