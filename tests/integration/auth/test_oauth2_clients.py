@@ -1,11 +1,13 @@
 """A stock OAuth 2 client (authlib, unmodified) signs in at `/auth/login`, refreshes
 there, by itself or when asked, and reads the endpoint's errors as OAuth 2 errors
-rather than as tokens."""
+rather than as tokens: on PostgreSQL and Redis, and on the embedded default."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,10 @@ from fastapi import FastAPI
 
 from app.auth.models import User
 from app.core.config import Settings
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+from tests.apps import client_of, started
+from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD
 from tests.integration.accounts import API
 
@@ -94,3 +100,32 @@ async def test_authlib_reads_a_reused_refresh_token_as_an_oauth2_error(
         revoked = await oauth.get(PROFILE)
     assert raised.value.error == "invalid_grant"
     assert revoked.status_code == 401
+
+
+@pytest.fixture
+async def embedded_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app on the embedded default (a fresh SQLite file, no Redis), with the account
+    `alice` registered through it."""
+    settings = load_test_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        redis_url="",
+        mail_file_dir=tmp_path / "mail",
+    )
+    await asyncio.to_thread(upgrade_to_head, settings)
+    async with started(create_app(settings)) as app, client_of(app) as client:
+        account = {"username": "alice", "email": "alice@example.com", "password": DEFAULT_PASSWORD}
+        assert (await client.post(f"{API}/auth/register", json=account)).status_code == 201
+        yield app
+
+
+async def test_a_whole_authlib_session_on_the_embedded_default(embedded_app: FastAPI) -> None:
+    async with oauth2_client(embedded_app) as oauth:
+        with pytest.raises(OAuthError) as wrong:
+            await oauth.fetch_token(username="alice", password="wrong-password")
+        first = await oauth.fetch_token(username="alice", password=DEFAULT_PASSWORD)
+        await oauth.refresh_token()
+        profile = await oauth.get(PROFILE)
+        with pytest.raises(OAuthError) as reused:
+            await oauth.refresh_token(refresh_token=first["refresh_token"])
+    assert wrong.value.error == reused.value.error == "invalid_grant"
+    assert profile.json()["username"] == "alice"
