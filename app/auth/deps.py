@@ -38,7 +38,8 @@ from app.core.rate_limit import RateLimit, by_client_ip, client_key
 
 LOGIN_URL = "/api/v1/auth/login"
 
-bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
+# The login URL serves the refresh token grant too (RFC 6749 section 6).
+bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, refreshUrl=LOGIN_URL, auto_error=False)
 
 
 async def get_auth_security(request: Request) -> AuthSecurity:

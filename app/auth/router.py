@@ -30,6 +30,8 @@ from app.auth.schemas import (
     UserCreate,
     UserRead,
 )
+from app.auth.token_errors import TokenErrorMembers, token_error_members
+from app.core.errors import with_problem_members
 from app.core.listing import Page
 from app.core.openapi import problem_responses
 from app.core.rate_limit import (
@@ -80,15 +82,31 @@ async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
 @auth_router.post(
     "/login",
     dependencies=[LOGIN_LIMIT],
-    responses=problem_responses(400, 403, 429, 503),
+    responses=problem_responses(400, 401, 403, 422, 429, 503, members=TokenErrorMembers),
 )
+@with_problem_members(token_error_members)
 async def login(
     form: Annotated[LoginForm, Form()],
     auth: AuthServiceDep,
     client: ClientInfoDep,
     throttle: CredentialsThrottle,
 ) -> Token:
-    """Exchange a username (or email) and password for a token pair (OAuth 2 password flow)."""
+    """The OAuth 2 token endpoint (RFC 6749): a username (or email) and password for a
+    token pair (password grant), or a refresh token rotated exactly as by
+    `/auth/refresh-token` (refresh token grant).
+
+    400: wrong credentials. 401: the refresh token is invalid, expired, revoked or reused
+    (a reuse revokes every token of its login). 403: the account is disabled (told only to
+    the right password). Every error also carries OAuth 2's `error` and
+    `error_description`, which stock OAuth 2 clients read.
+
+    Every request here, of either grant, counts against the per-address login limit,
+    which fails closed (503 while Redis is unreachable): refreshing here is limited more
+    than at `/auth/refresh-token`, which has no limit of its own. The limits per login
+    and per account apply to the password grant, whose account they key.
+    """
+    if form.grant_type == "refresh_token":
+        return await auth.refresh(form.refresh_token, client)
     return await auth.login(form.username, form.password, client, throttle)
 
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.auth.common_passwords import is_common
 from app.auth.models import EMAIL_MAX_LENGTH, USERNAME_MAX_LENGTH, UserStatus
@@ -59,22 +69,59 @@ class UserRead(BaseModel):
     updated_at: dt.datetime
 
 
-class LoginForm(RequestModel):
-    """The OAuth 2 password grant (RFC 6749 section 4.3.2), form-encoded.
+GrantType = Literal["password", "refresh_token"]
+# The parameters of each grant: required with it, refused with the other one.
+GRANT_PARAMETERS: dict[GrantType, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "refresh_token": ("refresh_token",),
+}
 
-    `scope`, `client_id` and `client_secret`, which OAuth 2 clients such as the
-    "Authorize" dialog of /docs may send, are accepted and ignored; any other
-    field, or a `grant_type` other than `password`, is a 422.
+
+class LoginForm(RequestModel):
+    """A token request (RFC 6749 section 4.3.2 or 6), form-encoded: the password grant
+    (also when `grant_type` is left out) or the refresh token grant.
+
+    An empty parameter counts as omitted (section 3.2). `scope`, `client_id` and
+    `client_secret`, which OAuth 2 clients such as the "Authorize" dialog of /docs may
+    send, are accepted and ignored; any other field is a 422.
     """
 
-    grant_type: Literal["password"] | None = None
-    username: Annotated[str, StringConstraints(min_length=1, max_length=320)] = Field(
-        description="Email or username"
+    grant_type: GrantType = "password"
+    username: Annotated[str, StringConstraints(max_length=320)] = Field(
+        "", description="Email or username; required by the password grant"
     )
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(max_length=128)] = Field(
+        "", description="Required by the password grant"
+    )
+    refresh_token: Annotated[str, StringConstraints(max_length=1024)] = Field(
+        "", description="Required by the refresh_token grant"
+    )
     scope: OAuthClientField | None = None
     client_id: OAuthClientField | None = None
     client_secret: OAuthClientField | None = None
+
+    @model_validator(mode="after")
+    def _parameters_of_the_grant(self) -> Self:
+        """A 422 naming each parameter the grant lacks, or that belongs to the other one."""
+        wanted = GRANT_PARAMETERS[self.grant_type]
+        every = {name for names in GRANT_PARAMETERS.values() for name in names}
+        misplaced = PydanticCustomError(
+            "extra_forbidden",
+            "Not allowed with grant_type {grant_type}",
+            {"grant_type": self.grant_type},
+        )
+        errors = [
+            InitErrorDetails(type="missing", loc=(name,), input=None)
+            for name in wanted
+            if not getattr(self, name)
+        ] + [
+            InitErrorDetails(type=misplaced, loc=(name,), input=None)
+            for name in sorted(every - set(wanted))
+            if getattr(self, name)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
 
 
 class UserCreate(RequestModel):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -27,6 +27,11 @@ from app.core.logging import current_request_id
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Where `BodyLimitMiddleware` keeps the body chunks it let through, for error reports.
 RECEIVED_BODY_SCOPE_KEY = "app.received_body"
+PROBLEM_MEMBERS_MARKER = "__problem_members__"
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+ErrorHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+ProblemMembers = Callable[[Exception, Mapping[str, Any]], Mapping[str, Any]]
 
 logger = structlog.get_logger(__name__)
 
@@ -287,10 +292,39 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def with_problem_members(members: ProblemMembers) -> Callable[[EndpointT], EndpointT]:
+    """Give every problem an endpoint answers extension members (RFC 9457 section 3.2):
+    `members(error, problem)`, given the error and the problem built for it. For a
+    standard its clients read, such as OAuth 2's `error` at a token endpoint."""
+
+    def declare(endpoint: EndpointT) -> EndpointT:
+        setattr(endpoint, PROBLEM_MEMBERS_MARKER, members)
+        return endpoint
+
+    return declare
+
+
+def _with_route_members(handler: ErrorHandler) -> ErrorHandler:
+    """`handler`, whose problems also carry the members the matched route declares."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        response = await handler(request, error)
+        endpoint = getattr(request.scope.get("route"), "endpoint", None)
+        members: ProblemMembers | None = getattr(endpoint, PROBLEM_MEMBERS_MARKER, None)
+        if members is None:
+            return response
+        problem = json.loads(bytes(response.body))
+        response.body = response.render({**problem, **members(error, problem)})
+        response.headers["Content-Length"] = str(len(response.body))
+        return response
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler; unexpected exceptions are caught by the request middleware."""
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
-    app.add_exception_handler(sa_exc.TimeoutError, _database_error)
+    app.add_exception_handler(AppError, _with_route_members(_app_error))
+    app.add_exception_handler(RequestValidationError, _with_route_members(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _with_route_members(_http_error))
+    app.add_exception_handler(sa_exc.DBAPIError, _with_route_members(_database_error))
+    app.add_exception_handler(sa_exc.TimeoutError, _with_route_members(_database_error))

@@ -115,23 +115,28 @@ class ValidationProblem(Problem):
     errors: list[ValidationIssue]
 
 
-def problem_response_doc(status: int) -> dict[str, Any]:
-    """The OpenAPI response object of one error status."""
+def problem_response_doc(status: int, members: type[BaseModel] | None = None) -> dict[str, Any]:
+    """The OpenAPI response object of one error status; `members`, the extension members
+    its problems carry (`app.core.errors.with_problem_members`)."""
     model = ValidationProblem if status == HTTPStatus.UNPROCESSABLE_ENTITY else Problem
+    schema: dict[str, Any] = {"$ref": SCHEMA_REF.format(model=model.__name__)}
+    if members is not None:
+        schema = {"allOf": [schema, members.model_json_schema()]}
     doc: dict[str, Any] = {
         "description": DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-        "content": {
-            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": SCHEMA_REF.format(model=model.__name__)}}
-        },
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": schema}},
     }
     if status in HEADERS:
         doc["headers"] = HEADERS[status]
     return doc
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route or router: these statuses answered as problems."""
-    return {int(status): problem_response_doc(status) for status in statuses}
+def problem_responses(
+    *statuses: int, members: type[BaseModel] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route or router: these statuses answered as problems, with
+    `members` besides the problem's own when given."""
+    return {int(status): problem_response_doc(status, members) for status in statuses}
 
 
 def _statuses_of(path: str, operation: dict[str, Any]) -> list[int]:

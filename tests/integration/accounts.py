@@ -25,3 +25,10 @@ async def login(
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+async def refresh_grant(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    """Rotate a refresh token at the token URL, as OAuth 2 clients do (RFC 6749 section 6)."""
+    return await client.post(
+        f"{API}/auth/login", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )

@@ -1,4 +1,5 @@
-"""A real browser renders the API docs: Swagger UI lists the operations, ReDoc renders.
+"""A real browser renders the API docs: Swagger UI lists the operations, ReDoc renders,
+and a failed "Authorize" in Swagger UI shows why it failed.
 
 Headless Chromium (Debian's `chromium`, or Chrome) loads `/docs` and `/redoc` from the
 real app served on a loopback port, with every other host unresolvable and no proxy, so
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.devtools import browser_page
 from tests.processes import free_port
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -87,3 +90,21 @@ def test_swagger_ui_lists_the_operations_and_redoc_renders(served: str, tmp_path
     redoc = dom["redoc"]
     assert "api-content" in redoc
     assert "/api/v1/posts" in redoc  # the operations, rendered from /openapi.json
+
+
+@pytest.mark.runs_long
+async def test_a_failed_authorize_in_swagger_ui_shows_the_problem_detail(
+    engine: AsyncEngine, served: str, tmp_path: Path
+) -> None:
+    """The dialog shows the token endpoint's `error` and `error_description`: the detail."""
+    async with browser_page(find_browser(), OFFLINE_FLAGS, tmp_path / "profile") as page:
+        await page.call("Page.navigate", url=f"{served}/docs")
+        await page.click("button.authorize")
+        await page.type_into("#oauth_username", "nobody")
+        await page.type_into("#oauth_password", "wrong-password")
+        await page.click(".modal-ux button.modal-btn.authorize")
+        shown = await page.wait_for("document.querySelector('.modal-ux .errors span')?.innerText")
+    assert (
+        shown
+        == "Error: Bad Request, error: invalid_grant, description: Incorrect username or password"
+    )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import RefreshToken, User
 from app.core.config import Settings
 from app.core.db import Database
-from tests.integration.accounts import API, bearer, login
+from tests.integration.accounts import API, bearer, login, refresh_grant
 from tests.responses import assert_no_content
 
 REFRESH = f"{API}/auth/refresh-token"
@@ -20,63 +22,76 @@ LOGOUT = f"{API}/auth/logout"
 PROFILE = f"{API}/profile"
 
 
+Refresh = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
+
+
 async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
     return await client.post(REFRESH, json={"refresh_token": refresh_token})
 
 
+@pytest.fixture(params=[refresh, refresh_grant], ids=["refresh-token", "refresh-grant"])
+def rotate(request: pytest.FixtureRequest) -> Refresh:
+    """A way to refresh: `/auth/refresh-token`, or the refresh grant at the token URL,
+    which behaves alike."""
+    way: Refresh = request.param
+    return way
+
+
 async def test_refresh_rotates_the_token_pair(
-    client: httpx.AsyncClient, user_tokens: dict[str, Any]
+    client: httpx.AsyncClient, rotate: Refresh, user_tokens: dict[str, Any]
 ) -> None:
-    response = await refresh(client, user_tokens["refresh_token"])
+    response = await rotate(client, user_tokens["refresh_token"])
     assert response.status_code == 200
     rotated = response.json()
     assert rotated["refresh_token"] != user_tokens["refresh_token"]
     assert rotated["access_token"] != user_tokens["access_token"]
     profile = await client.get(PROFILE, headers=bearer(rotated["access_token"]))
     assert profile.status_code == 200
-    assert (await refresh(client, rotated["refresh_token"])).status_code == 200
+    assert (await rotate(client, rotated["refresh_token"])).status_code == 200
 
 
 async def test_refresh_token_reuse_revokes_family(
-    client: httpx.AsyncClient, user_tokens: dict[str, Any]
+    client: httpx.AsyncClient, rotate: Refresh, user_tokens: dict[str, Any]
 ) -> None:
-    first = (await refresh(client, user_tokens["refresh_token"])).json()
-    second = (await refresh(client, first["refresh_token"])).json()
+    first = (await rotate(client, user_tokens["refresh_token"])).json()
+    second = (await rotate(client, first["refresh_token"])).json()
 
-    reused = await refresh(client, user_tokens["refresh_token"])
+    reused = await rotate(client, user_tokens["refresh_token"])
 
     assert reused.status_code == 401
     assert reused.headers["www-authenticate"] == "Bearer"
-    assert (await refresh(client, second["refresh_token"])).status_code == 401
+    assert (await rotate(client, second["refresh_token"])).status_code == 401
 
 
 async def test_reuse_revokes_only_that_family(
-    client: httpx.AsyncClient, user: User, user_tokens: dict[str, Any]
+    client: httpx.AsyncClient, rotate: Refresh, user: User, user_tokens: dict[str, Any]
 ) -> None:
     other_device = await login(client, user.username)
-    await refresh(client, user_tokens["refresh_token"])
-    await refresh(client, user_tokens["refresh_token"])
-    assert (await refresh(client, other_device["refresh_token"])).status_code == 200
+    await rotate(client, user_tokens["refresh_token"])
+    await rotate(client, user_tokens["refresh_token"])
+    assert (await rotate(client, other_device["refresh_token"])).status_code == 200
 
 
-async def test_unknown_or_malformed_refresh_token_is_401(client: httpx.AsyncClient) -> None:
-    assert (await refresh(client, "not-a-token")).status_code == 401
+async def test_unknown_or_malformed_refresh_token_is_401(
+    client: httpx.AsyncClient, rotate: Refresh
+) -> None:
+    assert (await rotate(client, "not-a-token")).status_code == 401
     assert (await client.post(REFRESH, json={"refresh_token": ""})).status_code == 422
     assert (await client.post(REFRESH, json={})).status_code == 422
 
 
 async def test_expired_refresh_token_is_401(
-    client: httpx.AsyncClient, session: AsyncSession, user_tokens: dict[str, Any]
+    client: httpx.AsyncClient, rotate: Refresh, session: AsyncSession, user_tokens: dict[str, Any]
 ) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     await session.execute(update(RefreshToken).values(expires_at=past))
-    assert (await refresh(client, user_tokens["refresh_token"])).status_code == 401
+    assert (await rotate(client, user_tokens["refresh_token"])).status_code == 401
 
 
 async def test_access_token_is_not_a_refresh_token_and_back(
-    client: httpx.AsyncClient, user_tokens: dict[str, Any]
+    client: httpx.AsyncClient, rotate: Refresh, user_tokens: dict[str, Any]
 ) -> None:
-    assert (await refresh(client, user_tokens["access_token"])).status_code == 401
+    assert (await rotate(client, user_tokens["access_token"])).status_code == 401
     wrong_way = await client.get(PROFILE, headers=bearer(user_tokens["refresh_token"]))
     assert wrong_way.status_code == 401
 
@@ -179,6 +194,7 @@ async def test_logout_rejects_unknown_fields(
 
 async def test_blocking_locks_the_user_out_at_once(
     client: httpx.AsyncClient,
+    rotate: Refresh,
     user: User,
     user_tokens: dict[str, Any],
     admin_headers: dict[str, str],
@@ -190,11 +206,12 @@ async def test_blocking_locks_the_user_out_at_once(
     assert blocked.json()["status"] == "blocked"
     profile = await client.get(PROFILE, headers=bearer(user_tokens["access_token"]))
     assert profile.status_code == 401
-    assert (await refresh(client, user_tokens["refresh_token"])).status_code == 401
+    assert (await rotate(client, user_tokens["refresh_token"])).status_code == 401
 
 
 async def test_deleting_locks_the_user_out_at_once(
     client: httpx.AsyncClient,
+    rotate: Refresh,
     user: User,
     user_tokens: dict[str, Any],
     admin_headers: dict[str, str],
@@ -203,7 +220,7 @@ async def test_deleting_locks_the_user_out_at_once(
     assert deleted.status_code == 204
     profile = await client.get(PROFILE, headers=bearer(user_tokens["access_token"]))
     assert profile.status_code == 401
-    assert (await refresh(client, user_tokens["refresh_token"])).status_code == 401
+    assert (await rotate(client, user_tokens["refresh_token"])).status_code == 401
 
 
 async def test_unblocked_user_signs_in_again(
