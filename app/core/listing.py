@@ -13,9 +13,9 @@ Two ways through a list, with the same envelope:
   `total` is counted once, on the page the walk started from, and carried in the cursor.
 
 The cursor carries the last row's sort values as the database returned them, before any
-type conversion, and binds them back untyped: the keyset compares like with like in the
-database's own type and format (SQLite's text timestamps included), so it orders exactly
-as `ORDER BY` does.
+type conversion, and binds them back unconverted: the keyset compares like with like in
+the database's own type and format (SQLite's text timestamps included), so it orders
+exactly as `ORDER BY` does.
 """
 
 import datetime as dt
@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import UserDefinedType
 
+from app.core.counting import EXACT_UP_TO
 from app.core.cursors import CursorCodec, CursorState, InvalidCursorError
 from app.core.errors import ValidationFailedError
 from app.core.injection import provided_by
@@ -214,9 +215,7 @@ class ListSpec:
     def key_of(self, row: Any, params: ListParams) -> tuple[Any, ...]:
         """The sort key of `row` (read with `key_columns`), as the database returned it."""
         fields = row._mapping
-        return tuple(
-            fields[f"{_KEY_LABEL}{index}"] for index in range(len(self._keys(params.sort)))
-        )
+        return tuple(fields[f"{_KEY_LABEL}{index}"] for index in range(self.key_count(params.sort)))
 
     def key_count(self, sort: tuple[SortField, ...]) -> int:
         return len(self._keys(sort))
@@ -251,13 +250,13 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     total: int = Field(
-        description="Rows matching the filters: exact up to 10,000, above that possibly the "
-        "database's estimate (then `total_exact` is false). With `cursor`, the count of the "
-        "walk's first page"
+        description=f"Rows matching the filters: exact up to {EXACT_UP_TO:,}, above that "
+        "possibly the database's estimate (then `total_exact` is false). With `cursor`, the "
+        "count of the walk's first page"
     )
     total_exact: bool = Field(
         default=True,
-        description="Whether `total` (and `pages`) is an exact count or, above 10,000 "
+        description=f"Whether `total` (and `pages`) is an exact count or, above {EXACT_UP_TO:,} "
         "matching rows, an estimate",
     )
     page: int
@@ -393,9 +392,14 @@ def _convert(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
             return dt.date.fromisoformat(raw)
         if issubclass(python_type, enum.Enum):
             return python_type(raw)
-    except (ValueError, InvalidOperation, OverflowError):
-        raise _invalid("filters", f"{raw!r} is not a valid value for {name!r}") from None
+    except (ValueError, InvalidOperation, OverflowError) as error:
+        why = f": {error}" if isinstance(error, _UnfitNumberError) else ""
+        raise _invalid("filters", f"{raw!r} is not a valid value for {name!r}{why}") from None
     return raw
+
+
+class _UnfitNumberError(ValueError):
+    """A number that parses, but that its column cannot compare exactly."""
 
 
 def _number(column: InstrumentedAttribute[Any], raw: str) -> float | Decimal:
@@ -404,18 +408,18 @@ def _number(column: InstrumentedAttribute[Any], raw: str) -> float | Decimal:
     that compares with the column's values exactly."""
     number = Decimal(raw)
     if not number.is_finite() or abs(number) >= MAX_NUMBER:
-        raise ValueError
+        raise _UnfitNumberError(f"a finite number below 10^{MAX_NUMBER.adjusted()} is expected")
     if _python_type(column) is float:
         value = float(number)
         if number and not value:  # too small for a float: it would compare as zero
-            raise ValueError
+            raise _UnfitNumberError("too small a number")
         return value
     scale = column.type.scale if isinstance(column.type, Numeric) else None
     places = UNSCALED_PLACES if scale is None else scale
     context = Context(prec=MAX_NUMBER.adjusted() + places + 1)
     exact = number.quantize(Decimal(1).scaleb(-places), context=context)
     if exact != number:  # finer than the column: no stored value could equal it
-        raise ValueError
+        raise _UnfitNumberError(f"at most {places} decimal places")
     return exact
 
 

@@ -144,7 +144,8 @@ class BaseRepository(Generic[ModelT]):
     async def list(
         self, params: ListParams, spec: ListSpec, stmt: Select[Any] | None = None
     ) -> Page[Row[Any]]:
-        """One page of rows matching the filters: by offset, or after a cursor's keyset.
+        """One page of rows matching the filters: by offset, or after a cursor's keyset;
+        with their count, exact up to 10,000 rows (see `RowCount`).
 
         The items are read-only rows (attribute access by column name): a list page is
         converted to DTOs at once, and loading ORM objects would cost more than the query.
@@ -158,13 +159,10 @@ class BaseRepository(Generic[ModelT]):
         bounds = {"limit": params.per_page + 1}
         if params.after is None or params.total is None:
             total, exact = await statements.count.run(connection)
-            found = (
-                []  # past the end: nothing to read
-                if exact and params.offset >= total
-                else await _all(
-                    connection, statements.by_offset, bounds | {"offset": params.offset}
-                )
-            )
+            found: list[Row[Any]] = []
+            if not (exact and params.offset >= total):  # a page past the end reads nothing
+                offset = bounds | {"offset": params.offset}
+                found = await _all(connection, statements.by_offset, offset)
         else:
             total, exact = params.total, params.total_exact
             values = spec.after_values(params)
