@@ -185,6 +185,11 @@ async def test_list_filters_sorts_and_pages(
         ({"filters": "id:[]"}, "filters"),
         ({"filters": "name"}, "filters"),
         ({"filters": "launched_at:yesterday"}, "filters"),
+        ({"filters": "launched_at:lt:0001-01-01T00:00:00+01:00"}, "filters"),  # before year 1
+        ({"filters": "launched_at:gt:9999-12-31T23:59:59-01:00"}, "filters"),  # after 9999
+        ({"filters": "launched_at:gt:10000-01-01"}, "filters"),
+        ({"filters": "price:gte:1e-16384"}, "filters"),
+        ({"filters": "price:lt:0.001"}, "filters"),  # finer than the cent a price keeps
     ],
 )
 async def test_bad_list_parameters_are_422_naming_the_parameter(
