@@ -255,7 +255,6 @@ class Page(BaseModel, Generic[T]):
         "count of the walk's first page"
     )
     total_exact: bool = Field(
-        default=True,
         description=f"Whether `total` (and `pages`) is an exact count or, above {EXACT_UP_TO:,} "
         "matching rows, an estimate",
     )

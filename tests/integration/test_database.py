@@ -65,6 +65,7 @@ def gadget_app(app: FastAPI, gadgets: list[Gadget]) -> FastAPI:
         return Page(
             items=[gadget_dict(item) for item in page.items],
             total=page.total,
+            total_exact=page.total_exact,
             page=page.page,
             per_page=page.per_page,
         )
