@@ -11,6 +11,11 @@ Two ways through a list, with the same envelope:
   per_page) continues after the last row of the previous page through the sort index,
   so page 5,000 costs what page 1 costs, and rows inserted meanwhile never shift a page.
   `total` is counted once, on the page the walk started from, and carried in the cursor.
+
+The cursor carries the last row's sort values as the database returned them, before any
+type conversion, and binds them back unconverted: the keyset compares like with like in
+the database's own type and format (SQLite's text timestamps included), so it orders
+exactly as `ORDER BY` does.
 """
 
 import datetime as dt
@@ -20,14 +25,30 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field, computed_field
-from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, func, or_, tuple_
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Integer,
+    Label,
+    Numeric,
+    Select,
+    SmallInteger,
+    and_,
+    bindparam,
+    func,
+    or_,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import UserDefinedType
 
+from app.core.counting import EXACT_UP_TO
 from app.core.cursors import CursorCodec, CursorState, InvalidCursorError
 from app.core.errors import ValidationFailedError
 from app.core.injection import provided_by
@@ -35,6 +56,10 @@ from app.core.injection import provided_by
 MAX_PAGE = 1_000_000_000
 MAX_PER_PAGE = 100
 MAX_IN_VALUES = 100
+# Filter numbers: their magnitude, and the decimal places of a numeric column without a
+# scale of its own (well within what PostgreSQL's numeric holds).
+MAX_NUMBER = Decimal(10) ** 15
+UNSCALED_PLACES = 30
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -63,6 +88,14 @@ def _escape_like(value: str) -> str:
     return re.sub(r"([\\%_])", r"\\\1", value)
 
 
+class _AsStored(UserDefinedType[Any]):
+    """A value as the driver reads and writes it, with no conversion on either side: what
+    a keyset reads of its sort columns and binds back, so that both sides of its
+    comparison are alike (a `NullType` bind would take the column's conversion)."""
+
+    cache_ok = True
+
+
 @dataclass(frozen=True)
 class SortField:
     name: str
@@ -80,16 +113,18 @@ class Filter:
 class ListParams:
     """Validated paging, sorting and filtering of one list request.
 
-    `after` (keyset mode): the sort key of the previous page's last row, as text;
-    `total`: the count carried by the cursor. `cursors` signs the next cursor.
+    `after` (keyset mode): the sort key of the previous page's last row, as the database
+    returned it; `total` and `total_exact`: the count carried by the cursor. `cursors`
+    signs the next cursor.
     """
 
     page: int = 1
     per_page: int = 10
     sort: tuple[SortField, ...] = ()
     filters: tuple[Filter, ...] = ()
-    after: tuple[str, ...] | None = None
+    after: tuple[Any, ...] | None = None
     total: int | None = None
+    total_exact: bool = True
     cursors: CursorCodec | None = None
 
     @property
@@ -151,13 +186,18 @@ class ListSpec:
     def order_by(self, sort: tuple[SortField, ...]) -> list[Any]:
         return [column.desc() if desc else column.asc() for column, desc in self._keys(sort)]
 
-    def after(self, params: ListParams) -> Any:
-        """The keyset condition: rows strictly after `params.after` in the sort order."""
-        keys = self._keys(params.sort)
-        values = [
-            _convert(column, "cursor", raw)
-            for (column, _), raw in zip(keys, params.after or (), strict=True)
+    def key_columns(self, sort: tuple[SortField, ...]) -> list[Label[Any]]:
+        """The sort columns again, read as stored (`key_of` takes a cursor's values there)."""
+        return [
+            type_coerce(column, _AsStored()).label(f"{_KEY_LABEL}{index}")
+            for index, (column, _) in enumerate(self._keys(sort))
         ]
+
+    def after(self, sort: tuple[SortField, ...]) -> Any:
+        """The keyset condition: rows strictly after the values bound as `after_values`, in
+        the sort order. Built once per sort: the values are bound at execution."""
+        keys = self._keys(sort)
+        values = [_after_bind(index) for index in range(len(keys))]
         if len({desc for _, desc in keys}) == 1:  # one direction: a row comparison
             row, bound = tuple_(*(column for column, _ in keys)), tuple_(*values)
             return row < bound if keys[0][1] else row > bound
@@ -167,22 +207,40 @@ class ListSpec:
             steps.append(and_(*equal, column < values[index] if desc else column > values[index]))
         return or_(*steps)
 
-    def key_of(self, row: Any, params: ListParams) -> tuple[str, ...]:
-        """The sort key of `row`, as the text a cursor carries."""
-        return tuple(_as_text(getattr(row, column.key)) for column, _ in self._keys(params.sort))
+    @staticmethod
+    def after_values(params: ListParams) -> dict[str, Any]:
+        """The execution parameters of `after`: the cursor's values."""
+        return {_after_bind(index).key: value for index, value in enumerate(params.after or ())}
+
+    def key_of(self, row: Any, params: ListParams) -> tuple[Any, ...]:
+        """The sort key of `row` (read with `key_columns`), as the database returned it."""
+        fields = row._mapping
+        return tuple(fields[f"{_KEY_LABEL}{index}"] for index in range(self.key_count(params.sort)))
+
+    def key_count(self, sort: tuple[SortField, ...]) -> int:
+        return len(self._keys(sort))
 
     def query_of(self, params: ListParams) -> str:
         """What a cursor must have been minted for: this resource, sort, filters, size."""
         shape = (self.tiebreaker.class_.__name__, params.sort, params.filters, params.per_page)
         return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
 
-    def next_cursor(self, last_row: Any, params: ListParams, total: int) -> str | None:
+    def next_cursor(
+        self, last_row: Any, params: ListParams, total: int, total_exact: bool
+    ) -> str | None:
         if params.cursors is None:
             return None
         state = CursorState(
-            self.key_of(last_row, params), self.query_of(params), total, params.page
+            self.key_of(last_row, params), self.query_of(params), total, total_exact, params.page
         )
         return params.cursors.encode(state)
+
+
+_KEY_LABEL = "cursor_key_"
+
+
+def _after_bind(index: int) -> BindParameter[Any]:
+    return bindparam(f"after_{index}", type_=_AsStored())
 
 
 class Page(BaseModel, Generic[T]):
@@ -192,7 +250,13 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     total: int = Field(
-        description="Rows matching the filters; in keyset mode, counted when the walk began"
+        description=f"Rows matching the filters: exact up to {EXACT_UP_TO:,}, above that "
+        "possibly the database's estimate (then `total_exact` is false). With `cursor`, the "
+        "count of the walk's first page"
+    )
+    total_exact: bool = Field(
+        description=f"Whether `total` (and `pages`) is an exact count or, above {EXACT_UP_TO:,} "
+        "matching rows, an estimate",
     )
     page: int
     per_page: int
@@ -202,7 +266,9 @@ class Page(BaseModel, Generic[T]):
         "null on the last page",
     )
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Pages of `per_page` items in `total` (an estimate when `total` is one)"
+    )
     @property
     def pages(self) -> int:
         return math.ceil(self.total / self.per_page) if self.total else 0
@@ -213,6 +279,7 @@ class Page(BaseModel, Generic[T]):
         return Page[item_type](  # type: ignore[valid-type]
             items=[to_item(item) for item in self.items],
             total=self.total,
+            total_exact=self.total_exact,
             page=self.page,
             per_page=self.per_page,
             next_cursor=self.next_cursor,
@@ -316,30 +383,43 @@ def _convert(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
                 raise ValueError
             return value
         if python_type in (float, Decimal):
-            number = Decimal(raw)
-            if not number.is_finite() or abs(number) >= Decimal(10) ** 15:
-                raise ValueError
-            return number if python_type is Decimal else float(number)
+            return _number(column, raw)
         if python_type is dt.datetime:
             moment = dt.datetime.fromisoformat(raw)
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+            return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
         if python_type is dt.date:
             return dt.date.fromisoformat(raw)
         if issubclass(python_type, enum.Enum):
             return python_type(raw)
-    except (ValueError, InvalidOperation, OverflowError):
-        raise _invalid("filters", f"{raw!r} is not a valid value for {name!r}") from None
+    except (ValueError, InvalidOperation, OverflowError) as error:
+        why = f": {error}" if isinstance(error, _UnfitNumberError) else ""
+        raise _invalid("filters", f"{raw!r} is not a valid value for {name!r}{why}") from None
     return raw
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return str(value)
+class _UnfitNumberError(ValueError):
+    """A number that parses, but that its column cannot compare exactly."""
+
+
+def _number(column: InstrumentedAttribute[Any], raw: str) -> float | Decimal:
+    """A finite number below `MAX_NUMBER`, with no more decimal places than the column
+    keeps (else `ValueError`): a value the database can bind whatever its exponent, and
+    that compares with the column's values exactly."""
+    number = Decimal(raw)
+    if not number.is_finite() or abs(number) >= MAX_NUMBER:
+        raise _UnfitNumberError(f"a finite number below 10^{MAX_NUMBER.adjusted()} is expected")
+    if _python_type(column) is float:
+        value = float(number)
+        if number and not value:  # too small for a float: it would compare as zero
+            raise _UnfitNumberError("too small a number")
+        return value
+    scale = column.type.scale if isinstance(column.type, Numeric) else None
+    places = UNSCALED_PLACES if scale is None else scale
+    context = Context(prec=MAX_NUMBER.adjusted() + places + 1)
+    exact = number.quantize(Decimal(1).scaleb(-places), context=context)
+    if exact != number:  # finer than the column: no stored value could equal it
+        raise _UnfitNumberError(f"at most {places} decimal places")
+    return exact
 
 
 def _parse_filter(spec: ListSpec, text: str) -> Filter:
@@ -422,8 +502,14 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             state = cursors.decode(cursor, spec.query_of(params))
         except (InvalidCursorError, ValueError, KeyError, TypeError) as error:
             raise _invalid("cursor", f"invalid cursor: {error}") from None
-        if len(state.after) != len(spec._keys(params.sort)):
+        if len(state.after) != spec.key_count(params.sort):
             raise _invalid("cursor", "invalid cursor: wrong number of sort values")
-        return replace(params, page=state.page + 1, after=state.after, total=state.total)
+        return replace(
+            params,
+            page=state.page + 1,
+            after=state.after,
+            total=state.total,
+            total_exact=state.total_exact,
+        )
 
     return dependency

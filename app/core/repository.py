@@ -6,10 +6,11 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Integer, Row, Select, Update, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, Integer, Row, Select, Update, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from app.core.counting import RowCount
 from app.core.db import SoftDeleteMixin, utc_now
 from app.core.errors import NotFoundError
 from app.core.listing import ListParams, ListSpec, Page, SortField
@@ -50,27 +51,49 @@ def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
     return _live_rows(model).where(primary_key == bindparam("ident"))
 
 
-def _offset_page(
-    rows: Select[Any], spec: ListSpec, sort: tuple[SortField, ...]
-) -> tuple[Select[Any], Select[Any]]:
-    """The count of `rows`, and one page of them in the list's order, its size and start
-    bound at execution (`limit`, `offset`)."""
-    count = select(func.count()).select_from(rows.order_by(None).subquery())
-    page = (
-        rows.order_by(*spec.order_by(sort))
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-    )
-    return count, page
+class _ListStatements:
+    """The statements of one list (rows, filters, sort), each built when first used: the
+    count of its rows, a page of them by offset (`limit` and `offset` bound at execution)
+    and a page after a cursor (the cursor's values bound at execution). Each page reads
+    one row more than asked for, which tells whether another page follows."""
+
+    def __init__(self, rows: Select[Any], spec: ListSpec, sort: tuple[SortField, ...]) -> None:
+        self._rows, self._spec, self._sort = rows, spec, sort
+
+    @functools.cached_property
+    def count(self) -> RowCount:
+        return RowCount(self._rows)
+
+    @functools.cached_property
+    def _ordered(self) -> Select[Any]:
+        columns = self._spec.key_columns(self._sort)
+        return self._rows.add_columns(*columns).order_by(*self._spec.order_by(self._sort))
+
+    @functools.cached_property
+    def by_offset(self) -> Select[Any]:
+        # BIGINT: an offset deep past the end overflows an INTEGER.
+        limit, offset = bindparam("limit", type_=BigInteger), bindparam("offset", type_=BigInteger)
+        return self._ordered.limit(limit).offset(offset)
+
+    @functools.cached_property
+    def after_cursor(self) -> Select[Any]:
+        after = self._spec.after(self._sort)
+        return self._ordered.where(after).limit(bindparam("limit", type_=Integer))
+
+
+async def _all(
+    connection: AsyncConnection, statement: Select[Any], values: dict[str, Any]
+) -> list[Row[Any]]:
+    return list((await connection.execute(statement, values)).all())
 
 
 @functools.lru_cache(maxsize=256)
-def _unfiltered_offset_page(
+def _unfiltered_list(
     model: type[DeclarativeBase], spec: ListSpec, sort: tuple[SortField, ...]
-) -> tuple[Select[Any], Select[Any]]:
-    """`_offset_page` of a model's live rows, built once per sort: building and keying the
-    two statements cost more than running them, and most list requests carry no filter."""
-    return _offset_page(_live_rows(model), spec, sort)
+) -> _ListStatements:
+    """`_ListStatements` of a model's live rows, built once per sort: building and keying
+    the statements cost more than running them, and most list requests carry no filter."""
+    return _ListStatements(_live_rows(model), spec, sort)
 
 
 class BaseRepository(Generic[ModelT]):
@@ -121,34 +144,38 @@ class BaseRepository(Generic[ModelT]):
     async def list(
         self, params: ListParams, spec: ListSpec, stmt: Select[Any] | None = None
     ) -> Page[Row[Any]]:
-        """One page of rows matching the filters: by offset, or after a cursor's keyset.
+        """One page of rows matching the filters: by offset, or after a cursor's keyset;
+        with their count, exact up to 10,000 rows (see `RowCount`).
 
         The items are read-only rows (attribute access by column name): a list page is
         converted to DTOs at once, and loading ORM objects would cost more than the query.
         """
         # Plain rows: run as Core on the session's connection, past the ORM's execution.
         connection = await self.session.connection()
-        if params.after is None or params.total is None:
-            if stmt is None and not params.filters:
-                count, page = _unfiltered_offset_page(self.model, spec, params.sort)
-            else:
-                count, page = _offset_page(self._filtered(params, spec, stmt), spec, params.sort)
-            total = (await connection.execute(count)).scalar_one()
-            bounds = {"limit": params.per_page, "offset": params.offset}
-            rows = (await connection.execute(page, bounds)).all()
-            more = params.offset + len(rows) < total
+        if stmt is None and not params.filters:
+            statements = _unfiltered_list(self.model, spec, params.sort)
         else:
-            total = params.total
-            ordered = self._filtered(params, spec, stmt).order_by(*spec.order_by(params.sort))
-            after = ordered.where(spec.after(params)).limit(params.per_page + 1)
-            rows = (await connection.execute(after)).all()
-            more, rows = len(rows) > params.per_page, rows[: params.per_page]
+            statements = _ListStatements(self._filtered(params, spec, stmt), spec, params.sort)
+        bounds = {"limit": params.per_page + 1}
+        if params.after is None or params.total is None:
+            total, exact = await statements.count.run(connection)
+            found: list[Row[Any]] = []
+            if not (exact and params.offset >= total):  # a page past the end reads nothing
+                offset = bounds | {"offset": params.offset}
+                found = await _all(connection, statements.by_offset, offset)
+        else:
+            total, exact = params.total, params.total_exact
+            values = spec.after_values(params)
+            found = await _all(connection, statements.after_cursor, bounds | values)
+        rows = found[: params.per_page]
+        more = len(found) > params.per_page
         return Page(
-            items=list(rows),
+            items=rows,
             total=total,
+            total_exact=exact,
             page=params.page,
             per_page=params.per_page,
-            next_cursor=spec.next_cursor(rows[-1], params, total) if more and rows else None,
+            next_cursor=spec.next_cursor(rows[-1], params, total, exact) if more else None,
         )
 
     def _filtered(

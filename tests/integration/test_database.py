@@ -65,6 +65,7 @@ def gadget_app(app: FastAPI, gadgets: list[Gadget]) -> FastAPI:
         return Page(
             items=[gadget_dict(item) for item in page.items],
             total=page.total,
+            total_exact=page.total_exact,
             page=page.page,
             per_page=page.per_page,
         )
@@ -185,6 +186,11 @@ async def test_list_filters_sorts_and_pages(
         ({"filters": "id:[]"}, "filters"),
         ({"filters": "name"}, "filters"),
         ({"filters": "launched_at:yesterday"}, "filters"),
+        ({"filters": "launched_at:lt:0001-01-01T00:00:00+01:00"}, "filters"),  # before year 1
+        ({"filters": "launched_at:gt:9999-12-31T23:59:59-01:00"}, "filters"),  # after 9999
+        ({"filters": "launched_at:gt:10000-01-01"}, "filters"),
+        ({"filters": "price:gte:1e-16384"}, "filters"),
+        ({"filters": "price:lt:0.001"}, "filters"),  # finer than the cent a price keeps
     ],
 )
 async def test_bad_list_parameters_are_422_naming_the_parameter(

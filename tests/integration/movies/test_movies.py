@@ -249,6 +249,7 @@ async def test_list_sorts_filters_and_pages(
     assert named.json() | {"items": None, "next_cursor": None} == {
         "items": None,
         "total": 2,
+        "total_exact": True,
         "page": 1,
         "per_page": 1,
         "pages": 2,
