@@ -3,10 +3,11 @@
 Decoding and validating a body costs time per value, and pydantic reports every bad
 one, which it cannot stop doing early: a 1 MiB body of 100,000 unknown keys cost seconds
 of CPU and a 12 MB answer. Deep nesting costs a recursion per level, in the decoder and
-in the validators. No request body of the API holds more than a few dozen members and
-items or nests more than a few levels, so a body beyond `MAX_JSON_VALUES` or
-`MAX_JSON_DEPTH` is refused with a 422 before it is decoded: its cost stays that of
-reading its bytes.
+in the validators, up to a RecursionError. No request body of the API holds more than a
+few dozen members and items or nests more than a few levels, so a body beyond
+`MAX_JSON_VALUES` or `MAX_JSON_DEPTH` is refused with a 422 before it is decoded, having
+cost little more than reading its bytes. A route that takes long lists needs a larger
+`MAX_JSON_VALUES`, and the worst body it lets through costs more with it.
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ import re
 from app.core.errors import ValidationFailedError
 
 MAX_JSON_DEPTH = 32
-# Members of objects and items of arrays, in the whole body.
-MAX_JSON_VALUES = 1000
+# Members of objects and items of arrays, in the whole body: a body of this many bad
+# fields costs about twice what one bad field does.
+MAX_JSON_VALUES = 256
+# The most tokens (strings and structural characters) a JSON text within both bounds can
+# hold: a key and a value string per member, a comma per value, two brackets per container.
+_MAX_TOKENS = 5 * MAX_JSON_VALUES + 3
 
-# A string (to its closing quote, or to the end of an unterminated one: never scanned
-# twice) or a structural character; possessive, so nothing backtracks.
-_TOKENS = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[][{},]', re.DOTALL)
+_STRUCTURE = re.compile(rb'[][{},"]')
+# The rest of a string, after its opening quote: at the speed of a byte search when it
+# holds no escaped quote, else read escape by escape, to its closing quote or to the end
+# of an unterminated one. Possessive: nothing backtracks, no byte is read more than twice.
+_STRING_REST = re.compile(rb'[^"]*+(?<!\\)"|[^"\\]*+(?:\\.[^"\\]*+)*+"?', re.DOTALL)
+_QUOTE, _COMMA = ord('"'), ord(",")
 _OPENING = frozenset(b"[{")
-_CLOSING = frozenset(b"]}")
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -39,32 +46,37 @@ def is_json_media_type(content_type: str | None) -> bool:
 
 def check_json_bounds(body: bytes) -> None:
     """Raise a 422 `ValidationFailedError` when `body` nests deeper than `MAX_JSON_DEPTH` or
-    holds more than `MAX_JSON_VALUES` members and items.
+    holds more than `MAX_JSON_VALUES` members and items (a non-empty container holds one
+    more than its commas).
 
-    Two counts settle nearly every body at C speed, by bounding the depth by the opening
-    brackets and the values by those plus the commas (a non-empty container holds one
-    value more than its commas). Only a body with more of these characters, in its text
-    or in its structure, is scanned token by token, and the scan stops at the first bound
-    crossed, having seen at most a few thousand tokens.
+    The body is read token by token, strings skipped whole, up to the first bound crossed:
+    at most `_MAX_TOKENS` tokens, whatever its size.
     """
-    opening = body.count(b"[") + body.count(b"{")
-    if opening <= MAX_JSON_DEPTH and opening + body.count(b",") <= MAX_JSON_VALUES:
-        return
-    depth = values = 0
-    for token in _TOKENS.finditer(body):
-        char = body[token.start()]
-        if char in _OPENING:
+    depth = values = tokens = position = 0
+    while (token := _STRUCTURE.search(body, position)) is not None:
+        char, position = body[token.start()], token.end()
+        if char == _QUOTE:
+            position = _string_end(body, position)
+        elif char in _OPENING:
             depth += 1
             values += 1
             if depth > MAX_JSON_DEPTH:
                 raise ValidationFailedError(
                     ["body"], f"Nested deeper than {MAX_JSON_DEPTH} levels", "json_too_deep"
                 )
-        elif char in _CLOSING:
-            depth -= 1
-        elif char == ord(","):
+        elif char == _COMMA:
             values += 1
-        if values > MAX_JSON_VALUES:
+        else:
+            depth -= 1
+        tokens += 1
+        # More tokens than values allow: strings side by side, not JSON within the bounds.
+        if values > MAX_JSON_VALUES or tokens > _MAX_TOKENS:
             raise ValidationFailedError(
                 ["body"], f"More than {MAX_JSON_VALUES} members and items", "json_too_many_values"
             )
+
+
+def _string_end(body: bytes, position: int) -> int:
+    """Where the string whose content starts at `position` ends."""
+    rest = _STRING_REST.match(body, position)
+    return rest.end() if rest else len(body)  # the second choice always matches
