@@ -230,27 +230,32 @@ def _describe_type(model: dict[str, Any], kinds: list[type[AppError]], *also: st
 
 
 def _document_kinds(schema: dict[str, Any], kinds: list[type[AppError]]) -> None:
-    """List every kind of problem in the `type` of the problem schemas, give each an example
-    of its own, and refer each problem response to the examples of its status (in place)."""
+    """List every kind of problem in the `type` of the problem schemas, and refer each
+    problem response to an example of each kind of its status (in place). Only the
+    examples referred to join the components."""
     kinds = sorted(kinds, key=lambda kind: kind.status_code)
     schemas = schema["components"]["schemas"]
     _describe_type(schemas[Problem.__name__], kinds, ABOUT_BLANK)
     validation = [kind for kind in kinds if kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY]
     _describe_type(schemas[ValidationProblem.__name__], validation)
-    examples = schema["components"].setdefault("examples", {})
-    by_status: dict[str, dict[str, Any]] = {}
+    by_status: dict[str, list[type[AppError]]] = {}
     for kind in kinds:
-        name = _example_name(kind)
-        examples[name] = _example(kind)
-        by_status.setdefault(str(kind.status_code), {})[name] = {
-            "$ref": EXAMPLE_REF.format(name=name)
-        }
+        by_status.setdefault(str(kind.status_code), []).append(kind)
+    used: dict[str, type[AppError]] = {}
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {}).get(PROBLEM_CONTENT_TYPE)
-                if content is not None and status in by_status:
-                    content["examples"] = dict(by_status[status])
+                content = response.get("content", {}).get(PROBLEM_CONTENT_TYPE, {})
+                # A problem with members of its own (an `allOf`) is not what they show.
+                if "$ref" not in content.get("schema", {}) or status not in by_status:
+                    continue
+                names = {_example_name(kind): kind for kind in by_status[status]}
+                content["examples"] = {
+                    name: {"$ref": EXAMPLE_REF.format(name=name)} for name in names
+                }
+                used |= names
+    examples = schema["components"].setdefault("examples", {})
+    examples.update({name: _example(kind) for name, kind in used.items()})
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
