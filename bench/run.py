@@ -11,7 +11,8 @@
    interleaved rounds (kit, reference, kit, reference, ...) and keeps the median.
 4. Runs the scenarios of the issue's targets: a warm cached movie read against the kit's
    cold read and the uncached reference at 64 clients; `/profile` while 8 clients log in;
-   a keyset page deep in a million posts against page 1.
+   a keyset page deep in a million posts against page 1; the server CPU of refusing a
+   megabyte of 100,000 unknown keys against that of refusing one bad field.
 5. Prints one table and each target with met / missed, and writes
    `bench/results/latest.json`.
 
@@ -82,6 +83,9 @@ REGISTER_PATH = "/api/v1/auth/register"
 SETTLE_SECONDS = 20  # longer than the kit's pool timeout
 SETTLED_LATENCY = 1.0  # a kit stuck behind its pool timeout takes seconds
 POSTS_PATH = "/api/v1/posts"
+REFRESH_PATH = "/api/v1/auth/refresh-token"  # no login, no rate limit: anyone may send
+BAD_FIELDS = 100_000
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -505,6 +509,29 @@ class Bench:
             page1.kit += self.run(self.job(kit, [first], plan.connections, plan.seconds))
             deep.kit += self.run(self.job(kit, [deep_path], plan.connections, plan.seconds))
 
+    def bad_fields(self, kit: Server) -> None:
+        """The server CPU per request of refusing (422) a body of `BAD_FIELDS` unknown keys,
+        about a megabyte, and of refusing a small one with one unknown field."""
+        plan = self.plan
+        bodies = bad_field_bodies()
+        one = self.add("one_bad_field", f"POST {REFRESH_PATH} 1 unknown field (a 422)")
+        many = self.add(
+            "bad_fields",
+            f"... {BAD_FIELDS:,} unknown keys, {len(bodies[1]) / 1e6:.1f} MB (a 422)",
+        )
+        for _ in range(plan.rounds):
+            for row, body in zip((one, many), bodies, strict=True):
+                job = self.job(
+                    kit,
+                    [REFRESH_PATH],
+                    plan.login_connections,
+                    plan.seconds,
+                    method="POST",
+                    headers=JSON_HEADERS,
+                    body=body,
+                )
+                row.kit += self.run_on(kit, job)
+
     # -- the whole run
 
     def measure(self) -> None:
@@ -538,6 +565,8 @@ class Bench:
             self.profile_under_logins(kit)
             self.settle(kit)
             self.deep_pages(kit)
+            self.settle(kit)
+            self.bad_fields(kit)
             self.settle(kit)
             self.cached_movies(kit, cold_kit, reference)
             self.notes.append(
@@ -613,6 +642,16 @@ class Bench:
                 3,
                 at_least=False,
                 note=deep.note,
+            )
+        )
+        one, many = (Row.cpu_us(rows[key].kit) or 0.0 for key in ("one_bad_field", "bad_fields"))
+        targets.append(
+            Target(
+                f"server CPU of a 422 for {BAD_FIELDS:,} bad fields vs one",
+                _ratio(many, one),
+                3,
+                at_least=False,
+                note=f"{many:,.0f} vs {one:,.0f} µs per request" if one and many else "",
             )
         )
         if self.resources:
@@ -726,6 +765,14 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if numerator and denominator else None
+
+
+def bad_field_bodies() -> tuple[str, str]:
+    """A refresh request with one unknown field, and an object of `BAD_FIELDS` unknown keys
+    written compactly (within the kit's default 1 MiB body limit)."""
+    one = json.dumps({"refresh_token": "x" * 43, "unknown": 1})
+    many = json.dumps({f"{key:x}": 0 for key in range(BAD_FIELDS)}, separators=(",", ":"))
+    return one, many
 
 
 def walk_to_page(base_url: str, page: int, seconds: float) -> tuple[str | None, int, str]:

@@ -21,16 +21,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.audit import audit, audit_login_limited
-from app.auth.exceptions import SuperuserRequiredError
+from app.auth.exceptions import (
+    AccessTokenExpiredError,
+    AccessTokenInvalidError,
+    AccessTokenMissingError,
+    SuperuserRequiredError,
+)
 from app.auth.models import UserStatus
 from app.auth.repository import USER_LIST_SPEC, find_authenticated
 from app.auth.schemas import UserRead
-from app.auth.security import AccessClaims, InvalidAccessTokenError
+from app.auth.security import AccessClaims, ExpiredAccessTokenError, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
 from app.core.client_address import canonical_address
 from app.core.db import Database
 from app.core.deps import EventsDep, MailDep, QueueDep, SettingsDep, UnitOfWorkDep
-from app.core.errors import AuthenticationError, RateLimitedError
+from app.core.errors import RateLimitedError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
 from app.core.metrics import Metrics
@@ -53,11 +58,13 @@ async def get_access_claims(
     request: Request, token: Annotated[str | None, Depends(bearer_token)]
 ) -> AccessClaims:
     if not token:
-        raise AuthenticationError("Not authenticated: send an access token as Bearer")
+        raise AccessTokenMissingError()
     try:
         return provided_by(request.app).get(AuthSecurity).access_tokens.decode(token)
+    except ExpiredAccessTokenError:
+        raise AccessTokenExpiredError() from None
     except InvalidAccessTokenError:
-        raise AuthenticationError("The access token is invalid or expired") from None
+        raise AccessTokenInvalidError() from None
 
 
 AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
@@ -91,7 +98,7 @@ async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRea
             connection, claims.user_id, claims.jti, claims.session_id, claims.issued_at
         )
     if user is None:
-        raise AuthenticationError("The access token is no longer valid")
+        raise AccessTokenInvalidError("The access token is no longer valid")
     return UserRead.model_validate(user)
 
 
@@ -103,7 +110,7 @@ async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead
     than depending on `CurrentUser`: one dependency fewer on nearly every route."""
     user = await get_current_user(request, claims)
     if user.status != UserStatus.ACTIVE:
-        raise AuthenticationError("This account is disabled")
+        raise AccessTokenInvalidError("This account is disabled")
     return user
 
 

@@ -36,6 +36,10 @@ class InvalidAccessTokenError(Exception):
     """The access token is malformed, forged, expired or not an access token."""
 
 
+class ExpiredAccessTokenError(InvalidAccessTokenError):
+    """The access token is genuine, and has expired (its signature was checked first)."""
+
+
 def new_opaque_token() -> str:
     """A random, URL-safe token (refresh and reset tokens)."""
     return secrets.token_urlsafe(OPAQUE_TOKEN_BYTES)
@@ -158,6 +162,8 @@ class AccessTokenCodec:
                 issuer=self._issuer,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
+        except jwt.ExpiredSignatureError:
+            raise ExpiredAccessTokenError("expired") from None
         except jwt.InvalidTokenError as error:
             raise InvalidAccessTokenError(type(error).__name__) from None
         subject, jti = payload["sub"], payload["jti"]

@@ -1,6 +1,19 @@
 """The AppError hierarchy and the one place that turns errors into problems.
 
 Every error response of the API is an RFC 9457 problem document built here.
+
+Each kind of error a client may need to tell apart is an AppError class with its own
+`problem_type` (the problem's `type`) and `title`; a subclass inherits both, or declares
+a kind of its own, its docstring saying when it happens (the OpenAPI document lists
+every kind from there: `problem_kinds`). The types are relative URI references,
+`/problems/<kind>`, which RFC 9457 (section 3.1.1) allows, asking that a relative one
+carry the full path: a project built on the kit answers under hosts of its own, so an
+absolute URI would name a host it may not own, and a `urn:` or `tag:` one would lead
+nowhere; `/problems/<kind>` is one stable string for clients to switch on, and resolved
+against the API it names a path of the deployment's own, where documentation may be
+served one day without changing the type. `about:blank`, titled with the status phrase,
+is kept for the errors whose status alone says it all: no route, a method not allowed, a
+body too large, an internal error.
 """
 
 from __future__ import annotations
@@ -9,7 +22,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -25,6 +38,7 @@ from app.core.injection import provided_by
 from app.core.logging import current_request_id
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+ABOUT_BLANK = "about:blank"
 # Where `BodyLimitMiddleware` keeps the body chunks it let through, for error reports.
 RECEIVED_BODY_SCOPE_KEY = "app.received_body"
 PROBLEM_MEMBERS_MARKER = "__problem_members__"
@@ -32,24 +46,52 @@ PROBLEM_MEMBERS_MARKER = "__problem_members__"
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 ErrorHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 ProblemMembers = Callable[[Exception, Mapping[str, Any]], Mapping[str, Any]]
+# A 422 lists this many errors at most, and counts the rest in `errors_omitted`.
+MAX_LISTED_ERRORS = 20
 
 logger = structlog.get_logger(__name__)
 
 
-class AppError(Exception):
-    """Base of every domain error; subclasses set the status and a default detail."""
+def problem_uri(kind: str) -> str:
+    """The `type` of a kind of problem (see the module's docstring for the scheme)."""
+    return f"/problems/{kind}"
 
-    status_code: int = HTTPStatus.BAD_REQUEST
+
+class AppError(Exception):
+    """Base of every domain error; subclasses set the status, the kind and a default detail.
+
+    `extensions`: members added to the problem document beside the standard ones.
+    """
+
+    status_code: ClassVar[int] = HTTPStatus.BAD_REQUEST
+    problem_type: ClassVar[str] = ABOUT_BLANK
+    # None: the status phrase, as RFC 9457 asks of `about:blank`.
+    title: ClassVar[str | None] = None
     detail: str = "The request could not be processed"
 
-    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ):
         super().__init__(detail or self.detail)
         self.detail = detail or self.detail
         self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
 
 
 class BadRequestError(AppError):
     status_code = HTTPStatus.BAD_REQUEST
+
+
+class UnreadableBodyError(BadRequestError):
+    """The body could not be read at all: not UTF-8, or a malformed form."""
+
+    problem_type = problem_uri("unreadable-body")
+    title = "Unreadable body"
+    detail = "The request body could not be read"
 
 
 class AuthenticationError(AppError):
@@ -61,22 +103,55 @@ class AuthenticationError(AppError):
 
 
 class PermissionDeniedError(AppError):
+    """Authenticated, but not allowed to do this."""
+
     status_code = HTTPStatus.FORBIDDEN
+    problem_type = problem_uri("forbidden")
+    title = "Not allowed"
     detail = "You are not allowed to do this"
 
 
 class NotFoundError(AppError):
+    """No such resource, or one the caller may not know exists."""
+
     status_code = HTTPStatus.NOT_FOUND
+    problem_type = problem_uri("not-found")
+    title = "Resource not found"
     detail = "Not found"
 
 
 class ConflictError(AppError):
+    """The change conflicts with the current state of the resource."""
+
     status_code = HTTPStatus.CONFLICT
+    problem_type = problem_uri("conflict")
+    title = "Conflict"
     detail = "Conflict with the current state of the resource"
 
 
+class DuplicateError(ConflictError):
+    """A resource with this unique value (name, email, id) already exists."""
+
+    problem_type = problem_uri("duplicate")
+    title = "Already exists"
+    detail = "A resource with this value already exists"
+
+
+class PreconditionFailedError(AppError):
+    """`If-Match` names a version the resource no longer has: read it again."""
+
+    status_code = HTTPStatus.PRECONDITION_FAILED
+    problem_type = problem_uri("precondition-failed")
+    title = "Resource changed"
+    detail = "The resource changed since the version given in If-Match"
+
+
 class RateLimitedError(AppError):
+    """Too many requests: retry after `Retry-After` seconds."""
+
     status_code = HTTPStatus.TOO_MANY_REQUESTS
+    problem_type = problem_uri("rate-limited")
+    title = "Rate limit exceeded"
     detail = "Too many requests"
 
     def __init__(self, retry_after: int, headers: Mapping[str, str] | None = None):
@@ -87,7 +162,12 @@ class RateLimitedError(AppError):
 
 
 class ServiceUnavailableError(AppError):
+    """A dependency (the database, the rate limiter's Redis) is unreachable: retry after
+    `Retry-After` seconds."""
+
     status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    problem_type = problem_uri("dependency-unavailable")
+    title = "Dependency unavailable"
     detail = "The service is temporarily unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5):
@@ -95,14 +175,41 @@ class ServiceUnavailableError(AppError):
 
 
 class ValidationFailedError(AppError):
-    """422 raised by our own parsers (list parameters), shaped like FastAPI's."""
+    """A parameter or the body is not valid: `errors` names each one."""
 
     status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+    problem_type = problem_uri("validation-error")
+    title = "Validation failed"
     detail = "The request is not valid"
 
     def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error"):
-        super().__init__(f"Invalid {'.'.join(str(part) for part in loc)}: {msg}")
-        self.errors = [{"loc": list(loc), "msg": msg, "type": type_}]
+        super().__init__(
+            f"Invalid {'.'.join(str(part) for part in loc)}: {msg}",
+            extensions={"errors": [{"loc": list(loc), "msg": msg, "type": type_}]},
+        )
+
+
+class BadCursorError(ValidationFailedError):
+    """`cursor` is no `next_cursor` of this list with these parameters (altered, or minted
+    for another query or by another deployment): walk again from the first page."""
+
+    problem_type = problem_uri("invalid-cursor")
+    title = "Invalid cursor"
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(["query", "cursor"], msg)
+
+
+def problem_kinds() -> list[type[AppError]]:
+    """Every AppError class that declares a kind of its own, bases first."""
+    kinds: list[type[AppError]] = []
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        cls = pending.pop(0)
+        if "problem_type" in vars(cls) and cls.problem_type != ABOUT_BLANK:
+            kinds.append(cls)
+        pending += cls.__subclasses__()
+    return kinds
 
 
 def problem_response(
@@ -112,12 +219,14 @@ def problem_response(
     instance: str,
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    problem_type: str = ABOUT_BLANK,
+    title: str | None = None,
 ) -> JSONResponse:
-    """Build an RFC 9457 problem+json response."""
+    """Build an RFC 9457 problem+json response (`title` None: the status phrase)."""
     status = int(status)
     body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "type": problem_type,
+        "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "instance": instance,
@@ -126,6 +235,19 @@ def problem_response(
     }
     return JSONResponse(
         body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def error_response(error: AppError, instance: str) -> JSONResponse:
+    """The problem of a domain error: its kind, status, detail, headers and extensions."""
+    return problem_response(
+        error.status_code,
+        error.detail,
+        instance=instance,
+        headers=error.headers,
+        extra=error.extensions,
+        problem_type=error.problem_type,
+        title=error.title,
     )
 
 
@@ -164,31 +286,30 @@ def is_database_unavailable(error: BaseException) -> bool:
 async def _app_error(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, AppError):  # pragma: no cover - registered for AppError only
         raise error
-    extra = {"errors": error.errors} if isinstance(error, ValidationFailedError) else None
-    return problem_response(
-        error.status_code,
-        error.detail,
-        instance=request.url.path,
-        headers=error.headers,
-        extra=extra,
-    )
+    return error_response(error, request.url.path)
 
 
 def validation_problem(instance: str, errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
-    """The 422 problem listing `errors` (each with `loc`, `msg` and `type`)."""
-    fields = ", ".join(".".join(str(part) for part in item["loc"]) for item in errors)
+    """The 422 problem listing `errors` (each with `loc`, `msg` and `type`): the first
+    `MAX_LISTED_ERRORS` of them, and how many more in `errors_omitted`, so that a body of
+    many bad fields gets no bigger an answer than one of a few."""
+    listed = _public_errors(errors[:MAX_LISTED_ERRORS])
+    omitted = len(errors) - len(listed)
+    fields = ", ".join(".".join(str(part) for part in item["loc"]) for item in listed)
     return problem_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        f"Invalid request: {fields}",
+        ValidationFailedError.status_code,
+        f"Invalid request: {fields}" + (f" and {omitted} more" if omitted else ""),
         instance=instance,
-        extra={"errors": list(errors)},
+        extra={"errors": listed, **({"errors_omitted": omitted} if omitted else {})},
+        problem_type=ValidationFailedError.problem_type,
+        title=ValidationFailedError.title,
     )
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, RequestValidationError):  # pragma: no cover
         raise error
-    return validation_problem(request.url.path, _public_errors(error.errors()))
+    return validation_problem(request.url.path, error.errors())
 
 
 class _OversizedNumber:
@@ -260,16 +381,24 @@ def allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
+def _unreadable_body_problem(request: Request, cause: BaseException) -> JSONResponse:
+    """The problem of a body FastAPI could not read, from what stopped it (`cause`)."""
+    if isinstance(cause, AppError):  # refused as it streamed in, by the app's middleware
+        return error_response(cause, request.url.path)
+    if isinstance(cause, ValueError) and (problem := _body_parse_problem(request)) is not None:
+        return problem
+    return error_response(UnreadableBodyError(), request.url.path)
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, StarletteHTTPException):  # pragma: no cover
         raise error
     status = error.status_code
+    # FastAPI answers 400 to a body it could not read, raised from what stopped it.
+    if status == HTTPStatus.BAD_REQUEST and error.__cause__ is not None:
+        return _unreadable_body_problem(request, error.__cause__)
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(status).phrase
     headers = dict(error.headers or {})
-    # FastAPI answers 400 to a JSON body it could not decode.
-    oversized = status == HTTPStatus.BAD_REQUEST and isinstance(error.__cause__, ValueError)
-    if oversized and (problem := _body_parse_problem(request)) is not None:
-        return problem
     if status == HTTPStatus.NOT_FOUND and detail == "Not Found":
         detail = f"No route matches {request.url.path}"
     elif status == HTTPStatus.METHOD_NOT_ALLOWED:
@@ -284,12 +413,10 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
         raise error
     settings = provided_by(request.app).get(Settings)
     logger.error("database unavailable", error_type=type(error).__name__)
-    return problem_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        "The database is unavailable; retry later",
-        instance=request.url.path,
-        headers={"Retry-After": str(settings.retry_after_seconds)},
+    unavailable = ServiceUnavailableError(
+        "The database is unavailable; retry later", retry_after=settings.retry_after_seconds
     )
+    return error_response(unavailable, request.url.path)
 
 
 def with_problem_members(members: ProblemMembers) -> Callable[[EndpointT], EndpointT]:

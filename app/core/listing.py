@@ -50,7 +50,7 @@ from sqlalchemy.types import UserDefinedType
 
 from app.core.counting import EXACT_UP_TO
 from app.core.cursors import CursorCodec, CursorState, InvalidCursorError
-from app.core.errors import ValidationFailedError
+from app.core.errors import BadCursorError, ValidationFailedError
 from app.core.injection import provided_by
 
 MAX_PAGE = 1_000_000_000
@@ -501,9 +501,9 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
         try:
             state = cursors.decode(cursor, spec.query_of(params))
         except (InvalidCursorError, ValueError, KeyError, TypeError) as error:
-            raise _invalid("cursor", f"invalid cursor: {error}") from None
+            raise BadCursorError(f"invalid cursor: {error}") from None
         if len(state.after) != spec.key_count(params.sort):
-            raise _invalid("cursor", "invalid cursor: wrong number of sort values")
+            raise BadCursorError("invalid cursor: wrong number of sort values")
         return replace(
             params,
             page=state.page + 1,

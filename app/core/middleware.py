@@ -6,8 +6,9 @@ costs a multiple of the latency and breaks streaming). In order, it:
 
 - picks the request id and binds it, with the client's canonical address, to the log
   context (every line of the request, the audit trail's and the access log's included);
-- refuses NUL characters in the query (422) and bodies above the limit (413), before
-  anything parses them, keeping the received chunks for the error handlers;
+- refuses NUL characters in the query (422), bodies above the limit (413) and JSON bodies
+  beyond the bounds of `app.core.json_bounds` (422), before anything parses them,
+  keeping the received chunks for the error handlers;
 - answers HEAD wherever GET is served (the GET response without its body);
 - adds `X-Request-ID`, the `X-RateLimit-*` headers of the request's tightest quota and
   the security headers to every response, errors included;
@@ -37,6 +38,7 @@ from app.core.errors import (
     problem_response,
     validation_problem,
 )
+from app.core.json_bounds import check_json_bounds, is_json_media_type
 from app.core.metrics import Metrics
 from app.core.rate_limit import QUOTA_STATE, Quota
 
@@ -165,7 +167,8 @@ class RequestMiddleware:
         )
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
-        """`receive`, refusing a body that grows past the limit while it streams in.
+        """`receive`, refusing a body that grows past the limit while it streams in, and a
+        JSON body out of bounds once it is complete.
 
         The chunks it lets through stay on the scope (`RECEIVED_BODY_SCOPE_KEY`, the same
         bytes objects, no copy) so an error handler can explain a body that failed to parse.
@@ -183,6 +186,9 @@ class RequestMiddleware:
                     raise self._too_large()
                 if chunk:
                     chunks.append(chunk)
+                complete = chunks and not message.get("more_body", False)
+                if complete and is_json_media_type(_header(scope, b"content-type")):
+                    check_json_bounds(b"".join(chunks))
             return message
 
         return limited_receive

@@ -12,29 +12,43 @@ token; 404 with a path parameter). A module documents its specific ones with
 `operation_id` and `document_for_clients` make the document one that client generators
 read as intended: short operation names, security on every operation, plain optional
 bodies, every tag defined.
+
+Each kind of problem (`app.core.errors.problem_kinds`) is listed in the description of
+`Problem.type` with its status, title and meaning, and is an example of its own in
+`components.examples`, which every response of its status refers to: a client learns
+from the document which `type` values each status may carry.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import inflection
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import SkipJsonSchema, models_json_schema
 
-from app.core.errors import PROBLEM_CONTENT_TYPE
+from app.core.errors import (
+    ABOUT_BLANK,
+    MAX_LISTED_ERRORS,
+    PROBLEM_CONTENT_TYPE,
+    AppError,
+    BadCursorError,
+    problem_kinds,
+)
 
 SCHEMA_REF = "#/components/schemas/{model}"
+EXAMPLE_REF = "#/components/examples/{name}"
 # FastAPI's own 422 schemas, dropped once nothing refers to them any more.
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 DESCRIPTIONS: dict[int, str] = {
-    HTTPStatus.BAD_REQUEST: "The body could not be read (not UTF-8, for one)",
+    HTTPStatus.BAD_REQUEST: "The body could not be read, or the request was refused as it is",
     HTTPStatus.UNAUTHORIZED: "Missing, malformed, expired or revoked access token",
     HTTPStatus.FORBIDDEN: "Authenticated but not allowed",
     HTTPStatus.NOT_FOUND: "No such resource",
@@ -43,7 +57,7 @@ DESCRIPTIONS: dict[int, str] = {
     HTTPStatus.UNPROCESSABLE_ENTITY: "A parameter or the body is not valid",
     HTTPStatus.TOO_MANY_REQUESTS: "Rate limit exceeded; retry after `Retry-After` seconds",
     HTTPStatus.INTERNAL_SERVER_ERROR: "Unexpected error, logged with the request id",
-    HTTPStatus.SERVICE_UNAVAILABLE: "The database is unavailable; retry after `Retry-After`",
+    HTTPStatus.SERVICE_UNAVAILABLE: "A dependency is unavailable; retry after `Retry-After`",
 }
 _SECONDS = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 HEADERS: dict[int, dict[str, Any]] = {
@@ -55,6 +69,15 @@ HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
+REQUEST_ID_EXAMPLE = "3f0c9a8e2b6d4f1e9c7a5b3d1e0f2a4c"
+INSTANCE_EXAMPLE = "/api/v1/posts/42"
+TYPE_DESCRIPTION = (
+    "The kind of error, to switch on (never on `detail`): a URI reference, "
+    "`about:blank` where the status alone says it all (no route, a method not allowed, "
+    "a body too large, an internal error)."
+)
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document: the body of every error response."""
 
@@ -62,19 +85,21 @@ class Problem(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "type": "about:blank",
-                    "title": "Not Found",
+                    "type": "/problems/not-found",
+                    "title": "Resource not found",
                     "status": 404,
                     "detail": "Post 42 not found",
-                    "instance": "/api/v1/posts/42",
-                    "request_id": "3f0c9a8e2b6d4f1e9c7a5b3d1e0f2a4c",
+                    "instance": INSTANCE_EXAMPLE,
+                    "request_id": REQUEST_ID_EXAMPLE,
                 }
             ]
         }
     )
 
-    type: str = Field("about:blank", description="Always `about:blank`")
-    title: str = Field(description="The HTTP status phrase")
+    type: str = Field(
+        ABOUT_BLANK, description=TYPE_DESCRIPTION, json_schema_extra={"format": "uri-reference"}
+    )
+    title: str = Field(description="The kind's short title (the status phrase for `about:blank`)")
     status: int = Field(description="The HTTP status code")
     detail: str = Field(description="What went wrong, for a human")
     instance: str = Field(description="The request path")
@@ -87,32 +112,85 @@ class ValidationIssue(BaseModel):
     type: str
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    del schema["default"]
+
+
+VALIDATION_ISSUE_EXAMPLE: dict[str, Any] = {
+    "loc": ["query", "per_page"],
+    "msg": "Input should be less than or equal to 100",
+    "type": "less_than_equal",
+}
+CURSOR_ISSUE_EXAMPLE: dict[str, Any] = {
+    "loc": ["query", "cursor"],
+    "msg": "invalid cursor: minted for another query",
+    "type": "value_error",
+}
+
+
 class ValidationProblem(Problem):
-    """The 422 problem: `errors` names every invalid parameter or body field."""
+    """The 422 problem: `errors` names the invalid parameters and body fields."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
-                    "type": "about:blank",
-                    "title": "Unprocessable Entity",
+                    "type": "/problems/validation-error",
+                    "title": "Validation failed",
                     "status": 422,
                     "detail": "Invalid request: query.per_page",
                     "instance": "/api/v1/posts",
-                    "request_id": "3f0c9a8e2b6d4f1e9c7a5b3d1e0f2a4c",
-                    "errors": [
-                        {
-                            "loc": ["query", "per_page"],
-                            "msg": "Input should be less than or equal to 100",
-                            "type": "less_than_equal",
-                        }
-                    ],
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "errors": [VALIDATION_ISSUE_EXAMPLE],
                 }
             ]
         }
     )
 
-    errors: list[ValidationIssue]
+    errors: list[ValidationIssue] = Field(
+        description=f"The first {MAX_LISTED_ERRORS} errors at most", max_length=MAX_LISTED_ERRORS
+    )
+    errors_omitted: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = Field(
+        None,
+        description=f"How many errors there were beyond the {MAX_LISTED_ERRORS} listed; "
+        "present only then",
+        json_schema_extra=_no_default,
+    )
+
+
+def _meaning(kind: type[AppError]) -> str:
+    """What a kind of problem means: its class's docstring, as one line."""
+    return " ".join((inspect.getdoc(kind) or "").split())
+
+
+def _example_name(kind: type[AppError]) -> str:
+    return kind.problem_type.rpartition("/")[2]
+
+
+def _example(kind: type[AppError]) -> dict[str, Any]:
+    """The example of one kind of problem, for `components.examples`."""
+    value: dict[str, Any] = {
+        "type": kind.problem_type,
+        "title": kind.title,
+        "status": kind.status_code,
+        "detail": kind.detail,
+        "instance": INSTANCE_EXAMPLE,
+        "request_id": REQUEST_ID_EXAMPLE,
+    }
+    if kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY:
+        value["errors"] = [
+            CURSOR_ISSUE_EXAMPLE if issubclass(kind, BadCursorError) else VALIDATION_ISSUE_EXAMPLE
+        ]
+    return {
+        "summary": f"{kind.status_code} {kind.title}",
+        "description": _meaning(kind),
+        "value": value,
+    }
+
+
+def _kinds_table(kinds: list[type[AppError]]) -> str:
+    rows = [f"| `{k.problem_type}` | {k.status_code} | {k.title} | {_meaning(k)} |" for k in kinds]
+    return "\n".join(["| type | status | title | when |", "|---|---|---|---|", *rows])
 
 
 def problem_response_doc(status: int, members: type[BaseModel] | None = None) -> dict[str, Any]:
@@ -155,6 +233,42 @@ def _is_fastapi_422(response: dict[str, Any]) -> bool:
     return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
 
 
+def _describe_type(model: dict[str, Any], kinds: list[type[AppError]], *also: str) -> None:
+    """Describe the `type` of a problem schema with the table of `kinds`."""
+    problem_type = model["properties"]["type"]
+    problem_type["description"] = f"{TYPE_DESCRIPTION}\n\n{_kinds_table(kinds)}"
+    problem_type["examples"] = [*also, *(kind.problem_type for kind in kinds)]
+
+
+def _document_kinds(schema: dict[str, Any], kinds: list[type[AppError]]) -> None:
+    """List every kind of problem in the `type` of the problem schemas, and refer each
+    problem response to an example of each kind of its status (in place). Only the
+    examples referred to join the components."""
+    kinds = sorted(kinds, key=lambda kind: kind.status_code)
+    schemas = schema["components"]["schemas"]
+    _describe_type(schemas[Problem.__name__], kinds, ABOUT_BLANK)
+    validation = [kind for kind in kinds if kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY]
+    _describe_type(schemas[ValidationProblem.__name__], validation)
+    by_status: dict[str, list[type[AppError]]] = {}
+    for kind in kinds:
+        by_status.setdefault(str(kind.status_code), []).append(kind)
+    used: dict[str, type[AppError]] = {}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get(PROBLEM_CONTENT_TYPE, {})
+                # A problem with members of its own (an `allOf`) is not what they show.
+                if "$ref" not in content.get("schema", {}) or status not in by_status:
+                    continue
+                names = {_example_name(kind): kind for kind in by_status[status]}
+                content["examples"] = {
+                    name: {"$ref": EXAMPLE_REF.format(name=name)} for name in names
+                }
+                used |= names
+    examples = schema["components"].setdefault("examples", {})
+    examples.update({name: _example(kind) for name, kind in used.items()})
+
+
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite a generated OpenAPI schema so that its errors read as problems (in place)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -173,6 +287,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     for name in FASTAPI_VALIDATION_SCHEMAS:  # the error before its item, which it refers to
         if f'"{SCHEMA_REF.format(model=name)}"' not in json.dumps(schema):
             components.pop(name, None)
+    _document_kinds(schema, problem_kinds())
     return schema
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from app.core.errors import ConflictError, NotFoundError
+from app.core.errors import ConflictError, DuplicateError, NotFoundError
 
 
 class MovieNotFoundError(NotFoundError):
     detail = "Movie not found"
 
 
-class MovieAlreadyExistsError(ConflictError):
+class MovieAlreadyExistsError(DuplicateError):
     detail = "A movie with this movie_id already exists"
 
 

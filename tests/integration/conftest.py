@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from app.core.events import BaseEvent, listener
-from tests.apps import replace_listeners
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+from tests.apps import replace_listeners, serving
+from tests.conftest import load_test_settings
 from tests.factories import create_user
 from tests.integration.accounts import bearer, login
 
@@ -52,3 +58,22 @@ def heard_events(app: FastAPI) -> list[BaseEvent]:
 
     replace_listeners(app, record)
     return heard
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def any_client(
+    request: pytest.FixtureRequest, tmp_path: Path, client: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The suite's client (PostgreSQL), or an embedded app on a fresh SQLite file."""
+    if request.param == "postgresql":
+        yield client
+        return
+    settings = load_test_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        redis_url="",
+        rate_limit_enabled=False,
+        mail_file_dir=tmp_path / "mail",
+    )
+    await asyncio.to_thread(upgrade_to_head, settings)
+    async with serving(create_app(settings)) as sqlite_client:
+        yield sqlite_client

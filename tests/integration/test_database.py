@@ -228,6 +228,7 @@ async def test_unreachable_database_is_503_problem_with_retry_after(
     response = await unreachable_database_client.get("/test/touch")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/dependency-unavailable"
     assert response.headers["retry-after"] == "5"
     assert "psycopg" not in response.text
     assert "127.0.0.1" not in response.text

@@ -72,10 +72,12 @@ async def test_openapi_documents_every_error_as_a_problem(client: httpx.AsyncCli
     assert {"Problem", "ValidationProblem"} <= components.keys()
     assert not {"HTTPValidationError", "ValidationError"} & components.keys()
     for ref in set(_refs(schema)):
-        assert ref.removeprefix("#/components/schemas/") in components, ref
+        section, _, name = ref.removeprefix("#/components/").partition("/")
+        assert name in schema["components"][section], ref
     problem = {"$ref": "#/components/schemas/Problem"}
     for method, path, operation in _operations(schema):
         responses = operation["responses"]
+        assert list(responses["422"]["content"]) == [PROBLEM], (method, path)
         # A route whose problems carry members of their own documents them in an `allOf`.
         validation = responses["422"]["content"][PROBLEM]["schema"]
         assert validation.get("allOf", [validation])[0] == {

@@ -91,7 +91,8 @@ async def test_the_eleventh_call_in_a_minute_is_a_429_problem(
         refused = await client.get("/test/limited")
     assert refused.status_code == 429
     assert refused.headers["content-type"] == PROBLEM
-    assert refused.json()["title"] == "Too Many Requests"
+    assert refused.json()["type"] == "/problems/rate-limited"
+    assert refused.json()["title"] == "Rate limit exceeded"
     assert refused.json()["request_id"] == refused.headers["x-request-id"]
     assert 1 <= int(refused.headers["retry-after"]) <= 6  # GCRA: one more every 60/10 s
     assert_rate_headers(refused, limit=10, remaining=0)

@@ -62,6 +62,7 @@ async def test_credential_endpoints_fail_closed_without_redis(
             json={"username": "alice", "email": "a@example.com", "password": "s3cret-pass"},
         )
     assert login.status_code == register.status_code == 503
+    assert login.json()["type"] == "/problems/dependency-unavailable"
     assert "retry-after" in login.headers
 
 
@@ -139,6 +140,7 @@ async def test_a_full_password_hash_queue_answers_503(engine: AsyncEngine) -> No
     assert set(statuses) == {400, 503}
     busy = next(response for response in responses if response.status_code == 503)
     assert busy.headers["content-type"] == "application/problem+json"
+    assert busy.json()["type"] == "/problems/server-busy"
     assert int(busy.headers["retry-after"]) >= 1
 
 
