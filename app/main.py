@@ -93,7 +93,8 @@ def create_app(
 
     app.include_router(pages_router)
     app.include_router(health_router)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if settings.serves_metrics:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     # Every API route is rate limited and reaches the database.
     api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():

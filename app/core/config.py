@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    # `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when set; open when empty.
+    # `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when set; open when empty,
+    # except in production, where it is not served at all (404) until a token is set.
     metrics_token: SecretStr = SecretStr("")
     # A directory for prometheus-client's multiprocess files: set it when serving with
     # `--workers N` so that /metrics sums every worker (emptied by `serve` at start).
@@ -190,6 +191,11 @@ class Settings(BaseSettings):
         if self.docs_enabled is None:
             return self.environment != "production"
         return self.docs_enabled
+
+    @property
+    def serves_metrics(self) -> bool:
+        """`/metrics` exists: anywhere but production, where it needs a token."""
+        return self.environment != "production" or bool(self.metrics_token.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
