@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.hosts import AllowedHostsMiddleware
 from app.core.injection import Provided, attach_to_app
 from app.core.logging import configure_logging, direct_logger
 from app.core.metrics import Metrics, metrics_endpoint
@@ -73,7 +74,10 @@ def create_app(
     Telemetry.of(settings, provided).instrument_app(app)
     install_error_handlers(app)
     install_problem_docs(app)
-    # The last added is the outermost: proxy headers, CORS, then the app's own middleware.
+    # The last added is the outermost: proxy headers, CORS, the app's own middleware, then
+    # the host check (inside it, so that a refused host is logged and counted like the rest).
+    if settings.allowed_host_list:
+        app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(
         RequestMiddleware,
         metrics=metrics,
@@ -114,6 +118,9 @@ def _new_fastapi(settings: Settings, lifespan: Lifespan) -> FastAPI:
         "version": VERSION,
         "lifespan": lifespan,
         "telemetry": NO_NATIVE_TELEMETRY,
+        # A path with a stray trailing slash is a 404, not a redirect: Starlette builds the
+        # redirect's URL from the Host header, so it would point wherever the client said.
+        "redirect_slashes": False,
     }
     if settings.rate_limit_enabled and settings.rate_limit_default:
         # RATE_LIMIT_DEFAULT, for every route without a limit of its own; when it is not

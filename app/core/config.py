@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # Exact origins allowed by CORS, comma separated; none by default.
     cors_origins: str = ""
     cors_allow_credentials: bool = False
+    # Host names the API answers for, comma separated (`*.example.com` for subdomains);
+    # empty: any. Others get 400; /health/* and /metrics answer any (probes use the pod IP).
+    allowed_hosts: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     @model_validator(mode="after")
@@ -204,6 +207,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
 
     @property
     def trusted_proxies(self) -> list[str]:
