@@ -43,7 +43,10 @@ class InvalidResetTokenError(BadRequestError):
 
 
 class WrongCurrentPasswordError(BadRequestError):
-    detail = "current_password is missing or wrong; it is required to change email or password"
+    detail = (
+        "current_password is missing or wrong; it is required to change email or password "
+        "and to delete the account"
+    )
 
 
 class SuperuserRequiredError(PermissionDeniedError):

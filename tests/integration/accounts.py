@@ -25,3 +25,12 @@ async def login(
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+async def delete_profile(
+    client: httpx.AsyncClient, headers: dict[str, str], password: str = DEFAULT_PASSWORD
+) -> httpx.Response:
+    """`DELETE /profile`, confirmed with the account's password."""
+    return await client.request(
+        "DELETE", f"{API}/profile", headers=headers, json={"current_password": password}
+    )

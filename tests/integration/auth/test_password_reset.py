@@ -248,6 +248,7 @@ async def test_metrics_tell_no_known_address_from_an_unknown_one(
     app, client, _ = mail_app
     broker = provided_by(app).get(TaskBroker).broker
     assert isinstance(broker, InMemoryBroker)
+    await broker.wait_all()  # the welcome mail's task is done
 
     async def task_series_moved_by_restoring(address: str) -> Samples:
         before = await scrape(client)
