@@ -195,6 +195,13 @@ class Settings(BaseSettings):
     # empty: any. Others get 400; /health/* and /metrics answer any (probes use the pod IP).
     allowed_hosts: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The HTTP server of `serve`, against slow and oversized clients (app/core/server.py);
+    # the proxy in front applies the same limits first.
+    server_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    server_header_timeout: float = Field(default=10.0, gt=0)
+    server_body_timeout: float = Field(default=30.0, gt=0)
+    # Open connections and requests in flight per process; beyond it, new requests get 503.
+    server_limit_concurrency: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
