@@ -74,8 +74,8 @@ def create_app(
     Telemetry.of(settings, provided).instrument_app(app)
     install_error_handlers(app)
     install_problem_docs(app)
-    # The last added is the outermost: proxy headers, CORS, the app's own middleware, then
-    # the host check (inside it, so that a refused host is logged and counted like the rest).
+    # The last added is the outermost: proxy headers, CORS, then the app's own middleware.
+    # Inside them all, the host check: a refused host is logged and counted like the rest.
     if settings.allowed_host_list:
         app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(
