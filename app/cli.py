@@ -24,6 +24,7 @@ from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
 from app.core.metrics import share_with_child_processes
 from app.core.migrations import upgrade_to_head
+from app.core.server import limited_http_protocol
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,8 @@ def serve(  # noqa: PLR0917 - typer passes the options by keyword
         workers=None if reload else workers,
         reload=reload,
         loop="uvloop",
-        http="httptools",
+        http=limited_http_protocol(settings),  # httptools, with limits on clients
+        limit_concurrency=settings.server_limit_concurrency,
         proxy_headers=False,  # the app applies FORWARDED_ALLOW_IPS itself
         access_log=False,  # the app writes one access line per request
         server_header=False,  # no `server: uvicorn` for fingerprinting

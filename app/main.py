@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.hosts import AllowedHostsMiddleware
 from app.core.injection import Provided, attach_to_app
 from app.core.logging import configure_logging, direct_logger
 from app.core.metrics import Metrics, metrics_endpoint
@@ -102,6 +103,9 @@ def create_app(
     install_error_handlers(app)
     rewrite_openapi(app, document_problems, document_for_clients)
     # The last added is the outermost: proxy headers, CORS, then the app's own middleware.
+    # Inside them all, the host check: a refused host is logged and counted like the rest.
+    if settings.allowed_host_list:
+        app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(
         RequestMiddleware,
         metrics=metrics,
@@ -121,7 +125,8 @@ def create_app(
 
     app.include_router(pages_router)
     app.include_router(health_router)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if settings.serves_metrics:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     # Every API route is rate limited and reaches the database.
     api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():
@@ -146,6 +151,9 @@ def _new_fastapi(settings: Settings, lifespan: Lifespan) -> FastAPI:
         "generate_unique_id_function": operation_id,
         "lifespan": lifespan,
         "telemetry": NO_NATIVE_TELEMETRY,
+        # A path with a stray trailing slash is a 404, not a redirect: Starlette builds the
+        # redirect's URL from the Host header, so it would point wherever the client said.
+        "redirect_slashes": False,
     }
     if settings.rate_limit_enabled and settings.rate_limit_default:
         # RATE_LIMIT_DEFAULT, for every route without a limit of its own; when it is not

@@ -22,6 +22,7 @@ import pytest
 from dotenv import dotenv_values
 from fastapi import FastAPI
 from psycopg import sql
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -105,6 +106,17 @@ def sibling_test_database(url: str, label: str) -> str:
 
 def load_test_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=TEST_ENV_FILE, **overrides)
+
+
+# A key that production accepts: random, and known only to the test suite.
+PRODUCTION_SECRET_KEY = SecretStr("mXutGf-9fmsOi96XG_A9Rl1Y6_zfxhg3-ZnCrvumHSk")
+
+
+def load_production_settings(**overrides: Any) -> Settings:
+    """The test settings with ENVIRONMENT=production (and a key it accepts)."""
+    return load_test_settings(
+        environment="production", secret_key=PRODUCTION_SECRET_KEY, **overrides
+    )
 
 
 def recreate_database(url: str) -> None:

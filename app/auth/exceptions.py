@@ -91,11 +91,15 @@ class InvalidResetTokenError(BadRequestError):
 
 
 class WrongCurrentPasswordError(BadRequestError):
-    """Changing the email or password needs the current password, missing or wrong here."""
+    """Changing the email or password, or deleting the account, needs the current password,
+    missing or wrong here."""
 
     problem_type = problem_uri("wrong-current-password")
     title = "Current password required"
-    detail = "current_password is missing or wrong; it is required to change email or password"
+    detail = (
+        "current_password is missing or wrong; it is required to change email or password "
+        "and to delete the account"
+    )
 
 
 class SuperuserRequiredError(PermissionDeniedError):

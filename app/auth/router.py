@@ -21,6 +21,7 @@ from app.auth.deps import (
 from app.auth.schemas import (
     LoginForm,
     LogoutRequest,
+    ProfileDeletion,
     ProfileUpdate,
     RefreshRequest,
     ResetPasswordRequest,
@@ -50,8 +51,11 @@ LOGIN_LIMIT = Depends(LoginLimit())
 CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )
-# A stolen access token must not brute-force `current_password` (fails open, as API.md says).
-PROFILE_LIMIT = rate_limit(lambda settings: settings.rate_limit_profile, key=by_user_or_client_ip)
+# A stolen access token must not brute-force `current_password`: one budget of guesses for
+# changing and deleting the profile (fails open, as API.md says).
+PROFILE_LIMIT = rate_limit(
+    lambda settings: settings.rate_limit_profile, key=by_user_or_client_ip, shared_as="profile"
+)
 
 
 async def no_store(response: Response) -> None:
@@ -216,8 +220,12 @@ async def update_profile(
     "",
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(409),
+    dependencies=[PROFILE_LIMIT],
+    responses=problem_responses(400, 409, 429),
 )
-async def delete_profile(user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep) -> None:
-    """Delete the signed-in user's account."""
-    await users.delete_profile(user.id, claims)
+async def delete_profile(
+    data: ProfileDeletion, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
+) -> None:
+    """Delete the signed-in user's account, confirmed with its password (400 when wrong):
+    a stolen access token alone cannot destroy it."""
+    await users.delete_profile(user.id, data.current_password, claims)

@@ -135,11 +135,19 @@ class UserAdminUpdate(PatchModel):
     is_superuser: bool | None = None
 
 
+# The account's password, confirming a sensitive change (checked, never stored).
+CurrentPassword = Annotated[str, StringConstraints(max_length=128)]
+
+
 class ProfileUpdate(PatchModel):
     username: Username | None = None
     email: Email | None = None
     password: Password | None = None
-    current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
+    current_password: CurrentPassword | None = None
+
+
+class ProfileDeletion(RequestModel):
+    current_password: CurrentPassword
 
 
 class Token(BaseModel):

@@ -433,9 +433,12 @@ class UserService:
         if not valid:
             raise WrongCurrentPasswordError()
 
-    async def delete_profile(self, user_id: int, claims: AccessClaims) -> None:
+    async def delete_profile(
+        self, user_id: int, current_password: str, claims: AccessClaims
+    ) -> None:
         await self._keep_a_superuser_besides(user_id)
         user = await self._lock_or_404(user_id)
+        await self._check_current_password(user, current_password)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
         await self._delete(user, by_user_id=user.id)
 

@@ -15,7 +15,8 @@ from app.core.queue import injected, task
 logger = structlog.get_logger(__name__)
 
 
-@task()
+# Its run time tells a registered address (a token, a mail) from an unknown one (a lookup).
+@task(hide_duration=True)
 async def send_password_reset(
     email: str,
     settings: Annotated[Settings, injected(Settings)],

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,7 +15,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.core.limit_syntax import check_limit_text
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-deploying-0000"  # noqa: S105 - refused in production
+# Every SECRET_KEY printed in the repository's sample files: public, so refused in production
+# (a unit test finds each one in the samples and fails on one missing here).
+PUBLIC_SECRET_KEYS = frozenset({
+    DEV_SECRET_KEY,  # .sample.env
+    "test-secret-key-that-is-long-enough-for-hs256-000",  # .test.env
+    "generate-with-python3-c-import-secrets-print-secrets.token_urlsafe-48",  # k8s secrets example
+})  # fmt: skip
 MIN_SECRET_KEY_BYTES = 32
+MIN_SECRET_KEY_BITS = 128
 
 Environment = Literal["local", "testing", "staging", "production"]
 # "10/minute" and the like, or empty for no limit (see `app.core.limit_syntax`).
@@ -35,6 +46,34 @@ _OUTSIDE = (
     "(it serves only ENVIRONMENT=testing, and local on a loopback host); set a random one: "
     'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 )
+
+
+def estimated_entropy_bits(key: str) -> float:
+    """A generous estimate of the bits of randomness in `key`, to refuse a predictable one.
+
+    Its length times the Shannon entropy of its characters (`aaaa...` has none, `abab...`
+    one bit a character), capped by its size once deflated (a repeated pattern such as
+    `0123456789` four times compresses). A random key of 32 bytes or more, in hex or
+    base64, scores far above `MIN_SECRET_KEY_BITS`; words and patterns can score high
+    too: the estimate refuses the obvious mistakes, nothing more.
+    """
+    data = key.encode()
+    counts = Counter(data).values()
+    shannon = -sum(count * math.log2(count / len(data)) for count in counts)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw: no header
+    deflated_bits = 8 * len(deflater.compress(data) + deflater.flush())
+    return min(shannon, deflated_bits)
+
+
+def _secret_key_problem(secret: str) -> str | None:
+    """Why production refuses `secret`, or None; never quotes the key."""
+    if secret in PUBLIC_SECRET_KEYS:
+        return "must not be a value published in the kit's sample files"
+    if len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        return f"must be at least {MIN_SECRET_KEY_BYTES} bytes long"
+    if estimated_entropy_bits(secret) < MIN_SECRET_KEY_BITS:
+        return "is too predictable (repeated characters or a repeated pattern)"
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -153,7 +192,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    # `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when set; open when empty.
+    # `/metrics` needs `Authorization: Bearer <METRICS_TOKEN>` when set; open when empty,
+    # except in production, where it is not served at all (404) until a token is set.
     metrics_token: SecretStr = SecretStr("")
     # A directory for prometheus-client's multiprocess files: set it when serving with
     # `--workers N` so that /metrics sums every worker (emptied by `serve` at start).
@@ -166,37 +206,47 @@ class Settings(BaseSettings):
     # Exact origins allowed by CORS, comma separated; none by default.
     cors_origins: str = ""
     cors_allow_credentials: bool = False
+    # Host names the API answers for, comma separated (`*.example.com` for subdomains);
+    # empty: any. Others get 400; /health/* and /metrics answer any (probes use the pod IP).
+    allowed_hosts: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The HTTP server of `serve`, against slow and oversized clients (app/core/server.py);
+    # the proxy in front applies the same limits first.
+    server_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    server_header_timeout: float = Field(default=10.0, gt=0)
+    server_body_timeout: float = Field(default=30.0, gt=0)
+    # Open connections and requests in flight per process; beyond it, new requests get 503.
+    server_limit_concurrency: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "staging" and self.uses_public_secret_key:
             raise ConfigurationError(
-                f"SECRET_KEY must not be the public development key {_OUTSIDE}"
+                f"SECRET_KEY must not be a key published in the kit's sample files {_OUTSIDE}"
             )
         if self.environment != "production":
             return self
-        secret = self.secret_key.get_secret_value()
-        if secret == DEV_SECRET_KEY or len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        if problem := _secret_key_problem(self.secret_key.get_secret_value()):
             raise ConfigurationError(
-                "SECRET_KEY must be a random value of at least "
-                f"{MIN_SECRET_KEY_BYTES} bytes in production "
+                f"SECRET_KEY {problem}: production needs a random value of at least "
+                f"{MIN_SECRET_KEY_BYTES} bytes "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return self
 
     @property
     def uses_public_secret_key(self) -> bool:
-        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
+        """One of the keys printed in the repository: anyone could sign a token with it."""
+        return self.secret_key.get_secret_value() in PUBLIC_SECRET_KEYS
 
     def check_serving_on(self, host: str) -> None:
-        """Refuse the public development key once other machines can reach the API:
+        """Refuse a published key once other machines can reach the API:
         anyone could sign a token with it."""
         local = self.environment == "local"  # testing may; staging and production never do
         if local and self.uses_public_secret_key and not _is_loopback(host):
             raise ConfigurationError(
-                f"SECRET_KEY must not be the public development key when serving on {host} "
-                f"{_OUTSIDE}"
+                "SECRET_KEY must not be a key published in the kit's sample files when "
+                f"serving on {host} {_OUTSIDE}"
             )
 
     @property
@@ -207,12 +257,21 @@ class Settings(BaseSettings):
         return self.docs_enabled
 
     @property
+    def serves_metrics(self) -> bool:
+        """`/metrics` exists: anywhere but production, where it needs a token."""
+        return self.environment != "production" or bool(self.metrics_token.get_secret_value())
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
 
     @property
     def trusted_proxies(self) -> list[str]:

@@ -22,13 +22,32 @@ CHECK_TIMEOUT_SECONDS = 2.0
 router = APIRouter(prefix="/health", tags=["health"])
 
 Probe = Callable[[], Awaitable[Any]]
+CheckStatus = Literal["ok", "degraded", "unavailable", "schema_not_at_head"]
+
+
+class NotReadyError(Exception):
+    """Raised by a probe whose dependency answers but cannot serve; `status` says why."""
+
+    status: CheckStatus = "unavailable"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One dependency: `probe` raises when it cannot serve.
+
+    A `required` one down makes the app unready (503); any other is reported `degraded`
+    while the app goes on serving without it (200).
+    """
+
+    probe: Probe
+    required: bool = True
 
 
 @dataclass(frozen=True)
 class Readiness:
-    """What `/health/ready` checks: a probe per dependency, each raising when it is down."""
+    """What `/health/ready` checks, by name."""
 
-    probes: Mapping[str, Probe]
+    checks: Mapping[str, Check]
 
 
 async def get_readiness(request: Request) -> Readiness:
@@ -36,17 +55,19 @@ async def get_readiness(request: Request) -> Readiness:
 
 
 class HealthRead(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, Literal["ok", "unavailable"]] | None = None
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: dict[str, CheckStatus] | None = None
 
 
-async def _check(name: str, probe: Probe) -> bool:
+async def _status(name: str, check: Check) -> CheckStatus:
     try:
-        await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(check.probe(), CHECK_TIMEOUT_SECONDS)
     except Exception as error:
         logger.warning("readiness check failed", check=name, error_type=type(error).__name__)
-        return False
-    return True
+        if not check.required:
+            return "degraded"
+        return error.status if isinstance(error, NotReadyError) else "unavailable"
+    return "ok"
 
 
 LIVE = HealthRead(status="ok")
@@ -63,14 +84,18 @@ async def live() -> HealthRead:
 @router.get(
     "/ready",
     response_model=HealthRead,
-    responses={503: {"model": HealthRead, "description": "A dependency is unavailable"}},
+    responses={503: {"model": HealthRead, "description": "A required dependency cannot serve"}},
 )
 @exempt_from_default_limit
 async def ready(readiness: Annotated[Readiness, Depends(get_readiness)]) -> JSONResponse:
-    """The database (and Redis when configured) answer."""
-    probes = readiness.probes
-    results = await asyncio.gather(*(_check(name, probe) for name, probe in probes.items()))
-    checks = {name: "ok" if ok else "unavailable" for name, ok in zip(probes, results, strict=True)}
-    healthy = all(results)
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    """503 while the database is unreachable or its schema is not at the migration head of
+    this code; 200 `degraded` while Redis is down (requests are served without it)."""
+    checks = readiness.checks
+    statuses = await asyncio.gather(*(_status(name, check) for name, check in checks.items()))
+    by_name = dict(zip(checks, statuses, strict=True))
+    if any(status not in {"ok", "degraded"} for status in statuses):
+        overall = "unavailable"
+    else:
+        overall = "degraded" if "degraded" in statuses else "ok"
+    body = {"status": overall, "checks": by_name}
+    return JSONResponse(body, status_code=503 if overall == "unavailable" else 200)

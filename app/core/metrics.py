@@ -164,7 +164,10 @@ class Metrics:
             registry=registry,
         )
         self.task_duration = Histogram(
-            "task_duration_seconds", "Task run time by task name", ["task"], registry=registry
+            "task_duration_seconds",
+            "Task run time by task name (none for a task whose run time is secret)",
+            ["task"],
+            registry=registry,
         )
         # Per process, summed over the live ones in multiprocess mode.
         self.pool_size = Gauge(
@@ -238,9 +241,11 @@ class Metrics:
     def rate_limit_rejection(self, route: BaseRoute | None) -> None:
         self._child(self.rate_limited, self.route_template(route)).inc()
 
-    def task_run(self, task: str, result: str, seconds: float) -> None:
+    def task_run(self, task: str, result: str, seconds: float | None) -> None:
+        """Count a run; `seconds` None: a run time that must not be exposed."""
         self._child(self.tasks, task, result).inc()
-        self._child(self.task_duration, task).observe(seconds)
+        if seconds is not None:
+            self._child(self.task_duration, task).observe(seconds)
 
     def watch_pool(self, engine: AsyncEngine, size: int) -> None:
         """Keep the pool gauges of `engine` current (a gauge step per checkout/checkin,

@@ -1,15 +1,22 @@
-"""Alembic driven from code, for the CLI and the tests."""
+"""Alembic driven from code, for the CLI and the tests, and the schema's readiness."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from app.core.config import Settings
+from app.core.db import Database
+from app.core.health import NotReadyError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The PostgreSQL advisory lock that serialises migrations (any constant shared by every
@@ -19,9 +26,13 @@ MIGRATION_LOCK_KEY = 0x6D6F64756C697468  # "modulith"
 logger = structlog.get_logger(__name__)
 
 
+def _project_config() -> Config:
+    return Config(toml_file=str(PROJECT_ROOT / "pyproject.toml"))
+
+
 def alembic_config(settings: Settings) -> Config:
     """The project's Alembic config, bound to these settings' database."""
-    config = Config(toml_file=str(PROJECT_ROOT / "pyproject.toml"))
+    config = _project_config()
     config.attributes["settings"] = settings
     return config
 
@@ -39,3 +50,62 @@ def upgrade_to_head(settings: Settings) -> None:
     logger.info("migrating database to head")
     command.upgrade(alembic_config(settings), "head")
     logger.info("database is at head")
+
+
+@dataclass(frozen=True)
+class ShippedRevisions:
+    """The migrations that come with this code: their head(s), and every revision."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+
+@functools.cache
+def shipped_revisions() -> ShippedRevisions:
+    """Read once per process (it loads every migration file)."""
+    script = ScriptDirectory.from_config(_project_config())
+    return ShippedRevisions(
+        heads=frozenset(script.get_heads()),
+        known=frozenset(revision.revision for revision in script.walk_revisions()),
+    )
+
+
+class SchemaNotAtHeadError(NotReadyError):
+    status = "schema_not_at_head"
+
+
+async def _database_revisions(database: Database) -> frozenset[str]:
+    """The revisions recorded in the database (none when it was never migrated); raises
+    when the database does not answer."""
+    try:
+        async with database.session_factory() as session:
+            rows = await session.scalars(text("SELECT version_num FROM alembic_version"))
+            return frozenset(rows)
+    except DBAPIError:
+        await database.ping()  # it answers: the version cannot be read, so not migrated
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class SchemaReadiness:
+    """The readiness probe of the database: one query per call.
+
+    Unready while the schema is behind the migrations shipped with this code (`serve
+    --no-migrate` before the migrate job ran). A revision this code does not know was
+    written by a newer release during a rolling update: its migrations keep the schema
+    usable by the release before (expand, then contract), so this one stays ready.
+    """
+
+    database: Database
+
+    async def __call__(self) -> None:
+        current = await _database_revisions(self.database)
+        shipped = await asyncio.to_thread(shipped_revisions)  # cached after the first call
+        if current == shipped.heads or not current <= shipped.known:
+            return
+        logger.warning(
+            "database schema is not at the migration head; run `python -m app migrate`",
+            current=sorted(current),
+            head=sorted(shipped.heads),
+        )
+        raise SchemaNotAtHeadError("The database schema is not at the migration head")

@@ -281,10 +281,13 @@ def _record_quota(request: Request, quota: Quota) -> None:
 class RateLimit:
     """The dependency behind `rate_limit(...)`; holds the rule, the app holds the counts."""
 
-    def __init__(self, limit: LimitSource, key: KeyFunction, *, fail_closed: bool) -> None:
+    def __init__(
+        self, limit: LimitSource, key: KeyFunction, *, fail_closed: bool, shared_as: str = ""
+    ) -> None:
         self.limit = limit
         self.key = key
         self.fail_closed = fail_closed
+        self.shared_as = shared_as
 
     def _limit_text(self, settings: Settings) -> str:
         return self.limit(settings) if callable(self.limit) else self.limit
@@ -293,7 +296,10 @@ class RateLimit:
         return limiter.settings.rate_limit_enabled
 
     async def bucket_key(self, request: Request) -> str:
-        """Per route and key: one rule may guard several routes without sharing counts."""
+        """Per route and key: one rule may guard several routes without sharing counts
+        (unless it is `shared_as` a name: then every route it guards counts together)."""
+        if self.shared_as:
+            return f"{self.shared_as}:{await self.key(request)}"
         route = getattr(request.scope.get("route"), "path", request.url.path)
         return f"{request.method}:{route}:{await self.key(request)}"
 
@@ -436,13 +442,19 @@ DEFAULT_RATE_LIMIT = DefaultRateLimit()
 
 
 def rate_limit(
-    limit: LimitSource, *, key: KeyFunction = by_client_ip, fail_closed: bool = False
+    limit: LimitSource,
+    *,
+    key: KeyFunction = by_client_ip,
+    fail_closed: bool = False,
+    shared_as: str = "",
 ) -> Any:
     """A route's own limit, for `dependencies=[...]`.
 
     `limit` is text ("10/minute") or a function of the settings (`lambda s:
     s.rate_limit_login`); empty text means no limit. `key` names the bucket of a request.
     `fail_closed`: answer 503 when Redis is unreachable instead of letting requests through.
+    `shared_as`: one count for every route the limit guards (by default each route and
+    method counts apart).
     Tests turn a limit off with `app.dependency_overrides[dep.dependency] = lambda: None`.
     """
-    return Depends(RateLimit(limit, key, fail_closed=fail_closed))
+    return Depends(RateLimit(limit, key, fail_closed=fail_closed, shared_as=shared_as))

@@ -19,10 +19,11 @@ from app.core.config import Settings
 from app.core.cursors import CursorCodec
 from app.core.db import Database
 from app.core.events import EventBus, Listener
-from app.core.health import Probe, Readiness
+from app.core.health import Check, Readiness
 from app.core.injection import Provided
 from app.core.mail.service import MailService
 from app.core.metrics import Metrics
+from app.core.migrations import SchemaReadiness
 from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.task_broker import TaskBroker, TaskFunction
 from app.core.queue.task_deps import PROVIDED_STATE
@@ -83,9 +84,9 @@ class CoreServices:
         setattr(task_broker.broker.state, PROVIDED_STATE, provided)
         mail = MailService(settings)
         redis = create_redis(settings)
-        probes: dict[str, Probe] = {"database": database.ping}
-        if redis is not None:
-            probes["redis"] = redis.ping
+        checks = {"database": Check(SchemaReadiness(database))}
+        if redis is not None:  # down, the cache is bypassed and limits fail open or closed
+            checks["redis"] = Check(redis.ping, required=False)
         for kind, instance in (
             (Settings, settings),
             (Database, database),
@@ -95,7 +96,7 @@ class CoreServices:
             (MailService, mail),
             # Signing key derived once, not per list request.
             (CursorCodec, CursorCodec(settings.secret_key.get_secret_value())),
-            (Readiness, Readiness(probes)),
+            (Readiness, Readiness(checks)),
             (Metrics, metrics),
         ):
             provided.add(kind, instance)

@@ -15,6 +15,15 @@ def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
 
 
+async def delete_profile(
+    client: httpx.AsyncClient, headers: dict[str, str], password: str = DEFAULT_PASSWORD
+) -> httpx.Response:
+    """`DELETE /profile`, confirmed with the account's password."""
+    return await client.request(
+        "DELETE", f"{API}/profile", headers=headers, json={"current_password": password}
+    )
+
+
 async def login(
     client: httpx.AsyncClient, username: str, password: str = DEFAULT_PASSWORD
 ) -> dict[str, Any]:

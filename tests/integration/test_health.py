@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+import aiosqlite
 import httpx
+from alembic import command
+from alembic.script import ScriptDirectory
 
 from app.core.config import Settings
+from app.core.migrations import alembic_config
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
@@ -35,10 +42,57 @@ async def test_ready_is_503_naming_the_unreachable_database() -> None:
     assert response.json()["checks"] == {"database": "unavailable", "redis": "ok"}
 
 
-async def test_ready_is_503_naming_unreachable_redis() -> None:
+async def test_ready_stays_200_degraded_while_redis_is_unreachable() -> None:
+    """The API serves reads without Redis: one Redis outage must not take every replica out
+    of the Service."""
     response = await _get_ready(load_test_settings(redis_url="redis://127.0.0.1:1/0"))
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "redis": "degraded"},
+    }
+
+
+def sqlite_settings(path: Path) -> Settings:
+    return load_test_settings(database_url=f"sqlite+aiosqlite:///{path}", redis_url="")
+
+
+async def test_ready_is_503_naming_the_schema_of_a_database_never_migrated(
+    tmp_path: Path,
+) -> None:
+    response = await _get_ready(sqlite_settings(tmp_path / "empty.db"))
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "schema_not_at_head"},
+    }
+
+
+def migrate(settings: Settings, revision: str) -> None:
+    command.upgrade(alembic_config(settings), revision)
+
+
+async def test_ready_is_503_until_the_database_is_at_the_head_of_the_shipped_migrations(
+    tmp_path: Path,
+) -> None:
+    settings = sqlite_settings(tmp_path / "app.db")
+    first = ScriptDirectory.from_config(alembic_config(settings)).get_base()
+    assert isinstance(first, str)
+    await asyncio.to_thread(migrate, settings, first)
+    assert (await _get_ready(settings)).json()["checks"] == {"database": "schema_not_at_head"}
+    await asyncio.to_thread(migrate, settings, "head")
+    assert (await _get_ready(settings)).json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+async def test_ready_stays_200_on_a_schema_a_newer_release_migrated(tmp_path: Path) -> None:
+    """During a rolling update the migrate job runs the new release's migrations while the
+    previous release still serves (its migrations keep the schema compatible)."""
+    settings = sqlite_settings(tmp_path / "app.db")
+    await asyncio.to_thread(migrate, settings, "head")
+    async with aiosqlite.connect(tmp_path / "app.db") as connection:
+        await connection.execute("UPDATE alembic_version SET version_num = 'from_the_future'")
+        await connection.commit()
+    assert (await _get_ready(settings)).status_code == 200
 
 
 async def test_ready_skips_redis_in_embedded_mode() -> None:

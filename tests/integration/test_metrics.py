@@ -28,7 +28,7 @@ from app.main import API_PREFIX as API
 from app.main import create_app
 from app.worker import serving_metrics
 from tests.apps import serving
-from tests.conftest import load_test_settings
+from tests.conftest import load_production_settings, load_test_settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -83,6 +83,17 @@ async def test_pool_gauges_rejections_and_the_token(
     assert value(samples, "db_pool_size") == load_test_settings().database_pool_size
     assert value(samples, "db_pool_connections_in_use") == 0  # every request gave its back
     assert ("db_pool_overflow_connections", frozenset()) in samples
+
+
+async def test_production_serves_metrics_only_behind_a_token() -> None:
+    async with serving(create_app(load_production_settings())) as client:
+        hidden = await client.get("/metrics")
+    assert hidden.status_code == 404
+    assert hidden.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    with_token = load_production_settings(metrics_token=SecretStr("scrape-me"))
+    async with serving(create_app(with_token)) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        await scrape(client, Authorization="Bearer scrape-me")
 
 
 async def test_the_stream_backlog_is_read_at_scrape_time(

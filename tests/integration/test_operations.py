@@ -7,12 +7,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from app.core.errors import PROBLEM_CONTENT_TYPE as PROBLEM
 from app.main import create_app
 from tests.apps import serving
-from tests.conftest import load_test_settings
+from tests.conftest import load_production_settings
 
 
 async def test_landing_page_links_docs_and_health(client: httpx.AsyncClient) -> None:
@@ -41,8 +40,7 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
 
 
 async def test_production_hides_docs() -> None:
-    settings = load_test_settings(environment="production", secret_key=SecretStr("k" * 48))
-    async with serving(create_app(settings)) as client:
+    async with serving(create_app(load_production_settings())) as client:
         for page in ("/docs", "/redoc", "/openapi.json"):
             assert (await client.get(page)).status_code == 404
         assert 'href="/docs"' not in (await client.get("/")).text

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.core.config import DEV_SECRET_KEY, ConfigurationError, Settings
+from app.core.config import (
+    DEV_SECRET_KEY,
+    MIN_SECRET_KEY_BITS,
+    PUBLIC_SECRET_KEYS,
+    ConfigurationError,
+    Settings,
+    estimated_entropy_bits,
+)
+from tests.conftest import PRODUCTION_SECRET_KEY
+from tests.manifests import PROJECT_ROOT
 
-STRONG_KEY = SecretStr("k" * 48)
+STRONG_KEY = PRODUCTION_SECRET_KEY
 DEV_KEY = SecretStr(DEV_SECRET_KEY)
+# Every file of the repository that shows settings to copy (the code and tests aside).
+SAMPLE_FILES = [
+    PROJECT_ROOT / name for name in (".sample.env", ".test.env", "README.md", "Makefile")
+] + [
+    path
+    for pattern in ("docker-compose*.yaml", "deploy/**/*", "docs/**/*", ".github/**/*", ".ci/*")
+    for path in PROJECT_ROOT.glob(pattern)
+    if path.is_file()
+]
+# `SECRET_KEY=value` or `SECRET_KEY: value` at the start of a line, not `${SECRET_KEY...}`.
+ASSIGNED_SECRET_KEY = re.compile(
+    r"""^\s*(?:export\s+|-\s+)?SECRET_KEY\s*[:=]\s*["']?([^\s"'$#]+)""", re.MULTILINE
+)
 
 
 def test_defaults_run_embedded_with_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,11 +53,54 @@ def test_defaults_run_embedded_with_no_configuration(monkeypatch: pytest.MonkeyP
     assert settings.trusted_proxies == ["127.0.0.1"]
 
 
-@pytest.mark.parametrize("key", [DEV_SECRET_KEY, "short-but-random"])
-def test_production_refuses_a_default_or_short_secret(key: str) -> None:
+PREDICTABLE_KEYS = [
+    "a" * 40,
+    "ab" * 24,
+    "0123456789" * 4,
+    "password" * 5,
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+]
+
+
+@pytest.mark.parametrize(
+    "key", [*sorted(PUBLIC_SECRET_KEYS), "short-but-random", *PREDICTABLE_KEYS]
+)
+def test_production_refuses_a_public_short_or_predictable_secret(key: str) -> None:
     with pytest.raises(ConfigurationError, match="SECRET_KEY") as raised:
         Settings(_env_file=None, environment="production", secret_key=SecretStr(key))
     assert key not in str(raised.value)
+
+
+def test_every_secret_key_shown_in_the_sample_files_is_refused_as_public() -> None:
+    shown = {
+        match.group(1): path.relative_to(PROJECT_ROOT)
+        for path in SAMPLE_FILES
+        for match in ASSIGNED_SECRET_KEY.finditer(path.read_text())
+    }
+    assert DEV_SECRET_KEY in shown  # the pattern finds what there is to find
+    assert {key: path for key, path in shown.items() if key not in PUBLIC_SECRET_KEYS} == {}
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [
+        lambda: secrets.token_urlsafe(32),
+        lambda: secrets.token_urlsafe(48),
+        lambda: secrets.token_hex(32),
+        lambda: base64.b64encode(os.urandom(32)).decode(),  # openssl rand -base64 32
+        lambda: f"{uuid.uuid4()}{uuid.uuid4()}",
+    ],
+)
+def test_production_accepts_random_keys_of_32_bytes_and_more(generate: Callable[[], str]) -> None:
+    # The estimate's lowest score over many keys stays far above the bar.
+    assert min(estimated_entropy_bits(generate()) for _ in range(500)) > 1.25 * MIN_SECRET_KEY_BITS
+    Settings(_env_file=None, environment="production", secret_key=SecretStr(generate()))
+
+
+def test_the_sample_env_documents_every_setting() -> None:
+    sample = (PROJECT_ROOT / ".sample.env").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", sample, re.MULTILINE))
+    assert {name.upper() for name in Settings.model_fields} - documented == set()
 
 
 def test_production_hides_docs_unless_enabled() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 
 from app import cli as cli_module
 from app.core.metrics import MULTIPROC_ENV
+from app.core.server import LimitedHttpToolsProtocol
 
 
 def served_tables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> set[str]:
@@ -52,3 +56,21 @@ def test_serve_with_workers_shares_an_emptied_metrics_dir_with_them(
     assert list(metrics_dir.iterdir()) == []
     # What each worker process, a fresh interpreter, gives prometheus-client at import.
     assert os.environ[MULTIPROC_ENV] == str(metrics_dir)
+
+
+def test_serve_hands_every_worker_process_its_limits_on_clients(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uvicorn pickles its options to each `--workers` process: the limits survive it."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.setenv("SERVER_HEADER_TIMEOUT", "3.5")
+    monkeypatch.setenv("SERVER_LIMIT_CONCURRENCY", "64")
+    options: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **given: options.update(given))
+    result = CliRunner().invoke(cli_module.cli, ["serve", "--no-migrate", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    protocol = pickle.loads(pickle.dumps(options["http"]))  # noqa: S301 - our own object
+    assert isinstance(protocol, partial)
+    assert protocol.func is LimitedHttpToolsProtocol
+    assert protocol.keywords["limits"].header_timeout == 3.5
+    assert options["limit_concurrency"] == 64

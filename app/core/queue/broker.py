@@ -28,6 +28,8 @@ logger = structlog.get_logger("app.queue")
 
 REQUEST_ID_LABEL = "request_id"
 QUIET_LABEL = "quiet"  # a `@task(quiet=True)`: its runs are logged only when they fail
+# A `@task(hide_duration=True)`: its runs are counted, their run time is not exposed.
+HIDDEN_DURATION_LABEL = "hidden_duration"
 CONSUMER_GROUP = "workers"
 # How long one read of the stream blocks, and so the longest a Redis socket stays silent.
 STREAM_READ_BLOCK_SECONDS = 2
@@ -71,7 +73,8 @@ class TaskLogMiddleware(TaskiqMiddleware):
                 attempt=attempt_number(message),
                 error=type(result.error).__name__,
             )
-        self._metrics.task_run(message.task_name, outcome, duration_s)
+        exposed_duration = None if HIDDEN_DURATION_LABEL in message.labels else duration_s
+        self._metrics.task_run(message.task_name, outcome, exposed_duration)
         structlog.contextvars.clear_contextvars()
 
 

@@ -24,6 +24,7 @@ class TaskOptions:
     retries: int | None = None
     schedule: str | None = None
     quiet: bool = False
+    hide_duration: bool = False
 
 
 class NotATaskError(TypeError):
@@ -31,7 +32,11 @@ class NotATaskError(TypeError):
 
 
 def task(
-    *, retries: int | None = None, schedule: str | None = None, quiet: bool = False
+    *,
+    retries: int | None = None,
+    schedule: str | None = None,
+    quiet: bool = False,
+    hide_duration: bool = False,
 ) -> Callable[[F], F]:
     """Mark a plain async function in a module's `tasks.py` (or a core module) as a queue task.
 
@@ -39,6 +44,9 @@ def task(
     `schedule`: a cron string; the scheduler then sends the task on that schedule.
     `quiet`: no "task started" and "task finished" lines (failures are still logged), for
     frequent housekeeping that would drown the log.
+    `hide_duration`: its run time stays out of the metrics (`task_duration_seconds`),
+    for a task whose run time tells what it found (an account behind an address);
+    its runs are still counted.
     The task's name is `module:qualname`, stable across processes.
     """
 
@@ -48,6 +56,7 @@ def task(
             retries=retries,
             schedule=schedule,
             quiet=quiet,
+            hide_duration=hide_duration,
         )
         setattr(fn, TASK_OPTIONS_ATTRIBUTE, options)
         return fn

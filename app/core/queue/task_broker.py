@@ -20,7 +20,12 @@ from app.core.db import Database, UnitOfWork, utc_now
 from app.core.logging import current_request_id
 from app.core.metrics import Metrics
 from app.core.queue.backoff import Backoff
-from app.core.queue.broker import QUIET_LABEL, REQUEST_ID_LABEL, create_broker
+from app.core.queue.broker import (
+    HIDDEN_DURATION_LABEL,
+    QUIET_LABEL,
+    REQUEST_ID_LABEL,
+    create_broker,
+)
 from app.core.queue.outbox import OutboxMessage, OutboxRelay
 from app.core.queue.registry import TaskOptions, task_options
 
@@ -34,6 +39,8 @@ def task_labels(options: TaskOptions) -> dict[str, Any]:
     labels: dict[str, Any] = {} if options.retries is None else {"max_retries": options.retries + 1}
     if options.quiet:
         labels[QUIET_LABEL] = "true"
+    if options.hide_duration:
+        labels[HIDDEN_DURATION_LABEL] = "true"
     return labels
 
 

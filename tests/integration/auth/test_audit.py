@@ -22,7 +22,7 @@ from app.main import create_app
 from tests.apps import client_of, started
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.accounts import API, bearer, login
+from tests.integration.accounts import API, bearer, delete_profile, login
 
 NEW_PASSWORD = "a-brand-new-password"
 RESET_TOKEN = "a-reset-token-from-the-mail"
@@ -141,7 +141,7 @@ async def test_blocks_and_deletions_are_audited(
     delete = await client.delete(f"{API}/users/{deleted.id}", headers=admin_headers)
     own = await create_user(session)
     own_headers = bearer((await login(client, own.username))["access_token"])
-    leave = await client.delete(f"{API}/profile", headers=own_headers)
+    leave = await delete_profile(client, own_headers)
     block_event = only_event(caplog, "user blocked")
     delete_events = [entry for entry in audit_events(caplog) if entry["event"] == "user deleted"]
     assert (block_event["user_id"], block_event["by_user_id"], block_event["request_id"]) == (

@@ -29,6 +29,7 @@ from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD, create_user
 from tests.integration.accounts import API, bearer, login
+from tests.integration.test_metrics import Samples, scrape
 from tests.responses import assert_no_content
 
 RESTORE = f"{API}/auth/restore-password"
@@ -237,6 +238,33 @@ async def test_restore_mails_nothing_for_unknown_or_blocked_accounts(
     assert isinstance(broker, InMemoryBroker)
     await broker.wait_all()  # the in-process worker is done
     assert await asyncio.to_thread(read_mail_files, mail_dir) == []
+
+
+async def test_metrics_tell_no_known_address_from_an_unknown_one(
+    mail_app: tuple[FastAPI, httpx.AsyncClient, Path], mail_user: dict[str, Any]
+) -> None:
+    """The restore task of a registered address and of an unknown one move the same
+    series of /metrics by the same amounts (its run time would tell them apart)."""
+    app, client, _ = mail_app
+    broker = provided_by(app).get(TaskBroker).broker
+    assert isinstance(broker, InMemoryBroker)
+    await broker.wait_all()  # the welcome mail's task is done
+
+    async def task_series_moved_by_restoring(address: str) -> Samples:
+        before = await scrape(client)
+        assert (await client.post(RESTORE, json={"email": address})).status_code == 202
+        await broker.wait_all()
+        after = await scrape(client)
+        return {
+            series: count - before.get(series, 0.0)
+            for series, count in after.items()
+            if series[0].startswith("task") and count != before.get(series, 0.0)
+        }
+
+    unknown = await task_series_moved_by_restoring("nobody@example.com")
+    known = await task_series_moved_by_restoring(mail_user["email"])
+    assert unknown == known
+    assert unknown  # the run is counted all the same
 
 
 async def test_no_reset_token_rests_in_the_outbox(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
 from tests.factories import DEFAULT_PASSWORD, create_user
-from tests.integration.accounts import API, bearer, login
+from tests.integration.accounts import API, bearer, delete_profile, login
 from tests.responses import assert_no_content
 
 PROFILE = f"{API}/profile"
@@ -27,7 +27,8 @@ async def test_read_profile(
 
 async def test_profile_needs_a_token(client: httpx.AsyncClient) -> None:
     for method in ("GET", "PATCH", "DELETE"):
-        response = await client.request(method, PROFILE, json={} if method == "PATCH" else None)
+        body = {"current_password": DEFAULT_PASSWORD} if method == "DELETE" else {}
+        response = await client.request(method, PROFILE, json=None if method == "GET" else body)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -117,11 +118,26 @@ async def test_profile_rejects_invalid_bodies(
     assert response.status_code == 422
 
 
+async def test_delete_profile_needs_the_current_password(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    missing = await client.request("DELETE", PROFILE, headers=user_headers)
+    empty = await client.request("DELETE", PROFILE, headers=user_headers, json={})
+    wrong = await client.request(
+        "DELETE", PROFILE, headers=user_headers, json={"current_password": "wrong-pass"}
+    )
+    assert missing.status_code == empty.status_code == 422
+    assert wrong.status_code == 400
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert "wrong-pass" not in wrong.text
+    assert (await client.get(PROFILE, headers=user_headers)).status_code == 200  # still there
+
+
 async def test_delete_profile_signs_the_user_out_everywhere(
     client: httpx.AsyncClient, user: User, user_tokens: dict[str, Any]
 ) -> None:
     headers = bearer(user_tokens["access_token"])
-    assert_no_content(await client.delete(PROFILE, headers=headers))
+    assert_no_content(await delete_profile(client, headers))
     assert (await client.get(PROFILE, headers=headers)).status_code == 401
     refreshed = await client.post(
         f"{API}/auth/refresh-token", json={"refresh_token": user_tokens["refresh_token"]}

@@ -20,7 +20,7 @@ from app.main import create_app
 from tests.apps import client_of, serving, started
 from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD
-from tests.integration.accounts import API
+from tests.integration.accounts import API, delete_profile
 
 LOGIN = f"{API}/auth/login"
 
@@ -155,6 +155,19 @@ async def test_profile_changes_are_limited_per_user(
     assert statuses == [400] * 3 + [429]
 
 
+async def test_password_guesses_on_profile_changes_and_deletion_count_together(
+    hourly_client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """A stolen access token gets one budget of `current_password` guesses, whichever route."""
+    guess = {"current_password": "a-wrong-guess"}
+    change = await hourly_client.patch(
+        f"{API}/profile", headers=user_headers, json=guess | {"email": "new@example.com"}
+    )
+    deletions = [await delete_profile(hourly_client, user_headers, "a-wrong-guess") for _ in "ab"]
+    refused = await delete_profile(hourly_client, user_headers)  # even the right password
+    assert [r.status_code for r in (change, *deletions, refused)] == [400, 400, 400, 429]
+
+
 async def test_restore_password_is_limited_per_address_whatever_the_client(
     session_factory: async_sessionmaker[AsyncSession], app: FastAPI
 ) -> None:
@@ -178,7 +191,7 @@ async def test_the_schema_documents_the_limits_and_the_last_superuser_rule(
     assert {"429", "503"} <= documented[(LOGIN, "post")]
     assert {"429", "503"} <= documented[(f"{API}/auth/restore-password", "post")]
     assert {"409", "429"} <= documented[(f"{API}/profile", "patch")]
-    assert "409" in documented[(f"{API}/profile", "delete")]
+    assert {"400", "409", "429"} <= documented[(f"{API}/profile", "delete")]
     assert "409" in documented[(f"{API}/users/{{user_id}}", "delete")]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User, UserStatus
 from app.core.config import Settings
 from tests.factories import create_user
-from tests.integration.accounts import API, bearer
+from tests.integration.accounts import API, bearer, delete_profile
 from tests.responses import assert_no_content
 
 USERS = f"{API}/users"
@@ -222,7 +222,7 @@ async def test_blocked_user_cannot_sign_in(
 async def test_the_last_superuser_cannot_delete_their_own_account(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    response = await client.delete(f"{API}/profile", headers=admin_headers)
+    response = await delete_profile(client, admin_headers)
     assert response.status_code == 409
     assert (await client.get(f"{API}/profile", headers=admin_headers)).status_code == 200
 
@@ -231,4 +231,4 @@ async def test_a_superuser_may_leave_while_another_remains(
     client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
 ) -> None:
     await create_user(session, is_superuser=True)
-    assert_no_content(await client.delete(f"{API}/profile", headers=admin_headers))
+    assert_no_content(await delete_profile(client, admin_headers))

@@ -16,7 +16,7 @@ from app.core.injection import provided_by
 from app.core.queue.outbox import OutboxMessage
 from app.posts import listeners, tasks
 from tests.factories import create_post, create_user
-from tests.integration.accounts import API
+from tests.integration.accounts import API, delete_profile
 
 POSTS = f"{API}/posts"
 
@@ -34,7 +34,7 @@ async def test_deleting_a_profile_hides_its_posts(
     # One test transaction, one created_at: the later id is the newer post.
     assert await titles_on_the_list(client) == ["goes", "stays"]
 
-    assert (await client.delete(f"{API}/profile", headers=user_headers)).status_code == 204
+    assert (await delete_profile(client, user_headers)).status_code == 204
 
     assert await titles_on_the_list(client) == ["stays"]
     assert (await client.get(f"{POSTS}/{mine.json()['id']}")).status_code == 404
@@ -79,7 +79,7 @@ async def test_a_failing_listener_is_retried_through_the_queue(
         raise ConnectionError("database hiccup")
 
     monkeypatch.setattr(listeners, "hide_posts_of_user", database_hiccup)
-    assert (await client.delete(f"{API}/profile", headers=user_headers)).status_code == 204
+    assert (await delete_profile(client, user_headers)).status_code == 204
     assert (await client.get(f"{POSTS}/{post.id}")).status_code == 200
 
     retry = await session.scalar(
