@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import structlog
@@ -104,7 +104,7 @@ class EventDeliveries:
         listeners: Sequence[str],
     ) -> list[EventDelivery]:
         """Add one delivery per listener to the session's transaction, each leased to this
-        process (its first attempt), which delivers them once they committed (`deliver_now`)."""
+        process (its first attempt), which attempts them once they committed (`deliver_now`)."""
         event_id = uuid.uuid4().hex
         leased_until = utc_now() + self._lease
         rows = [
@@ -122,14 +122,14 @@ class EventDeliveries:
         session.add_all(rows)
         return rows
 
-    async def deliver_now(self, rows: Sequence[EventDelivery], deliver: Deliver) -> None:
-        """The publisher's own attempt, right after its commit (the fast path)."""
-        for row in rows:
-            await self._attempt(row, deliver)
+    async def deliver_now(self, attempts: Sequence[tuple[EventDelivery, Deliver]]) -> None:
+        """The publisher's own attempts, right after its commit (the fast path)."""
+        await self._attempt_all(attempts)
 
     async def relay(self) -> int:
         """Attempt the due deliveries (retries, and those a dead process left); how many."""
-        if self._deliver is None:
+        deliver = self._deliver
+        if deliver is None:
             raise NoListenerAttachedError("no event bus attached to the event deliveries")
         now = utc_now()
         due = (
@@ -149,18 +149,23 @@ class EventDeliveries:
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-        for row in sorted(taken, key=lambda row: row.id):
-            with structlog.contextvars.bound_contextvars(request_id=row.request_id):
-                await self._attempt(row, self._deliver)
+        await self._attempt_all([(row, deliver) for row in sorted(taken, key=lambda row: row.id)])
         return len(taken)
 
-    async def _attempt(self, row: EventDelivery, deliver: Deliver) -> None:
-        try:
-            await deliver(row)
-        except Exception as error:
-            await self._failed(row, error)
-            return
-        await self._settle(row, delivered_at=utc_now(), available_at=None)
+    async def _attempt_all(self, attempts: Sequence[tuple[EventDelivery, Deliver]]) -> None:
+        """Attempt each delivery in turn; record the failures one by one (with their retry
+        or dead letter), and the successes all at once."""
+        delivered: list[int] = []
+        for row, deliver in attempts:
+            try:
+                with structlog.contextvars.bound_contextvars(request_id=row.request_id):
+                    await deliver(row)
+            except Exception as error:
+                await self._failed(row, error)
+            else:
+                delivered.append(row.id)
+        if delivered:
+            await self._settle(delivered, delivered_at=utc_now(), available_at=None)
 
     async def _failed(self, row: EventDelivery, error: Exception) -> None:
         reason = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
@@ -169,20 +174,20 @@ class EventDeliveries:
         )
         if row.attempts >= self._max_attempts:
             log.error("event listener failed for the last time; delivery dead-lettered")
-            await self._settle(row, dead_at=utc_now(), available_at=None, last_error=reason)
+            await self._settle([row.id], dead_at=utc_now(), available_at=None, last_error=reason)
             return
         delay = retry_delay(self._first_delay, self._max_delay, row.attempts)
         log.warning("event listener failed; retry scheduled", retry_in_s=round(delay, 3))
         retry_at = utc_now() + dt.timedelta(seconds=delay)
-        await self._settle(row, available_at=retry_at, last_error=reason)
+        await self._settle([row.id], available_at=retry_at, last_error=reason)
 
-    async def _settle(self, row: EventDelivery, **values: Any) -> None:
-        """Record how an attempt ended, unless another one already did."""
+    async def _settle(self, ids: Collection[int], **values: Any) -> None:
+        """Record how attempts ended, unless another attempt already did."""
         async with self._session_factory() as session, session.begin():
             await session.execute(
                 update(EventDelivery)
                 .where(
-                    EventDelivery.id == row.id,
+                    EventDelivery.id.in_(ids),
                     EventDelivery.delivered_at.is_(None),
                     EventDelivery.dead_at.is_(None),
                 )

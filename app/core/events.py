@@ -44,7 +44,7 @@ and before the response, in requests, tasks and commands alike (see docs/archite
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from types import ModuleType
 from typing import Any, TypeVar
@@ -53,9 +53,10 @@ import structlog
 from fastapi_events.handlers.local import LocalHandler
 from fastapi_events.typing import Event
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import UnitOfWork
-from app.core.event_deliveries import EventDeliveries, EventDelivery
+from app.core.event_deliveries import Deliver, EventDeliveries, EventDelivery
 from app.core.injection import Provided
 
 logger = structlog.get_logger(__name__)
@@ -188,18 +189,25 @@ class EventBus:
             if isinstance(kind, type) and issubclass(kind, BaseEvent):
                 await self._in_memory.handle((kind.event_name(), event))
 
-    def record_deliveries(self, uow: UnitOfWork, event: BaseEvent) -> None:
-        """Write `event`'s deliveries to its durable listeners in `uow`'s transaction, and
-        attempt them once it commits."""
+    def record_deliveries(
+        self, session: AsyncSession, event: BaseEvent
+    ) -> list[tuple[EventDelivery, Deliver]]:
+        """Add `event`'s deliveries to its durable listeners to `session`'s transaction; each
+        with what attempts it at once (the publisher's `deliver_now` after the commit)."""
         listeners = [
             name for name, kind in self._durable_listeners.items() if isinstance(event, kind)
         ]
         if not listeners or self._deliveries is None:
-            return
+            return []
         rows = self._deliveries.record(
-            uow.session, event.event_name(), event.model_dump(mode="json"), listeners
+            session, event.event_name(), event.model_dump(mode="json"), listeners
         )
-        uow.after_commit(partial(self._deliveries.deliver_now, rows, partial(self._run, event)))
+        return [(row, partial(self._run, event)) for row in rows]
+
+    async def deliver_now(self, attempts: Sequence[tuple[EventDelivery, Deliver]]) -> None:
+        """Attempt committed deliveries in this process (the fast path)."""
+        if self._deliveries is not None:
+            await self._deliveries.deliver_now(attempts)
 
     async def deliver(self, delivery: EventDelivery) -> None:
         """Run the listener `delivery` names on its event (for the relay); raises what it raises."""
@@ -250,10 +258,18 @@ class Events:
     def __init__(self, bus: EventBus, uow: UnitOfWork) -> None:
         self._bus = bus
         self._uow = uow
+        self._undelivered: list[tuple[EventDelivery, Deliver]] = []
 
     def publish(self, event: BaseEvent) -> None:
         """Validate now; write the deliveries to other modules' listeners in the unit of work's
         transaction; run the listeners only once it commits."""
         event = validated(event)
         self._uow.after_commit(partial(self._bus.dispatch, event))
-        self._bus.record_deliveries(self._uow, event)
+        attempts = self._bus.record_deliveries(self._uow.session, event)
+        if attempts and not self._undelivered:
+            self._uow.after_commit(self._deliver_committed)
+        self._undelivered.extend(attempts)
+
+    async def _deliver_committed(self) -> None:
+        attempts, self._undelivered = self._undelivered, []
+        await self._bus.deliver_now(attempts)
