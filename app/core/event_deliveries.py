@@ -13,7 +13,7 @@ app itself in embedded mode) takes over what nobody finished:
   up to `QUEUE_RETRY_MAX_DELAY`, with jitter), `QUEUE_TASK_RETRIES` times;
 - after its last failed attempt the row is dead-lettered (`dead_at`, `last_error`): kept,
   counted in the `events_deliveries_dead_lettered` gauge, never attempted again unless an
-  operator makes it due again (`available_at`).
+  operator makes it pending again (`dead_at` NULL, `attempts` 0, `available_at` now).
 
 Delivery is at least once: a listener may run twice for one event (a lease that ran out
 during a slow attempt, a crash between its commit and the row's), so listeners are
