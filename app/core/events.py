@@ -219,6 +219,10 @@ class EventBus:
         await self._durable.handle((delivery.listener, event))
 
 
+class UnknownEventError(LookupError):
+    """A delivery names an event class this process has not loaded."""
+
+
 def event_named(name: str) -> type[BaseEvent]:
     """The loaded `BaseEvent` subclass whose `event_name()` is `name`."""
     kinds = [BaseEvent]
@@ -228,10 +232,6 @@ def event_named(name: str) -> type[BaseEvent]:
             return kind
         kinds.extend(kind.__subclasses__())
     raise UnknownEventError(f"no event {name} in this process")
-
-
-class UnknownEventError(LookupError):
-    """A delivery names an event class this process has not loaded."""
 
 
 def _isolated(fn: Listener, arguments: dict[str, object]) -> Callable[[Event], Awaitable[None]]:
