@@ -55,8 +55,11 @@ PASSWORD = "soak-password-0"  # noqa: S105 - a throwaway account's
 RESET_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-.~%]+)")
 REDIS_DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 DRAIN_SECONDS = 120.0
-# A request the killed API never answered: not acknowledged, so nothing is expected of it.
+# A request the killed API never answered: not acknowledged, so nothing is expected of it
+# (it may or may not have been done). One the API could not even receive (it was down) was
+# certainly not done.
 UNANSWERED = 0
+UNREACHABLE = -1
 
 
 @dataclass
@@ -199,14 +202,16 @@ class VirtualUser:
         self.my_posts: list[int] = []
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The answer, or one of status `UNANSWERED` when the API died (or was down)."""
+        """The answer; one of status `UNANSWERED` when the API died with the request, of
+        status `UNREACHABLE` when it was down."""
         headers = {**self.headers, **kwargs.pop("headers", {})}
         try:
             response = await self.client.request(method, f"{API}{path}", headers=headers, **kwargs)
-        except httpx.TransportError:
+        except httpx.TransportError as error:
             self.ledger.unanswered += 1
             await asyncio.sleep(0.2)  # the API is restarting
-            return httpx.Response(UNANSWERED)
+            lost = UNREACHABLE if isinstance(error, httpx.ConnectError) else UNANSWERED
+            return httpx.Response(lost)
         self.ledger.statuses[response.status_code] += 1
         if response.status_code == 503 and "retry-after" in response.headers:
             self.ledger.documented_503 += 1

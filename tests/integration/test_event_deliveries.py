@@ -7,6 +7,7 @@ they wrote.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import os
 import re
@@ -25,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.auth import UserDeleted
 from app.auth.models import User
 from app.core.config import Settings
-from app.core.db import Database
-from app.core.event_deliveries import EventDelivery
+from app.core.db import Database, utc_now
+from app.core.event_deliveries import EventDeliveries, EventDelivery
 from app.core.events import EventBus, Events, listener
 from app.core.injection import provided_by
 from app.posts.models import Post
@@ -108,6 +109,33 @@ async def test_a_failing_listener_is_retried_with_backoff_then_dead_lettered(
     assert len(attempts) == ATTEMPTS  # a dead letter is never attempted again
 
 
+async def test_delivered_events_are_purged_after_the_retention_and_dead_letters_kept(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    long_ago = utc_now() - dt.timedelta(hours=2)
+
+    def delivery(**state: object) -> EventDelivery:
+        return EventDelivery(
+            event_id="e", event_name="n", listener="l", payload={}, attempts=1, **state
+        )
+
+    session.add_all(
+        [
+            old := delivery(delivered_at=long_ago),
+            recent := delivery(delivered_at=utc_now()),
+            dead := delivery(dead_at=long_ago),
+        ]
+    )
+    await session.flush()
+
+    removed = await provided_by(app).get(EventDeliveries).purge_delivered(dt.timedelta(hours=1))
+
+    assert removed == 1
+    left = set(await session.scalars(select(EventDelivery.id)))
+    assert left == {recent.id, dead.id}
+    assert old.id not in left
+
+
 @pytest.fixture
 async def author_with_posts(engine: AsyncEngine) -> AsyncIterator[tuple[User, User, list[int]]]:
     """A superuser, and an author with two posts, committed; removed afterwards."""
@@ -124,11 +152,12 @@ async def author_with_posts(engine: AsyncEngine) -> AsyncIterator[tuple[User, Us
 
 
 async def listener_waits_on_a_lock(engine: AsyncEngine) -> bool:
+    """Whether a backend's UPDATE of the posts waits for a lock (the ones held here)."""
     async with engine.connect() as connection:
         waiting = await connection.scalar(
             text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE posts%'"
             )
         )
     return bool(waiting)
