@@ -170,7 +170,11 @@ class EventDeliveries:
     async def _failed(self, row: EventDelivery, error: Exception) -> None:
         reason = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
         log = logger.bind(
-            event_name=row.event_name, listener=row.listener, attempt=row.attempts, error=reason
+            event_name=row.event_name,
+            listener=row.listener,
+            attempt=row.attempts,
+            error=reason,
+            exc_info=error,
         )
         if row.attempts >= self._max_attempts:
             log.error("event listener failed for the last time; delivery dead-lettered")
