@@ -51,7 +51,7 @@ fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make 
 	bash .ci/services
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(RUN) pytest tests/integration/fuzz -p no:xdist -q -s
 
-soak: install ## Mixed traffic for SOAK_MINUTES (5) with Redis and worker faults; proves nothing is lost
+soak: install ## Mixed traffic for SOAK_MINUTES (5) with Redis, worker and API faults; proves nothing is lost
 	bash .ci/services
 	$(RUN) python -m bench.soak
 

@@ -16,7 +16,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
-from app.auth import InvalidAccountError, create_user_from_settings
+from app.auth import InvalidAccountError, UserRead, create_account, new_account
 from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, invalid_settings
 from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
@@ -138,12 +138,25 @@ def create_user(
     settings = load_settings(ctx)
     try:
         user = asyncio.run(
-            create_user_from_settings(settings, username, email, password, is_superuser=superuser)
+            create_user_in_process(settings, username, email, password, is_superuser=superuser)
         )
     except (InvalidAccountError, ConflictError) as error:
         raise CliError(f"Cannot create the user: {error}", exit_code=1) from None
     kind = "superuser" if user.is_superuser else "user"
     typer.echo(f"Created {kind} {user.username} <{user.email}> with id {user.id}")
+
+
+async def create_user_in_process(
+    settings: Settings, username: str, email: str, password: str, *, is_superuser: bool
+) -> UserRead:
+    """Create the account on this process's services, started as the app starts them, so
+    that it goes through the same use case and unit of work as registering (`InvalidAccountError`
+    before connecting anywhere)."""
+    from app.process import running  # noqa: PLC0415 - only the commands that need it load it
+
+    data = new_account(username, email, password)
+    async with running(settings) as services:
+        return await create_account(services.provided, data, is_superuser=is_superuser)
 
 
 NO_REDIS_EXIT_CODE = 2
@@ -220,9 +233,14 @@ def seed(
     ] = 0,
 ) -> None:
     """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
-    from app.movies.seed import seed_demo_data  # noqa: PLC0415 - only this command seeds
+    from app.movies.seed import SeedReport, seed_demo_data  # noqa: PLC0415 - only this command seeds
+    from app.process import running  # noqa: PLC0415 - see above
 
-    report = asyncio.run(seed_demo_data(load_settings(ctx), generated=movies))
+    async def seed_in_process(settings: Settings) -> SeedReport:
+        async with running(settings) as services:
+            return await seed_demo_data(services.provided, generated=movies)
+
+    report = asyncio.run(seed_in_process(load_settings(ctx)))
     typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
 
 

@@ -24,6 +24,7 @@ CORE_MODEL_MODULES: tuple[str, ...] = (
     "app.core.queue.outbox",
     "app.core.cache_invalidations",
     "app.core.mail.deliveries",
+    "app.core.event_deliveries",
 )
 
 # Core services that declare queue tasks of their own.

@@ -1,15 +1,20 @@
 """Soak: `make soak`, or `uv run python -m bench.soak --minutes 2`.
 
 Runs mixed traffic (registrations, logins, token refreshes, post writes and reads,
-password resets) from many virtual users against a real `serve` process and a real
-`worker` on PostgreSQL (its own database, `soak_test`, emptied first) and a redis-server
-of its own, with mail going to an SMTP sink; meanwhile it kills Redis (restarted on the
-same port, from its append-only file) and SIGKILLs the worker (started again) at random.
+password resets, account deletions) from many virtual users against a real `serve`
+process and a real `worker` on PostgreSQL (its own database, `soak_test`, emptied first)
+and a redis-server of its own, with mail going to an SMTP sink; meanwhile it kills Redis
+(restarted on the same port, from its append-only file), SIGKILLs the worker and SIGKILLs
+the API (each started again) at random.
 
 At the end it proves that every write the API acknowledged is in the database, that
-every mail the API accepted was delivered exactly once (counted per Message-ID), and
+every mail the API accepted was delivered exactly once (counted per Message-ID), that
+every acknowledged registration got exactly one welcome mail, that every acknowledged
+account deletion hid that user's posts (the `UserDeleted` listener of another module:
+delivered through the event outbox even when the API died right after the commit), and
 that no unexpected 5xx was seen: a 503 with `Retry-After` is the documented answer of
 the credential endpoints while Redis is down (they fail closed), so it is counted apart.
+A request the killed API never answered is not acknowledged: it is counted, not checked.
 Exit code 1 when anything was lost, duplicated or answered 5xx otherwise.
 """
 
@@ -28,7 +33,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -43,12 +48,18 @@ from sqlalchemy.engine import make_url
 from tests.conftest import recreate_database
 from tests.processes import free_port, start_app_process, start_redis_server, wait_until_ready
 
-SOAK_DATABASE = "soak_test"
+# Its own database (emptied first); one of its own per concurrent soak, e.g. per checkout.
+SOAK_DATABASE = os.environ.get("SOAK_DATABASE", "soak_test")
 API = "/api/v1"
 PASSWORD = "soak-password-0"  # noqa: S105 - a throwaway account's
 RESET_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-.~%]+)")
 REDIS_DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 DRAIN_SECONDS = 120.0
+# A request the killed API never answered: not acknowledged, so nothing is expected of it
+# (it may or may not have been done). One the API could not even receive (it was down) was
+# certainly not done.
+UNANSWERED = 0
+UNREACHABLE = -1
 
 
 @dataclass
@@ -60,6 +71,9 @@ class Ledger:
     posts: dict[int, str] = field(default_factory=dict)  # post id -> last acknowledged title
     mails: Counter[tuple[str, str]] = field(default_factory=Counter)  # (to, kind) accepted
     resets: int = 0
+    welcomed: set[str] = field(default_factory=set)  # emails of acknowledged registrations
+    deleted: dict[int, str] = field(default_factory=dict)  # user id -> username, acknowledged
+    unanswered: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     documented_503: int = 0
     unexpected_5xx: list[str] = field(default_factory=list)
@@ -93,7 +107,7 @@ class MailSink:
 
 
 class Processes:
-    """The soak's own redis-server, API and worker; Redis and the worker die at random."""
+    """The soak's own redis-server, API and worker; each dies at random."""
 
     def __init__(self, workdir: Path, env: dict[str, str], port: int) -> None:
         self.workdir, self.env, self.port = workdir, env, port
@@ -101,7 +115,7 @@ class Processes:
         self.redis: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
-        self.redis_restarts = self.worker_kills = 0
+        self.redis_restarts = self.worker_kills = self.api_kills = 0
 
     def start_redis(self) -> None:
         _, self.redis = start_redis_server(self.workdir, port=self.redis_port, extra=REDIS_DURABLE)
@@ -110,11 +124,14 @@ class Processes:
         log = self.workdir / f"worker-{self.worker_kills}.log"
         self.worker = start_app_process(["worker"], self.env, log)
 
+    def start_api(self) -> subprocess.Popen[bytes]:
+        log = self.workdir / f"api-{self.api_kills}.log"
+        self.api = start_app_process(["serve", "--port", str(self.port)], self.env, log)
+        return self.api
+
     async def start(self) -> None:
         self.start_redis()
-        self.api = start_app_process(
-            ["serve", "--port", str(self.port)], self.env, self.workdir / "api.log"
-        )
+        self.start_api()
         self.start_worker()
         await wait_until_ready(f"http://127.0.0.1:{self.port}/health/ready", self.api, 120)
 
@@ -134,12 +151,23 @@ class Processes:
         await asyncio.sleep(random.uniform(0.2, 2.0))
         self.start_worker()
 
+    async def kill_api(self) -> None:
+        """SIGKILL mid-traffic: requests in flight die with it, some after their commit."""
+        if self.api is not None:
+            self.api.send_signal(signal.SIGKILL)
+            self.api.wait()
+        self.api_kills += 1
+        await asyncio.sleep(random.uniform(0.2, 2.0))
+        api = self.start_api()
+        # Live, not ready: readiness may be 503 while the chaos has Redis down.
+        await wait_until_ready(f"http://127.0.0.1:{self.port}/health/live", api, 120)
+
     async def chaos(self, stop: asyncio.Event, mean_seconds: float) -> None:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), random.expovariate(1 / mean_seconds))
             except TimeoutError:
-                await random.choice((self.restart_redis, self.kill_worker))()
+                await random.choice((self.restart_redis, self.kill_worker, self.kill_api))()
 
     def stop(self) -> None:
         for process in (self.api, self.worker, self.redis):
@@ -156,18 +184,34 @@ class VirtualUser:
 
     def __init__(self, number: int, run: str, client: httpx.AsyncClient, ledger: Ledger) -> None:
         self.client, self.ledger = client, ledger
-        self.username = f"soak{run}u{number}"
-        self.email = f"{self.username}@example.com"
+        self.name = f"soak{run}u{number}"
         self.headers = {
             "X-Forwarded-For": f"10.{number // 65536}.{number // 256 % 256}.{number % 256}"
         }
+        self.become(0)
+
+    def become(self, generation: int) -> None:
+        """Account number `generation` of this user, to register (at start, and after
+        deleting the last one)."""
+        self.generation = generation
+        self.username = f"{self.name}g{generation}" if generation else self.name
+        self.email = f"{self.username}@example.com"
         self.password = PASSWORD
+        self.user_id: int | None = None
         self.tokens: dict[str, Any] = {}
         self.my_posts: list[int] = []
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer; one of status `UNANSWERED` when the API died with the request, of
+        status `UNREACHABLE` when it was down."""
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        response = await self.client.request(method, f"{API}{path}", headers=headers, **kwargs)
+        try:
+            response = await self.client.request(method, f"{API}{path}", headers=headers, **kwargs)
+        except httpx.TransportError as error:
+            self.ledger.unanswered += 1
+            await asyncio.sleep(0.2)  # the API is restarting
+            lost = UNREACHABLE if isinstance(error, httpx.ConnectError) else UNANSWERED
+            return httpx.Response(lost)
         self.ledger.statuses[response.status_code] += 1
         if response.status_code == 503 and "retry-after" in response.headers:
             self.ledger.documented_503 += 1
@@ -184,9 +228,11 @@ class VirtualUser:
         body = {"username": self.username, "email": self.email, "password": self.password}
         response = await self.call("POST", "/auth/register", json=body)
         if response.status_code == 201:
+            self.user_id = int(response.json()["id"])
             self.ledger.passwords[self.username] = self.password
             self.ledger.emails[self.username] = self.email
             self.ledger.mails[self.email, "welcome"] += 1
+            self.ledger.welcomed.add(self.email)
         return response.status_code in (201, 409)
 
     async def login(self) -> bool:
@@ -213,6 +259,8 @@ class VirtualUser:
             )
             if response.status_code == 200:
                 self.ledger.posts[post_id] = title
+            elif response.status_code == UNANSWERED:  # either title may be the last one
+                self.ledger.posts.pop(post_id, None)
         else:
             body = {"title": title, "content": "soak " * random.randint(1, 50)}
             response = await self.call("POST", "/posts", json=body, headers=self.bearer())
@@ -220,6 +268,7 @@ class VirtualUser:
                 post_id = int(response.json()["id"])
                 self.ledger.posts[post_id] = title
                 self.my_posts.append(post_id)
+                self.user_id = int(response.json()["user_id"])
         if response.status_code == 401:
             self.tokens = {}
 
@@ -248,19 +297,42 @@ class VirtualUser:
             self.password = self.ledger.passwords[self.username] = new_password
             self.ledger.resets += 1
             self.tokens = {}
+        elif response.status_code == UNANSWERED:  # the password may or may not have changed
+            self.ledger.passwords.pop(self.username, None)
+
+    async def delete_account(self) -> None:
+        """Delete the account; its posts must vanish. Then live on as a new account."""
+        body = {"current_password": self.password}
+        response = await self.call("DELETE", "/profile", json=body, headers=self.bearer())
+        if response.status_code == 401:
+            self.tokens = {}
+            return
+        if response.status_code not in (204, UNANSWERED):
+            return
+        for post_id in self.my_posts:  # hidden now if acknowledged; unknown if not
+            self.ledger.posts.pop(post_id, None)
+        self.ledger.passwords.pop(self.username, None)
+        if response.status_code == 204 and self.user_id is not None:
+            self.ledger.deleted[self.user_id] = self.username
+        self.become(self.generation + 1)
 
     async def live(self, sink: MailSink, stop: asyncio.Event) -> None:
-        while not stop.is_set() and not await self.register():  # noqa: ASYNC110 - retries
-            await asyncio.sleep(1)
         actions: list[tuple[float, Callable[[], Any]]] = [
             (0.35, self.read),
             (0.35, self.write_post),
             (0.15, self.refresh),
             (0.03, lambda: self.reset_password(sink)),
-            (0.12, self.read),
+            (0.005, self.delete_account),
+            (0.115, self.read),
         ]
         weights = [weight for weight, _ in actions]
+        registered = ""
         while not stop.is_set():
+            if registered != self.username:
+                if not await self.register():
+                    await asyncio.sleep(1)
+                    continue
+                registered = self.username
             if not self.tokens and not await self.login():
                 await asyncio.sleep(1)
                 continue
@@ -300,22 +372,50 @@ def soak_env(workdir: Path, redis_port: int, smtp_port: int) -> dict[str, str]:
     }
 
 
+def psycopg_url(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def database_rows(database_url: str) -> tuple[set[str], dict[int, str]]:
-    url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url) as connection:
+    with psycopg.connect(psycopg_url(database_url)) as connection:
         users = {row[0] for row in connection.execute("SELECT username FROM users")}
         rows = connection.execute("SELECT id, title FROM posts WHERE deleted_at IS NULL")
         posts: dict[int, str] = {int(post_id): str(title) for post_id, title in rows}
     return users, posts
 
 
-async def drain(sink: MailSink, ledger: Ledger, newcomer: Callable[[int], VirtualUser]) -> None:
-    """Wait until every accepted mail arrived. A registration now and then makes a worker
-    read the stream, which is when it reclaims tasks a killed worker left behind."""
+def relayed_deliveries(database_url: str) -> int:
+    """Event deliveries that took more than their publisher's attempt (a dead API's)."""
+    with psycopg.connect(psycopg_url(database_url)) as connection:
+        query = "SELECT count(*) FROM event_deliveries WHERE attempts > 1"
+        row = connection.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def deleted_users_with_visible_posts(database_url: str, deleted: Collection[int]) -> set[int]:
+    """Of the `deleted` users, those with a post still visible."""
+    with psycopg.connect(psycopg_url(database_url)) as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT user_id FROM posts WHERE deleted_at IS NULL AND user_id = ANY(%s)",
+            (list(deleted),),
+        )
+        return {int(user_id) for (user_id,) in rows}
+
+
+async def drain(
+    sink: MailSink, ledger: Ledger, newcomer: Callable[[int], VirtualUser], database_url: str
+) -> None:
+    """Wait until every accepted mail arrived and every deleted user's posts are hidden. A
+    registration now and then makes a worker read the stream, which is when it reclaims
+    tasks a killed worker left behind."""
     deadline = time.monotonic() + DRAIN_SECONDS
     nudges = 0
     while time.monotonic() < deadline:
-        if all(sink.by_kind[key] >= count for key, count in ledger.mails.items()):
+        if all(
+            sink.by_kind[key] >= count for key, count in ledger.mails.items()
+        ) and not await asyncio.to_thread(
+            deleted_users_with_visible_posts, database_url, ledger.deleted
+        ):
             await asyncio.sleep(1.0)  # room for a duplicate to show up
             return
         nudges += 1
@@ -346,10 +446,17 @@ async def soak(minutes: float, users: int, chaos_seconds: float) -> int:
             await asyncio.sleep(minutes * 60)
             stop.set()
             await asyncio.gather(chaos, *lives)
-            await drain(sink, ledger, lambda n: VirtualUser(users + n, run, client, ledger))
+
+            def newcomer(number: int) -> VirtualUser:
+                people.append(VirtualUser(users + number, run, client, ledger))
+                return people[-1]
+
+            await drain(sink, ledger, newcomer, env["DATABASE_URL"])
             logins = [person.login() for person in people if person.username in ledger.passwords]
             signed_in = sum(await asyncio.gather(*logins))
         db_users, db_posts = database_rows(env["DATABASE_URL"])
+        still_public = deleted_users_with_visible_posts(env["DATABASE_URL"], ledger.deleted)
+        relayed = relayed_deliveries(env["DATABASE_URL"])
     finally:
         processes.stop()
         smtp.stop()
@@ -358,20 +465,34 @@ async def soak(minutes: float, users: int, chaos_seconds: float) -> int:
     lost_posts = [pid for pid, title in ledger.posts.items() if db_posts.get(pid) != title]
     lost_mails = sum(max(0, n - sink.by_kind[key]) for key, n in ledger.mails.items())
     duplicated = sum(n - 1 for n in sink.by_message_id.values() if n > 1)
+    not_one_welcome = [to for to in ledger.welcomed if sink.by_kind[to, "welcome"] != 1]
     failed_logins = len(ledger.passwords) - signed_in
-    lost = len(lost_users) + len(lost_posts) + lost_mails + failed_logins
+    lost = (
+        len(lost_users)
+        + len(lost_posts)
+        + lost_mails
+        + failed_logins
+        + len(not_one_welcome)
+        + len(still_public)
+    )
     typer.echo(
         f"soak: {(time.monotonic() - started) / 60:.1f} min, {users} users, "
         f"{ledger.requests} requests, statuses {dict(sorted(ledger.statuses.items()))}\n"
         f"chaos: {processes.redis_restarts} Redis restarts, "
-        f"{processes.worker_kills} worker SIGKILLs\n"
+        f"{processes.worker_kills} worker SIGKILLs, {processes.api_kills} API SIGKILLs "
+        f"({ledger.unanswered} requests unanswered)\n"
         f"writes checked: {len(ledger.passwords)} registrations, {len(ledger.posts)} posts "
         f"(last acknowledged title), {ledger.resets} password resets (signed in with each "
         f"final password: {signed_in}/{len(ledger.passwords)})\n"
         f"mails checked: {sum(ledger.mails.values())} accepted, "
-        f"{sum(sink.by_message_id.values())} delivered, {duplicated} duplicated\n"
+        f"{sum(sink.by_message_id.values())} delivered, {duplicated} duplicated; "
+        f"{len(ledger.welcomed)} registrations, {len(not_one_welcome)} without exactly one "
+        f"welcome mail\n"
+        f"deletions checked: {len(ledger.deleted)} acknowledged, {len(still_public)} with "
+        f"posts still public ({relayed} event deliveries finished by the worker's relay)\n"
         f"lost: {lost} (users {len(lost_users)}, posts {len(lost_posts)}, mails {lost_mails}, "
-        f"logins {failed_logins})\n"
+        f"logins {failed_logins}, welcomes {len(not_one_welcome)}, "
+        f"deletions {len(still_public)})\n"
         f"5xx: {len(ledger.unexpected_5xx)} unexpected, {ledger.documented_503} documented 503 "
         f"(credential endpoints fail closed while Redis is down)\n"
         f"logs: {workdir}"
@@ -387,7 +508,7 @@ def main(
     ] = 5.0,
     users: Annotated[int, typer.Option(min=1, help="Virtual users at once")] = 20,
     chaos_seconds: Annotated[
-        float, typer.Option(help="Mean seconds between two faults (Redis or worker)")
+        float, typer.Option(help="Mean seconds between two faults (Redis, worker or API)")
     ] = 15.0,
 ) -> None:
     """Soak the API and a worker under faults; exit 1 if anything was lost."""

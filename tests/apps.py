@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.cache_lease import LEASE_KEY
+from app.core.event_deliveries import EventDelivery
 from app.core.events import EventBus, Listener
 from app.core.injection import provided_by
 from app.core.queue.outbox import OutboxMessage
@@ -43,14 +44,17 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @asynccontextmanager
 async def outbox_rows_removed(engine: AsyncEngine) -> AsyncIterator[None]:
-    """On exit, delete every outbox row written meanwhile by real commits."""
+    """On exit, delete every outbox row (tasks and event deliveries) written meanwhile by
+    real commits."""
+    ids = (OutboxMessage.id, EventDelivery.id)
     async with engine.connect() as connection:
-        last_id = await connection.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
+        last_ids = [await connection.scalar(select(func.coalesce(func.max(id_), 0))) for id_ in ids]
     try:
         yield
     finally:
         async with engine.begin() as connection:
-            await connection.execute(delete(OutboxMessage).where(OutboxMessage.id > last_id))
+            for id_, last_id in zip(ids, last_ids, strict=True):
+                await connection.execute(delete(id_.table).where(id_ > last_id))
 
 
 def replace_listeners(app: FastAPI, *listeners: Listener) -> None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.auth.bootstrap import InvalidAccountError, create_user_from_settings, lifespan
+from app.auth.bootstrap import InvalidAccountError, create_account, lifespan, new_account
 from app.auth.deps import ActiveUser, CurrentUser, Superuser
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.gateway import AuthGateway, AuthGatewayDep, UserPublic
@@ -23,7 +23,8 @@ __all__ = [
     "UserDeleted",
     "UserPublic",
     "UserRead",
-    "create_user_from_settings",
+    "create_account",
     "lifespan",
+    "new_account",
     "routers",
 ]

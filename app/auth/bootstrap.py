@@ -1,7 +1,9 @@
 """Start-up of the auth module, and account creation outside any request.
 
 `lifespan` builds the password hasher and token codec of the process and makes
-sure the first superuser exists; `create_account` backs `python -m app create-user`.
+sure the first superuser exists; `create_account` backs it and `python -m app create-user`,
+on the services of a started process (`app.process.running`), through the same unit of
+work and use case as registering: the welcome mail and `UserCreated` go with the account.
 """
 
 from __future__ import annotations
@@ -12,35 +14,36 @@ from contextlib import asynccontextmanager
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.deps import token_identity
 from app.auth.exceptions import EmailTakenError, UsernameTakenError
 from app.auth.repository import UserRepository
 from app.auth.schemas import UserCreate, UserRead
-from app.auth.service import AuthSecurity, add_user
+from app.auth.service import AuthSecurity, open_account
 from app.core.config import ConfigurationError, Settings
-from app.core.db import Database, create_engine, create_session_factory
+from app.core.db import Database
+from app.core.events import EventBus, Events
 from app.core.injection import Provided
+from app.core.mail import Mailer, MailService
+from app.core.queue import Queue, TaskBroker
 from app.core.rate_limit import RequestIdentity
 
 logger = structlog.get_logger(__name__)
 
 
 async def create_account(
-    session_factory: async_sessionmaker[AsyncSession],
-    security: AuthSecurity,
-    data: UserCreate,
-    *,
-    is_superuser: bool = False,
+    provided: Provided, data: UserCreate, *, is_superuser: bool = False
 ) -> UserRead:
-    """Create and commit an account; `UsernameTakenError`/`EmailTakenError` when taken."""
-    async with session_factory() as session:
-        user = await add_user(
-            UserRepository(session), security.passwords, data, is_superuser=is_superuser
+    """Create an account in a unit of work of its own, as registering does (welcome mail,
+    `UserCreated`); `UsernameTakenError`/`EmailTakenError` when taken."""
+    security = provided.get(AuthSecurity)
+    async with provided.get(Database).unit_of_work() as uow:
+        mailer = Mailer(provided.get(MailService), Queue(uow, provided.get(TaskBroker)))
+        events = Events(provided.get(EventBus), uow)
+        user = await open_account(
+            uow, security.passwords, mailer, events, data, is_superuser=is_superuser
         )
-        await session.commit()
-        return UserRead.model_validate(user)
+    return UserRead.model_validate(user)
 
 
 def username_from_email(email: str) -> str:
@@ -49,16 +52,15 @@ def username_from_email(email: str) -> str:
     return local if len(local) >= 3 else f"admin-{local}"
 
 
-async def ensure_first_superuser(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], security: AuthSecurity
-) -> None:
+async def ensure_first_superuser(provided: Provided) -> None:
     """Create `FIRST_SUPERUSER_EMAIL` when missing. Several processes may start at
     once: the unique index lets one insert win, and the others find it there."""
+    settings = provided.get(Settings)
     email = settings.first_superuser_email
     password = settings.first_superuser_password.get_secret_value()
     if not (email and password):
         return
-    async with session_factory() as session:
+    async with provided.get(Database).session_factory() as session:
         if await UserRepository(session).get_by_login(email) is not None:
             return
     try:
@@ -66,7 +68,7 @@ async def ensure_first_superuser(
     except InvalidAccountError as error:
         raise ConfigurationError(f"FIRST_SUPERUSER_EMAIL/PASSWORD: {error}") from None
     try:
-        await create_account(session_factory, security, data, is_superuser=True)
+        await create_account(provided, data, is_superuser=True)
     except EmailTakenError:
         return  # another process created it a moment ago
     except UsernameTakenError:
@@ -83,7 +85,7 @@ async def lifespan(provided: Provided) -> AsyncIterator[None]:
     security = AuthSecurity.from_settings(settings)
     provided.add(AuthSecurity, security)
     provided.add(RequestIdentity, RequestIdentity(token_identity(security)))
-    await ensure_first_superuser(settings, provided.get(Database).session_factory, security)
+    await ensure_first_superuser(provided)
     yield
 
 
@@ -101,20 +103,3 @@ def new_account(username: str, email: str, password: str) -> UserCreate:
             for item in error.errors()
         )
         raise InvalidAccountError(problems) from None
-
-
-async def create_user_from_settings(
-    settings: Settings, username: str, email: str, password: str, *, is_superuser: bool
-) -> UserRead:
-    """`create_account` on an engine of its own (the command line has no app)."""
-    data = new_account(username, email, password)
-    engine = create_engine(settings)
-    try:
-        return await create_account(
-            create_session_factory(engine),
-            AuthSecurity.from_settings(settings),
-            data,
-            is_superuser=is_superuser,
-        )
-    finally:
-        await engine.dispose()

@@ -124,6 +124,23 @@ async def add_user(
     return added
 
 
+async def open_account(
+    uow: UnitOfWork,
+    passwords: PasswordHasher,
+    mailer: Mailer,
+    events: Events,
+    data: UserCreate,
+    *,
+    is_superuser: bool = False,
+) -> User:
+    """Create an account in `uow`, its welcome mail queued and `UserCreated` published in the
+    same transaction: registering, `create-user` and the first superuser alike."""
+    user = await add_user(UserRepository(uow.session), passwords, data, is_superuser=is_superuser)
+    await mailer.send(user.email, WelcomeEmail(username=user.username))
+    events.publish(UserCreated(user_id=user.id, username=user.username))
+    return user
+
+
 class AuthService:
     """Registration, login, token refresh and logout, password reset."""
 
@@ -153,9 +170,7 @@ class AuthService:
     async def register(self, data: UserCreate) -> UserRead:
         if not self.settings.registration_enabled:
             raise RegistrationClosedError()
-        user = await add_user(self.users, self.passwords, data)
-        await self.mailer.send(user.email, WelcomeEmail(username=user.username))
-        self.events.publish(UserCreated(user_id=user.id, username=user.username))
+        user = await open_account(self.uow, self.passwords, self.mailer, self.events, data)
         return UserRead.model_validate(user)
 
     async def login(

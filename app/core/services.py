@@ -18,6 +18,7 @@ from app.core.cache import Cache, create_cache
 from app.core.config import Settings
 from app.core.cursors import CursorCodec
 from app.core.db import Database
+from app.core.event_deliveries import EventDeliveries
 from app.core.events import EventBus, Listener
 from app.core.health import Check, Readiness
 from app.core.injection import Provided
@@ -75,6 +76,9 @@ class CoreServices:
         rate_limiter = RateLimiter(settings, request_redis, metrics)
         task_broker = TaskBroker(settings, database, metrics)
         metrics.scraped.add("outbox", task_broker.relay.backlog_metrics)
+        deliveries = EventDeliveries(database.session_factory, settings)
+        metrics.scraped.add("event deliveries", deliveries.backlog_metrics)
+        task_broker.also_relay(deliveries.relay)
         if request_redis is not None:
             stream = settings.queue_stream
             metrics.scraped.add(
@@ -98,6 +102,7 @@ class CoreServices:
             (CursorCodec, CursorCodec(settings.secret_key.get_secret_value())),
             (Readiness, Readiness(checks)),
             (Metrics, metrics),
+            (EventDeliveries, deliveries),
         ):
             provided.add(kind, instance)
         return cls(

@@ -95,19 +95,19 @@ class MovieRepository(BaseRepository[Movie]):
         await self.session.delete(movie)
         await self.session.flush()
 
-    async def insert_missing(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert the rows whose `movie_id` is free (batched by the driver); how many were."""
+    async def insert_missing(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert the rows whose `movie_id` is free (batched by the driver); their ids."""
         if not rows:
-            return 0
+            return []
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         stmt = (
             insert(Movie.__table__)  # type: ignore[arg-type]  # a Table, typed as FromClause
             .on_conflict_do_nothing(index_elements=[Movie.movie_id])
             .returning(Movie.movie_id)
         )
-        inserted = (await self.session.execute(stmt, list(rows))).all()
+        inserted = (await self.session.execute(stmt, list(rows))).scalars().all()
         await self.reserve_ids_up_to(max(row["movie_id"] for row in rows))
-        return len(inserted)
+        return list(inserted)
 
     async def reserve_ids_up_to(self, movie_id: int) -> None:
         """Make generated ids start after `movie_id` (SQLite already picks max + 1)."""

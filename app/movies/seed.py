@@ -4,8 +4,9 @@ Both are idempotent. Bundled films carry their own `movie_id`; generated movie
 number k gets `GENERATED_FIRST_ID + k` and is drawn from a Faker seeded by that
 id, so `seed --movies N` twice adds nothing the second time, and `--movies 2N`
 after `--movies N` adds the N missing ones. Rows go in with
-`INSERT ... ON CONFLICT DO NOTHING` in batches, one transaction per batch.
-Seeding publishes no events: it is bulk loading, not a use case.
+`INSERT ... ON CONFLICT DO NOTHING` in batches, one unit of work per batch, through
+`MovieService` on the services of a started process (`app.process.running`), as the API
+adds movies: each movie inserted is published as `MovieCreated`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.config import Settings
-from app.core.db import create_engine, create_session_factory
-from app.movies.repository import MovieRepository
+from app.core.cache import Cache
+from app.core.db import Database
+from app.core.events import EventBus, Events
+from app.core.injection import Provided
+from app.movies.service import MovieService
 
 BUNDLED_MOVIES_FILE = Path(__file__).parent / "data" / "movies.csv"
 GENERATED_FIRST_ID = 1_000_001
@@ -81,42 +83,32 @@ def _batches(rows: list[MovieRow]) -> Iterator[list[MovieRow]]:
 
 
 async def _insert(
-    session_factory: async_sessionmaker[AsyncSession],
-    batches: Iterator[list[MovieRow]],
-    on_progress: OnProgress,
+    provided: Provided, batches: Iterator[list[MovieRow]], on_progress: OnProgress
 ) -> int:
+    database, bus, cache = provided.get(Database), provided.get(EventBus), provided.get(Cache)
     inserted = 0
     for batch in batches:
-        async with session_factory() as session, session.begin():
-            inserted += await MovieRepository(session).insert_missing(batch)
+        async with database.unit_of_work() as uow:
+            inserted += await MovieService(uow, Events(bus, uow), cache).add_missing_movies(batch)
         on_progress(len(batch))
     return inserted
 
 
 async def seed_movies(
-    session_factory: async_sessionmaker[AsyncSession],
-    *,
-    generated: int = 0,
-    on_progress: OnProgress | None = None,
+    provided: Provided, *, generated: int = 0, on_progress: OnProgress | None = None
 ) -> SeedReport:
     """Insert the bundled films and `generated` made-up ones that are not there yet."""
     progress = on_progress or (lambda _: None)
-    bundled = await _insert(session_factory, _batches(bundled_movies()), progress)
-    made_up = await _insert(session_factory, generated_movie_batches(generated), progress)
+    bundled = await _insert(provided, _batches(bundled_movies()), progress)
+    made_up = await _insert(provided, generated_movie_batches(generated), progress)
     return SeedReport(bundled=bundled, generated=made_up)
 
 
-async def seed_demo_data(settings: Settings, *, generated: int = 0) -> SeedReport:
-    """`python -m app seed`: seed the configured database with a progress bar."""
-    engine = create_engine(settings)
+async def seed_demo_data(provided: Provided, *, generated: int = 0) -> SeedReport:
+    """`python -m app seed`: seed with a progress bar, on a started process's services."""
     total = len(bundled_movies()) + generated
-    try:
-        with Progress() as progress:
-            bar = progress.add_task("Seeding movies", total=total)
-            return await seed_movies(
-                create_session_factory(engine),
-                generated=generated,
-                on_progress=lambda rows: progress.advance(bar, rows),
-            )
-    finally:
-        await engine.dispose()
+    with Progress() as progress:
+        bar = progress.add_task("Seeding movies", total=total)
+        return await seed_movies(
+            provided, generated=generated, on_progress=lambda rows: progress.advance(bar, rows)
+        )

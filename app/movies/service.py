@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +70,15 @@ class MovieService:
             raise MovieAlreadyExistsError(f"Movie {data.movie_id} already exists") from None
         self.events.publish(MovieCreated(movie_id=movie.movie_id, title=movie.title))
         return MovieRead.model_validate(movie)
+
+    async def add_missing_movies(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Bulk loading (demo data): insert the movies whose `movie_id` is free, each
+        published as `MovieCreated` like one created through the API; how many were."""
+        titles = {row["movie_id"]: row["title"] for row in rows}
+        inserted = await self.movies.insert_missing(rows)
+        for movie_id in inserted:
+            self.events.publish(MovieCreated(movie_id=movie_id, title=titles[movie_id]))
+        return len(inserted)
 
     async def update_movie(self, movie_id: int, data: MovieUpdate) -> MovieRead:
         movie = await self.movies.get_or_404(movie_id)

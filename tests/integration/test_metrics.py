@@ -123,10 +123,10 @@ async def test_metrics_answer_while_the_database_and_redis_are_down() -> None:
     live = {"method": "GET", "route": "/health/live", "status": "200"}
     assert value(samples, "http_requests_total", **live) == 1
     names = {name for name, _ in samples}
-    assert not names & {"queue_outbox_pending", "queue_stream_waiting"}
+    assert not names & {"queue_outbox_pending", "queue_stream_waiting", "events_deliveries_pending"}
     # Once per outage, not at every scrape.
     warned = [line["source"] for line in lines if line["event"].startswith("metrics source")]
-    assert sorted(warned) == ["outbox", "task stream"]
+    assert sorted(warned) == ["event deliveries", "outbox", "task stream"]
 
 
 # What each process of the test runs: as `serve --workers N` starts one, with

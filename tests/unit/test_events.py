@@ -11,8 +11,12 @@ from app.core.events import (
     BaseEvent,
     EventBus,
     InvalidEventError,
+    UnknownEventError,
+    event_named,
+    is_durable,
     listener,
     listeners_in,
+    module_of,
     validated,
 )
 from app.core.injection import MissingProviderError, Provided
@@ -123,3 +127,31 @@ def test_a_listener_asking_for_an_unprovided_service_fails_at_start_up() -> None
 
     with pytest.raises(MissingProviderError, match=r"book\(ledger\): nothing provides Ledger"):
         EventBus([book], Provided())
+
+
+def test_a_listener_of_another_modules_event_is_durable_and_of_its_own_in_memory() -> None:
+    @listener(ParcelShipped)
+    async def on_shipped(event: ParcelShipped) -> None:
+        return None
+
+    on_shipped.__module__ = "app.billing.listeners"
+    assert is_durable(on_shipped, ParcelShipped)  # ParcelShipped belongs to `tests.unit`
+    on_shipped.__module__ = "tests.unit.listeners"
+    assert not is_durable(on_shipped, ParcelShipped)
+    assert module_of("app.posts.listeners") == module_of("app.posts.events") == "app.posts"
+
+
+def test_a_durable_listener_needs_the_event_outbox_at_start_up() -> None:
+    @listener(ParcelShipped)
+    async def bill(event: ParcelShipped) -> None:
+        return None
+
+    bill.__module__ = "app.billing.listeners"
+    with pytest.raises(MissingProviderError, match="EventDeliveries"):
+        EventBus([bill], Provided())
+
+
+def test_a_delivery_names_its_event_by_the_events_name() -> None:
+    assert event_named(ExpressParcelShipped.event_name()) is ExpressParcelShipped
+    with pytest.raises(UnknownEventError):
+        event_named("tests.unit.nowhere:Gone")

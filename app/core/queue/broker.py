@@ -7,7 +7,6 @@ reclaim of tasks a dead worker left un-acknowledged). Embedded mode: an
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from taskiq_redis import RedisStreamBroker
 
 from app.core.config import Settings
 from app.core.metrics import Metrics
+from app.core.retries import retry_delay
 
 logger = structlog.get_logger("app.queue")
 
@@ -103,9 +103,8 @@ class OutboxRetryMiddleware(SmartRetryMiddleware):
 
     def make_delay(self, message: TaskiqMessage, retries: int) -> float:
         """`delay * 2^(n-1)`, capped, plus up to half again of random jitter."""
-        base = float(message.labels.get("delay", self.default_delay))
-        delay = min(base * 2.0 ** (retries - 1), float(self.max_delay_exponent))
-        return delay + random.uniform(0, delay / 2)  # noqa: S311 - spreading, not security
+        first = float(message.labels.get("delay", self.default_delay))
+        return retry_delay(first, float(self.max_delay_exponent), retries)
 
     async def on_send(
         self, kicker: AsyncKicker[Any, Any], message: TaskiqMessage, delay: float

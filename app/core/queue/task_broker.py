@@ -32,6 +32,8 @@ from app.core.queue.registry import TaskOptions, task_options
 logger = structlog.get_logger("app.queue")
 
 TaskFunction = Callable[..., Awaitable[Any]]
+# One pass of a relay: how many rows it handled (a full batch: more may be due at once).
+RelayPass = Callable[[], Awaitable[int]]
 
 
 def task_labels(options: TaskOptions) -> dict[str, Any]:
@@ -62,6 +64,7 @@ class TaskBroker:
         self.relay = OutboxRelay(
             database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
         )
+        self._other_relays: list[RelayPass] = []
         self._background: list[asyncio.Task[None]] = []
         # Tracing on: the labels that carry the current trace into the tasks enqueued in it.
         self.trace_context: Callable[[], dict[str, str]] | None = None
@@ -99,12 +102,18 @@ class TaskBroker:
             )
         logger.info("task retry scheduled", attempt=labels.get("_retries"), delay_s=delay)
 
+    def also_relay(self, relay_pass: RelayPass) -> None:
+        """Run `relay_pass` too on every pass of the relay (the event deliveries' relay)."""
+        self._other_relays.append(relay_pass)
+
     async def run_relay(self, stop: asyncio.Event) -> None:
-        """Send pending outbox rows until `stop` is set (full batches back to back); after
-        a failed pass wait longer each time, up to `QUEUE_RECONNECT_MAX_DELAY`."""
+        """Send pending outbox rows (and run the other relays) until `stop` is set, full
+        batches back to back; after a failed pass wait longer each time, up to
+        `QUEUE_RECONNECT_MAX_DELAY`."""
         backoff = Backoff(
             self.settings.queue_poll_interval, self.settings.queue_reconnect_max_delay
         )
+        batch_size = self.settings.queue_relay_batch_size
         while not stop.is_set():
             relay = self.relay
             try:
@@ -112,12 +121,24 @@ class TaskBroker:
             except Exception:
                 logger.exception("outbox relay pass failed")
                 sent = -1
-            if sent < 0 or relay.send_failed:
+            others = await self._run_other_relays()
+            if sent < 0 or relay.send_failed or others < 0:
                 await wait_for_event(stop, backoff.next_delay())
                 continue
             backoff.reset()
-            if sent < self.settings.queue_relay_batch_size:
+            if max(sent, others) < batch_size:
                 await wait_for_event(stop, self.settings.queue_poll_interval)
+
+    async def _run_other_relays(self) -> int:
+        """One pass of each other relay: the most any of them handled, or -1 if one failed."""
+        most = 0
+        for relay_pass in self._other_relays:
+            try:
+                most = max(most, await relay_pass())
+            except Exception:
+                logger.exception("relay pass failed", relay=getattr(relay_pass, "__qualname__", ""))
+                return -1
+        return most
 
     async def start_in_app(self) -> None:
         """In embedded mode, run the tasks, the relay and the scheduler in this process."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import structlog
 
 from app.core.config import Settings
+from app.core.event_deliveries import EventDeliveries
 from app.core.queue.registry import task
 from app.core.queue.task_broker import TaskBroker
 from app.core.queue.task_deps import injected
@@ -30,3 +31,15 @@ async def purge_sent_outbox(
     retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
     removed = await broker.relay.purge_sent(retention)
     logger.info("sent outbox rows purged", removed=removed)
+
+
+@task(schedule="*/10 * * * *")
+async def purge_delivered_events(
+    settings: Annotated[Settings, injected(Settings)],
+    deliveries: Annotated[EventDeliveries, injected(EventDeliveries)],
+) -> None:
+    """Delete event deliveries done longer ago than `QUEUE_OUTBOX_RETENTION_HOURS` (dead
+    letters stay)."""
+    retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
+    removed = await deliveries.purge_delivered(retention)
+    logger.info("delivered events purged", removed=removed)

@@ -7,7 +7,11 @@ the users it made.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -17,6 +21,7 @@ from typer.testing import CliRunner
 from app.auth.models import User
 from app.cli import cli
 from app.main import create_app
+from tests.apps import outbox_rows_removed, started
 from tests.conftest import load_test_settings
 
 EMAIL = "boss@example.com"
@@ -24,7 +29,8 @@ EMAIL = "boss@example.com"
 
 @pytest.fixture
 async def cleanup(engine: AsyncEngine) -> AsyncIterator[None]:
-    yield
+    async with outbox_rows_removed(engine):
+        yield
     async with engine.begin() as connection:
         await connection.execute(delete(User).where(func.lower(User.email) == EMAIL))
 
@@ -53,6 +59,46 @@ async def test_create_user_command(engine: AsyncEngine) -> None:
     code, output = await asyncio.to_thread(run_cli, *args)
     assert code == 1
     assert "taken" in output or "registered" in output
+
+
+def welcome_mails(mail_dir: Path) -> list[EmailMessage]:
+    return [
+        message
+        for path in sorted(mail_dir.glob("*.eml"))
+        if isinstance(
+            message := email.message_from_bytes(path.read_bytes(), policy=email.policy.default),
+            EmailMessage,
+        )
+        and message["Subject"].startswith("Welcome")
+    ]
+
+
+async def test_a_user_created_on_the_command_line_gets_one_welcome_mail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As registering does: the mail is queued with the account (embedded mode: the command
+    delivers it before it exits), and the app started afterwards does not send it again."""
+    mail_dir = tmp_path / "mail"
+    environment = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "REDIS_URL": "",
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_DIR": str(mail_dir),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert (await asyncio.to_thread(run_cli, "migrate"))[0] == 0
+
+    args = ["create-user", "--email", EMAIL, "--username", "boss", "--password", "s3cret-pass"]
+    code, output = await asyncio.to_thread(run_cli, *args)
+    assert code == 0, output
+    [mail] = welcome_mails(mail_dir)
+    assert (mail["To"], mail["Subject"]) == (EMAIL, "Welcome, boss")
+
+    settings = load_test_settings(**{name.lower(): value for name, value in environment.items()})
+    async with started(create_app(settings.model_copy(update={"queue_poll_interval": 0.01}))):
+        await asyncio.sleep(0.2)  # relay passes over the outbox the command left
+    assert len(welcome_mails(mail_dir)) == 1
 
 
 @pytest.mark.usefixtures("cleanup")

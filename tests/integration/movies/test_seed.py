@@ -7,11 +7,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.events import BaseEvent
+from app.core.injection import provided_by
+from app.movies import MovieCreated
 from app.movies.models import Movie
 from app.movies.seed import GENERATED_FIRST_ID, bundled_movies, seed_movies
 from tests.integration.accounts import API
@@ -28,11 +32,12 @@ async def test_seed_loads_the_bundled_films_once(
     user_headers: dict[str, str],
     admin_headers: dict[str, str],
     session: AsyncSession,
-    session_factory: async_sessionmaker[AsyncSession],
+    app: FastAPI,
 ) -> None:
+    provided = provided_by(app)
     assert await movie_count(session) == 0
-    first = await seed_movies(session_factory)
-    second = await seed_movies(session_factory)
+    first = await seed_movies(provided)
+    second = await seed_movies(provided)
     assert first.bundled == len(bundled_movies()) >= 100
     assert second.bundled == 0
     assert await movie_count(session) == first.bundled
@@ -59,12 +64,25 @@ async def test_seed_loads_the_bundled_films_once(
     assert created.status_code == 201  # the generated id does not collide with a seeded one
 
 
-async def test_generated_movies_are_rated_below_9_and_idempotent(
-    session: AsyncSession, session_factory: async_sessionmaker[AsyncSession]
+async def test_seeding_publishes_each_movie_it_adds_as_created(
+    app: FastAPI, heard_events: list[BaseEvent]
 ) -> None:
+    first = await seed_movies(provided_by(app), generated=2)
+    added = len(heard_events)
+    await seed_movies(provided_by(app), generated=2)
+
+    assert added == first.bundled + first.generated == len(heard_events)
+    assert all(isinstance(event, MovieCreated) for event in heard_events)
+    assert MovieCreated(movie_id=1, title="The Shawshank Redemption") in heard_events
+
+
+async def test_generated_movies_are_rated_below_9_and_idempotent(
+    session: AsyncSession, app: FastAPI
+) -> None:
+    provided = provided_by(app)
     progress: list[int] = []
-    first = await seed_movies(session_factory, generated=30, on_progress=progress.append)
-    again = await seed_movies(session_factory, generated=40)
+    first = await seed_movies(provided, generated=30, on_progress=progress.append)
+    again = await seed_movies(provided, generated=40)
     assert (first.generated, again.generated) == (30, 10)
     assert sum(progress) == len(bundled_movies()) + 30
     generated = Movie.movie_id >= GENERATED_FIRST_ID

@@ -5,16 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import UserDeleted
 from app.auth.models import User
-from app.core.db import Database, UnitOfWork
+from app.core.db import Database, UnitOfWork, utc_now
+from app.core.event_deliveries import EventDeliveries, EventDelivery
 from app.core.events import EventBus, Events
 from app.core.injection import provided_by
-from app.core.queue.outbox import OutboxMessage
-from app.posts import listeners, tasks
+from app.posts import listeners
 from tests.factories import create_post, create_user
 from tests.integration.accounts import API, delete_profile
 
@@ -66,29 +66,37 @@ async def test_an_event_from_outside_a_request_hides_posts_too(
     assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
 
 
-async def test_a_failing_listener_is_retried_through_the_queue(
+async def test_a_failing_listener_is_retried_by_the_relay(
+    app: FastAPI,
     client: httpx.AsyncClient,
-    user: User,
     user_headers: dict[str, str],
     session: AsyncSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    post = await create_post(session, user.id)
+    post = (
+        await client.post(POSTS, json={"title": "t", "content": "x"}, headers=user_headers)
+    ).json()
 
     async def database_hiccup(uow: UnitOfWork, user_id: int) -> int:
         raise ConnectionError("database hiccup")
 
     monkeypatch.setattr(listeners, "hide_posts_of_user", database_hiccup)
     assert (await delete_profile(client, user_headers)).status_code == 204
-    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 200
+    assert (await client.get(f"{POSTS}/{post['id']}")).status_code == 200
 
-    retry = await session.scalar(
-        select(OutboxMessage).where(
-            OutboxMessage.task_name == "app.posts.tasks:hide_posts_of_deleted_user"
-        )
-    )
-    assert retry is not None
-    assert retry.kwargs == {"user_id": user.id}
+    [delivery] = await session.scalars(select(EventDelivery))
+    assert delivery.event_name == UserDeleted.event_name()
+    assert delivery.payload == {"user_id": post["user_id"]}
+    assert delivery.listener.endswith("listeners:hide_posts_of_deleted_user")
+    assert delivery.last_error == "ConnectionError: database hiccup"
+    assert delivery.available_at is not None
+    assert delivery.available_at > utc_now()  # retried after a backoff, not at once
 
-    await tasks.hide_posts_of_deleted_user(user.id, UnitOfWork(session))
-    assert (await client.get(f"{POSTS}/{post.id}")).status_code == 404
+    monkeypatch.undo()
+    await session.execute(update(EventDelivery).values(available_at=utc_now()))
+    assert await provided_by(app).get(EventDeliveries).relay() == 1
+    assert (await client.get(f"{POSTS}/{post['id']}")).status_code == 404
+    await session.refresh(delivery)
+    assert delivery.attempts == 2
+    assert delivery.available_at is None
+    assert delivery.delivered_at is not None
