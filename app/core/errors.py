@@ -70,6 +70,11 @@ class ConflictError(AppError):
     detail = "Conflict with the current state of the resource"
 
 
+class PreconditionFailedError(AppError):
+    status_code = HTTPStatus.PRECONDITION_FAILED
+    detail = "The resource changed since the entity tag in If-Match was read"
+
+
 class RateLimitedError(AppError):
     status_code = HTTPStatus.TOO_MANY_REQUESTS
     detail = "Too many requests"

@@ -93,6 +93,9 @@ class BaseRepository(Generic[ModelT]):
     def _live(self, stmt: SelectT) -> SelectT:
         return _only_live(self.model, stmt)
 
+    def _not_found(self, ident: Any) -> NotFoundError:
+        return self.not_found_error(f"{self.model.__name__} {ident} not found")
+
     async def get(self, ident: Any, *, include_deleted: bool = False) -> ModelT | None:
         primary_key = self.model.__mapper__.primary_key[0]
         stmt = self.select(include_deleted=include_deleted).where(primary_key == ident)
@@ -109,13 +112,28 @@ class BaseRepository(Generic[ModelT]):
     async def get_row_or_404(self, ident: Any) -> Row[*tuple[Any, ...]]:
         found = await self.get_row(ident)
         if found is None:
-            raise self.not_found_error(f"{self.model.__name__} {ident} not found")
+            raise self._not_found(ident)
         return found
 
     async def get_or_404(self, ident: Any) -> ModelT:
         found = await self.get(ident)
         if found is None:
-            raise self.not_found_error(f"{self.model.__name__} {ident} not found")
+            raise self._not_found(ident)
+        return found
+
+    async def lock_or_404(self, ident: Any) -> ModelT:
+        """The live row, re-read and locked (`SELECT ... FOR UPDATE`) until the transaction
+        ends: what a write checks on it (an `If-Match`) still holds when it commits, and
+        a concurrent writer waits, then re-reads the row as this one left it."""
+        primary_key = self.model.__mapper__.primary_key[0]
+        found: ModelT | None = await self.session.scalar(
+            self.select()
+            .where(primary_key == ident)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if found is None:
+            raise self._not_found(ident)
         return found
 
     async def list(
