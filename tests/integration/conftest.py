@@ -1,19 +1,31 @@
-"""Fixtures of every module's integration tests: signed-in users, and recorded events."""
+"""Fixtures of every module's integration tests: signed-in users, recorded events, and
+apps that really commit (for races) or run on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.models import User
 from app.core.events import BaseEvent, listener
-from tests.apps import replace_listeners
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+from app.posts.models import Post
+from tests.apps import outbox_rows_removed, replace_listeners, serving
+from tests.conftest import load_test_settings
 from tests.factories import create_user
 from tests.integration.accounts import bearer, login
+
+# Accounts that `committing_client` tests create are named so; it deletes them after.
+RACER_PREFIX = "race"
 
 
 @pytest.fixture
@@ -52,3 +64,41 @@ def heard_events(app: FastAPI) -> list[BaseEvent]:
 
     replace_listeners(app, record)
     return heard
+
+
+@pytest.fixture
+async def committing_client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on its own engine: every request really commits, for races that the
+    savepoint-bound app cannot show. Rate limits are off, and the password-hash queue
+    holds every concurrent request.
+
+    Afterwards the accounts named `race...` are deleted with their posts (their tokens go
+    with them), and the outbox rows left by the commits."""
+    app = create_app(load_test_settings(rate_limit_enabled=False, password_hash_queue_size=100))
+    try:
+        async with outbox_rows_removed(engine), serving(app) as client:
+            yield client
+    finally:
+        racers = select(User.id).where(User.username.like(f"{RACER_PREFIX}%"))
+        async with engine.begin() as connection:
+            await connection.execute(delete(Post).where(Post.user_id.in_(racers)))
+            await connection.execute(delete(User).where(User.id.in_(racers)))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def any_client(
+    request: pytest.FixtureRequest, tmp_path: Path, client: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The suite's client (PostgreSQL), or an embedded app on a fresh SQLite file."""
+    if request.param == "postgresql":
+        yield client
+        return
+    settings = load_test_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        redis_url="",
+        rate_limit_enabled=False,
+        mail_file_dir=tmp_path / "mail",
+    )
+    await asyncio.to_thread(upgrade_to_head, settings)
+    async with serving(create_app(settings)) as sqlite_client:
+        yield sqlite_client

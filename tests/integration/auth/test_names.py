@@ -3,40 +3,13 @@ and on SQLite alike, and signing in works with any form of them."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from app.core.migrations import upgrade_to_head
-from app.main import create_app
-from tests.apps import serving
-from tests.conftest import load_test_settings
 from tests.integration.accounts import API, login
 
 REGISTER = f"{API}/auth/register"
 PASSWORD = "s3cret-pass-word"
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def any_client(
-    request: pytest.FixtureRequest, tmp_path: Path, client: httpx.AsyncClient
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The suite's client (PostgreSQL), or an embedded app on a fresh SQLite file."""
-    if request.param == "postgresql":
-        yield client
-        return
-    settings = load_test_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        redis_url="",
-        rate_limit_enabled=False,
-        mail_file_dir=tmp_path / "mail",
-    )
-    await asyncio.to_thread(upgrade_to_head, settings)
-    async with serving(create_app(settings)) as sqlite_client:
-        yield sqlite_client
 
 
 async def register(client: httpx.AsyncClient, username: str, email: str) -> httpx.Response:
