@@ -216,7 +216,7 @@ async def delete_user(
 
 
 @profile_router.get("", response_model=UserRead, responses=READ_RESPONSES)
-async def read_profile(
+async def get_profile(
     user: ActiveUser, response: Response, if_none_match: IfNoneMatch = None
 ) -> Response:
     """The signed-in user's account."""
