@@ -42,9 +42,9 @@ from app.core.representations import (
     CHANGE_RESPONSES,
     CREATED_RESPONSES,
     DELETE_RESPONSES,
+    READ_PARAMETERS,
     READ_RESPONSES,
     IfMatch,
-    IfNoneMatch,
     location,
     representation,
 )
@@ -164,17 +164,18 @@ async def list_users(
 # pass the headers of FastAPI's `response` (the routers' `no-store`).
 
 
-@users_router.get("/{user_id}", response_model=UserRead, responses=READ_RESPONSES)
+@users_router.get(
+    "/{user_id}",
+    response_model=UserRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
 async def get_user(
-    user_id: PathId,
-    _: Superuser,
-    users: UserServiceDep,
-    response: Response,
-    if_none_match: IfNoneMatch = None,
+    user_id: PathId, _: Superuser, users: UserServiceDep, request: Request, response: Response
 ) -> Response:
     """Read one user (superuser)."""
     user = await users.get_user(user_id)
-    return representation(user, if_none_match, headers=response.headers)
+    return representation(user, request, headers=response.headers)
 
 
 @users_router.patch(
@@ -215,12 +216,15 @@ async def delete_user(
     await users.delete_user(user_id, admin_id=admin.id, if_match=expected)
 
 
-@profile_router.get("", response_model=UserRead, responses=READ_RESPONSES)
-async def get_profile(
-    user: ActiveUser, response: Response, if_none_match: IfNoneMatch = None
-) -> Response:
+@profile_router.get(
+    "",
+    response_model=UserRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
+async def get_profile(user: ActiveUser, request: Request, response: Response) -> Response:
     """The signed-in user's account."""
-    return representation(user, if_none_match, headers=response.headers)
+    return representation(user, request, headers=response.headers)
 
 
 @profile_router.patch(

@@ -16,9 +16,9 @@ from app.core.representations import (
     CHANGE_RESPONSES,
     CREATED_RESPONSES,
     DELETE_RESPONSES,
+    READ_PARAMETERS,
     READ_RESPONSES,
     IfMatch,
-    IfNoneMatch,
     location,
     representation,
 )
@@ -53,12 +53,17 @@ async def new_movies(
     return await movies.new_movies(year, Decimal(str(rating)), limit)
 
 
-@router.get("/{movie_id}", response_model=MovieRead, responses=READ_RESPONSES)
+@router.get(
+    "/{movie_id}",
+    response_model=MovieRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
 async def get_movie(
-    movie_id: PathId, _: ActiveUser, movies: MovieServiceDep, if_none_match: IfNoneMatch = None
+    movie_id: PathId, _: ActiveUser, movies: MovieServiceDep, request: Request
 ) -> Response:
     """Read one movie (served from the cache when warm)."""
-    return representation(await movies.get_movie(movie_id), if_none_match)
+    return representation(await movies.get_movie(movie_id), request)
 
 
 @router.post(

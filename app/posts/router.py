@@ -13,9 +13,9 @@ from app.core.representations import (
     CHANGE_RESPONSES,
     CREATED_RESPONSES,
     DELETE_RESPONSES,
+    READ_PARAMETERS,
     READ_RESPONSES,
     IfMatch,
-    IfNoneMatch,
     location,
     representation,
 )
@@ -32,12 +32,15 @@ async def list_posts(params: PostListParams, posts: PostServiceDep) -> Page[Post
     return await posts.list_posts(params)
 
 
-@router.get("/{post_id}", response_model=PostRead, responses=READ_RESPONSES)
-async def get_post(
-    post_id: PathId, posts: PostServiceDep, if_none_match: IfNoneMatch = None
-) -> Response:
+@router.get(
+    "/{post_id}",
+    response_model=PostRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
+async def get_post(post_id: PathId, posts: PostServiceDep, request: Request) -> Response:
     """Read one post."""
-    return representation(await posts.get_post(post_id), if_none_match)
+    return representation(await posts.get_post(post_id), request)
 
 
 @router.post("", status_code=HTTPStatus.CREATED, responses=CREATED_RESPONSES)
