@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Integer, Row, Select, Update, bindparam, func, select, update
+from sqlalchemy import Integer, Row, Select, Update, bindparam, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -48,6 +48,14 @@ def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
     """The statement of `BaseRepository.get_row`, built once per model."""
     primary_key = model.__mapper__.primary_key[0]
     return _live_rows(model).where(primary_key == bindparam("ident"))
+
+
+@functools.cache
+def _sqlite_write_lock(model: type[DeclarativeBase]) -> Update:
+    """A write to the model's table that changes no row: on SQLite it opens the
+    transaction and takes the database's write lock (what `FOR UPDATE` does to a row)."""
+    primary_key = model.__mapper__.primary_key[0]
+    return bulk_update(model, false(), **{str(primary_key.key): primary_key})
 
 
 def _offset_page(
@@ -124,7 +132,14 @@ class BaseRepository(Generic[ModelT]):
     async def lock_or_404(self, ident: Any) -> ModelT:
         """The live row, re-read and locked (`SELECT ... FOR UPDATE`) until the transaction
         ends: what a write checks on it (an `If-Match`) still holds when it commits, and
-        a concurrent writer waits, then re-reads the row as this one left it."""
+        a concurrent writer waits, then re-reads the row as this one left it.
+
+        SQLite has no row locks (it renders no `FOR UPDATE`) and its driver begins a
+        transaction at the first write only, so the database's write lock is taken first:
+        the read is then in the transaction of the write, which no other writer enters.
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            await self.session.execute(_sqlite_write_lock(self.model))
         primary_key = self.model.__mapper__.primary_key[0]
         found: ModelT | None = await self.session.scalar(
             self.select()
