@@ -23,7 +23,6 @@ from app.auth.exceptions import (
     OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
-    UserNotFoundError,
     WrongCurrentPasswordError,
 )
 from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
@@ -357,9 +356,7 @@ class UserService:
         """The account, locked until the commit, once it still is as `if_match` expects
         (checked under the lock: of two writers with one entity tag, the second sees the
         first one's change)."""
-        user = await self.users.lock(user_id)
-        if user is None:
-            raise UserNotFoundError()
+        user = await self.users.lock_or_404(user_id)
         if if_match is not None:
             if_match.check(UserRead.model_validate(user))
         return user
