@@ -32,6 +32,14 @@ def bulk_update(model: type[DeclarativeBase], *conditions: Any, **values: Any) -
     )
 
 
+@functools.cache
+def _sqlite_write_lock(model: type[DeclarativeBase]) -> Update:
+    """A write to the model's table that changes no row: on SQLite it opens the
+    transaction and takes the database's write lock (what `FOR UPDATE` does to a row)."""
+    primary_key = model.__mapper__.primary_key[0]
+    return bulk_update(model, false(), **{str(primary_key.key): primary_key})
+
+
 def _only_live(model: type[DeclarativeBase], stmt: SelectT) -> SelectT:
     if issubclass(model, SoftDeleteMixin):
         return stmt.where(model.deleted_at.is_(None))
@@ -48,14 +56,6 @@ def _live_row_by_id(model: type[DeclarativeBase]) -> Select[*tuple[Any, ...]]:
     """The statement of `BaseRepository.get_row`, built once per model."""
     primary_key = model.__mapper__.primary_key[0]
     return _live_rows(model).where(primary_key == bindparam("ident"))
-
-
-@functools.cache
-def _sqlite_write_lock(model: type[DeclarativeBase]) -> Update:
-    """A write to the model's table that changes no row: on SQLite it opens the
-    transaction and takes the database's write lock (what `FOR UPDATE` does to a row)."""
-    primary_key = model.__mapper__.primary_key[0]
-    return bulk_update(model, false(), **{str(primary_key.key): primary_key})
 
 
 def _offset_page(
