@@ -31,7 +31,7 @@ from pydantic import BaseModel, WithJsonSchema
 from starlette.datastructures import Headers
 
 from app.core.errors import PreconditionFailedError
-from app.core.openapi import problem_responses
+from app.core.openapi import problem_response_doc
 
 # Each entity tag of an If-Match or If-None-Match list: an optional weak marker and the
 # quoted opaque tag, which may contain commas (RFC 9110 section 8.8.3).
@@ -135,10 +135,12 @@ def location(request: Request, endpoint: Callable[..., Any], **path_params: int)
 _ETAG = {
     "ETag": {"description": "The representation's strong entity tag", "schema": {"type": "string"}}
 }
-_PRECONDITION_FAILED = problem_responses(HTTPStatus.PRECONDITION_FAILED)
-_PRECONDITION_FAILED[HTTPStatus.PRECONDITION_FAILED]["description"] = (
-    "`If-Match` lists no entity tag of the resource as it is now: read it again"
-)
+_PRECONDITION_FAILED: dict[int | str, dict[str, Any]] = {
+    HTTPStatus.PRECONDITION_FAILED: {
+        **problem_response_doc(HTTPStatus.PRECONDITION_FAILED),
+        "description": "`If-Match` lists no entity tag of the resource as it is now: read it again",
+    }
+}
 
 # `openapi_extra=` of the read of a single resource (the header `representation` reads).
 READ_PARAMETERS: dict[str, Any] = {
