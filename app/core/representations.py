@@ -72,8 +72,9 @@ def representation(
     either answer: those that route dependencies set on FastAPI's `Response`, which a
     response returned by the route does not get otherwise.
 
-    The header is read from the request rather than declared as a header parameter (see
-    `READ_PARAMETERS`): FastAPI's header parameters cost a read more than all of this.
+    The header is read from the request rather than declared as a header parameter (and
+    documented by `READ_PARAMETERS`): FastAPI's header parameter costs a read ~20 us,
+    more than all of this does.
     """
     body = render(dto)
     tag = entity_tag(body)
@@ -114,6 +115,8 @@ async def get_precondition(
         ),
     ] = None,
 ) -> Precondition | None:
+    """The request's `If-Match`, for the command to check. A header parameter (documented
+    by FastAPI): its cost does not matter beside a write's."""
     return Precondition(if_match) if if_match is not None else None
 
 
