@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Form, Response
+from fastapi import APIRouter, Body, Depends, Form, Request, Response
 
 from app.auth.deps import (
     AccessClaimsDep,
@@ -42,6 +42,16 @@ from app.core.rate_limit import (
     get_credentials_throttle,
     rate_limit,
 )
+from app.core.representations import (
+    CHANGE_RESPONSES,
+    CREATED_RESPONSES,
+    DELETE_RESPONSES,
+    READ_PARAMETERS,
+    READ_RESPONSES,
+    IfMatch,
+    location,
+    representation,
+)
 from app.core.schemas import PathId
 
 # Credential endpoints refuse to run unlimited: with Redis down they answer 503.
@@ -76,11 +86,15 @@ profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_
     "/register",
     status_code=HTTPStatus.CREATED,
     dependencies=[CREDENTIALS_LIMIT],
-    responses=problem_responses(403, 409, 429, 503),
+    responses={**CREATED_RESPONSES, **problem_responses(403, 409, 429, 503)},
 )
-async def register(data: UserCreate, auth: AuthServiceDep) -> UserRead:
+async def register(
+    data: UserCreate, auth: AuthServiceDep, request: Request, response: Response
+) -> UserRead:
     """Create an account (a welcome mail follows)."""
-    return await auth.register(data)
+    user = await auth.register(data)
+    response.headers["Location"] = location(request, get_user, user_id=user.id)
+    return user
 
 
 @auth_router.post(
@@ -167,53 +181,93 @@ async def list_users(
     return await users.list_users(params)
 
 
-@users_router.get("/{user_id}")
-async def get_user(user_id: PathId, _: Superuser, users: UserServiceDep) -> UserRead:
+# The routes of one account answer its representation (`representation`), to which they
+# pass the headers of FastAPI's `response` (the routers' `no-store`).
+
+
+@users_router.get(
+    "/{user_id}",
+    response_model=UserRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
+async def get_user(
+    user_id: PathId, _: Superuser, users: UserServiceDep, request: Request, response: Response
+) -> Response:
     """Read one user (superuser)."""
-    return await users.get_user(user_id)
+    user = await users.get_user(user_id)
+    return representation(user, request, headers=response.headers)
 
 
-@users_router.patch("/{user_id}", responses=problem_responses(409))
-async def update_user(
-    user_id: PathId, data: UserAdminUpdate, admin: Superuser, users: UserServiceDep
-) -> UserRead:
+@users_router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses={**CHANGE_RESPONSES, **problem_responses(409)},
+)
+async def update_user(  # noqa: PLR0917 - FastAPI passes dependencies by keyword
+    user_id: PathId,
+    data: UserAdminUpdate,
+    admin: Superuser,
+    users: UserServiceDep,
+    expected: IfMatch,
+    response: Response,
+) -> Response:
     """Block or unblock a user, grant or withdraw superuser (superuser).
 
     Not on your own account (403), so that no superuser locks themselves out:
     use `/profile`, or ask another superuser.
     """
-    return await users.update_user(user_id, data, admin_id=admin.id)
+    user = await users.update_user(user_id, data, admin_id=admin.id, if_match=expected)
+    return representation(user, headers=response.headers)
 
 
 @users_router.delete(
     "/{user_id}",
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(409),
+    responses={**DELETE_RESPONSES, **problem_responses(409)},
 )
-async def delete_user(user_id: PathId, admin: Superuser, users: UserServiceDep) -> None:
+async def delete_user(
+    user_id: PathId, admin: Superuser, users: UserServiceDep, expected: IfMatch
+) -> None:
     """Soft-delete a user; their tokens stop working at once (superuser).
 
     Not your own account (403): use `DELETE /profile`, or ask another superuser.
     """
-    await users.delete_user(user_id, admin_id=admin.id)
+    await users.delete_user(user_id, admin_id=admin.id, if_match=expected)
 
 
-@profile_router.get("")
-async def get_profile(user: ActiveUser) -> UserRead:
+@profile_router.get(
+    "",
+    response_model=UserRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
+async def get_profile(user: ActiveUser, request: Request, response: Response) -> Response:
     """The signed-in user's account."""
-    return user
+    return representation(user, request, headers=response.headers)
 
 
-@profile_router.patch("", dependencies=[PROFILE_LIMIT], responses=problem_responses(400, 409, 429))
-async def update_profile(
-    data: ProfileUpdate, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
-) -> UserRead:
+@profile_router.patch(
+    "",
+    response_model=UserRead,
+    dependencies=[PROFILE_LIMIT],
+    responses={**CHANGE_RESPONSES, **problem_responses(400, 409, 429)},
+)
+async def update_profile(  # noqa: PLR0917 - FastAPI passes dependencies by keyword
+    data: ProfileUpdate,
+    user: ActiveUser,
+    claims: AccessClaimsDep,
+    users: UserServiceDep,
+    expected: IfMatch,
+    response: Response,
+) -> Response:
     """Change username, email or password (email and password need `current_password`).
 
     A new email or password ends every other session and every outstanding reset link.
     """
-    return await users.update_profile(user.id, data, claims.session_id)
+    updated = await users.update_profile(user.id, data, claims.session_id, if_match=expected)
+    return representation(updated, headers=response.headers)
 
 
 @profile_router.delete(
@@ -221,11 +275,15 @@ async def update_profile(
     status_code=HTTPStatus.NO_CONTENT,
     response_class=Response,
     dependencies=[PROFILE_LIMIT],
-    responses=problem_responses(400, 409, 429),
+    responses={**DELETE_RESPONSES, **problem_responses(400, 409, 429)},
 )
 async def delete_profile(
-    data: ProfileDeletion, user: ActiveUser, claims: AccessClaimsDep, users: UserServiceDep
+    data: ProfileDeletion,
+    user: ActiveUser,
+    claims: AccessClaimsDep,
+    users: UserServiceDep,
+    expected: IfMatch,
 ) -> None:
     """Delete the signed-in user's account, confirmed with its password (400 when wrong):
     a stolen access token alone cannot destroy it."""
-    await users.delete_profile(user.id, data.current_password, claims)
+    await users.delete_profile(user.id, data.current_password, claims, if_match=expected)

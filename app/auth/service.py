@@ -23,7 +23,6 @@ from app.auth.exceptions import (
     OwnAccountError,
     RegistrationClosedError,
     UsernameTakenError,
-    UserNotFoundError,
     WrongCurrentPasswordError,
 )
 from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
@@ -54,6 +53,7 @@ from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
 from app.core.queue import Queue
 from app.core.rate_limit import Throttle
+from app.core.representations import Precondition
 
 USER_AGENT_MAX_LENGTH = 255
 # An address the owner signed in from this recently passes a spent failure count.
@@ -378,11 +378,18 @@ class UserService:
     async def get_user(self, user_id: int) -> UserRead:
         return UserRead.model_validate(await self.users.get_or_404(user_id))
 
-    async def update_user(self, user_id: int, data: UserAdminUpdate, *, admin_id: int) -> UserRead:
+    async def update_user(
+        self,
+        user_id: int,
+        data: UserAdminUpdate,
+        *,
+        admin_id: int,
+        if_match: Precondition | None = None,
+    ) -> UserRead:
         _refuse_own_account(user_id, admin_id)
         if data.is_superuser is False or data.status == UserStatus.BLOCKED:
             await self._keep_a_superuser_besides(user_id)
-        user = await self._lock_or_404(user_id)
+        user = await self._lock_or_404(user_id, if_match)
         changes = data.model_dump(exclude_none=True)
         blocking = data.status == UserStatus.BLOCKED
         newly_blocked = blocking and user.status != UserStatus.BLOCKED
@@ -396,10 +403,12 @@ class UserService:
             self.events.publish(UserBlocked(user_id=user.id))
         return UserRead.model_validate(user)
 
-    async def delete_user(self, user_id: int, *, admin_id: int) -> None:
+    async def delete_user(
+        self, user_id: int, *, admin_id: int, if_match: Precondition | None = None
+    ) -> None:
         _refuse_own_account(user_id, admin_id)
         await self._keep_a_superuser_besides(user_id)
-        user = await self._lock_or_404(user_id)
+        user = await self._lock_or_404(user_id, if_match)
         await self._delete(user, by_user_id=admin_id)
 
     async def _keep_a_superuser_besides(self, user_id: int) -> None:
@@ -410,18 +419,26 @@ class UserService:
         if superusers == [user_id]:
             raise LastSuperuserError()
 
-    async def _lock_or_404(self, user_id: int) -> User:
-        user = await self.users.lock(user_id)
-        if user is None:
-            raise UserNotFoundError()
+    async def _lock_or_404(self, user_id: int, if_match: Precondition | None = None) -> User:
+        """The account, locked until the commit, once it still is as `if_match` expects
+        (checked under the lock: of two writers with one entity tag, the second sees the
+        first one's change)."""
+        user = await self.users.lock_or_404(user_id)
+        if if_match is not None:
+            if_match.check(UserRead.model_validate(user))
         return user
 
     async def update_profile(
-        self, user_id: int, data: ProfileUpdate, session_id: uuid.UUID
+        self,
+        user_id: int,
+        data: ProfileUpdate,
+        session_id: uuid.UUID,
+        *,
+        if_match: Precondition | None = None,
     ) -> UserRead:
         """Change the account; a new password or email ends every other session and
         every outstanding reset link (the session making the change goes on)."""
-        user = await self._lock_or_404(user_id)
+        user = await self._lock_or_404(user_id, if_match)
         credentials_change = data.email is not None or data.password is not None
         if credentials_change:
             await self._check_current_password(user, data.current_password)
@@ -449,10 +466,15 @@ class UserService:
             raise WrongCurrentPasswordError()
 
     async def delete_profile(
-        self, user_id: int, current_password: str, claims: AccessClaims
+        self,
+        user_id: int,
+        current_password: str,
+        claims: AccessClaims,
+        *,
+        if_match: Precondition | None = None,
     ) -> None:
         await self._keep_a_superuser_besides(user_id)
-        user = await self._lock_or_404(user_id)
+        user = await self._lock_or_404(user_id, if_match)
         await self._check_current_password(user, current_password)
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
         await self._delete(user, by_user_id=user.id)

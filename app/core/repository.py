@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import BigInteger, Integer, Row, Select, Update, bindparam, select, update
+from sqlalchemy import BigInteger, Integer, Row, Select, Update, bindparam, false, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -31,6 +31,14 @@ def bulk_update(model: type[DeclarativeBase], *conditions: Any, **values: Any) -
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+@functools.cache
+def _sqlite_write_lock(model: type[DeclarativeBase]) -> Update:
+    """A write to the model's table that changes no row: on SQLite it opens the
+    transaction and takes the database's write lock (what `FOR UPDATE` does to a row)."""
+    primary_key = model.__mapper__.primary_key[0]
+    return bulk_update(model, false(), **{str(primary_key.key): primary_key})
 
 
 def _only_live(model: type[DeclarativeBase], stmt: SelectT) -> SelectT:
@@ -116,6 +124,9 @@ class BaseRepository(Generic[ModelT]):
     def _live(self, stmt: SelectT) -> SelectT:
         return _only_live(self.model, stmt)
 
+    def _not_found(self, ident: Any) -> NotFoundError:
+        return self.not_found_error(f"{self.model.__name__} {ident} not found")
+
     async def get(self, ident: Any, *, include_deleted: bool = False) -> ModelT | None:
         primary_key = self.model.__mapper__.primary_key[0]
         stmt = self.select(include_deleted=include_deleted).where(primary_key == ident)
@@ -132,13 +143,35 @@ class BaseRepository(Generic[ModelT]):
     async def get_row_or_404(self, ident: Any) -> Row[*tuple[Any, ...]]:
         found = await self.get_row(ident)
         if found is None:
-            raise self.not_found_error(f"{self.model.__name__} {ident} not found")
+            raise self._not_found(ident)
         return found
 
     async def get_or_404(self, ident: Any) -> ModelT:
         found = await self.get(ident)
         if found is None:
-            raise self.not_found_error(f"{self.model.__name__} {ident} not found")
+            raise self._not_found(ident)
+        return found
+
+    async def lock_or_404(self, ident: Any) -> ModelT:
+        """The live row, re-read and locked (`SELECT ... FOR UPDATE`) until the transaction
+        ends: what a write checks on it (an `If-Match`) still holds when it commits, and
+        a concurrent writer waits, then re-reads the row as this one left it.
+
+        SQLite has no row locks (it renders no `FOR UPDATE`) and its driver begins a
+        transaction at the first write only, so the database's write lock is taken first:
+        the read is then in the transaction of the write, which no other writer enters.
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            await self.session.execute(_sqlite_write_lock(self.model))
+        primary_key = self.model.__mapper__.primary_key[0]
+        found: ModelT | None = await self.session.scalar(
+            self.select()
+            .where(primary_key == ident)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if found is None:
+            raise self._not_found(ident)
         return found
 
     async def list(

@@ -1,4 +1,5 @@
-"""HTTP layer of the movies module: parse, call one service method, return the DTO."""
+"""HTTP layer of the movies module: parse, call one service method, return the DTO (a
+single movie as its representation, with its entity tag)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth import ActiveUser, Superuser
 from app.core.listing import Page
 from app.core.openapi import problem_responses
+from app.core.representations import (
+    CHANGE_RESPONSES,
+    CREATED_RESPONSES,
+    DELETE_RESPONSES,
+    READ_PARAMETERS,
+    READ_RESPONSES,
+    IfMatch,
+    location,
+    representation,
+)
 from app.core.schemas import PathId
 from app.movies.deps import MovieListParams, MovieServiceDep
 from app.movies.models import LAST_YEAR
@@ -42,27 +53,49 @@ async def new_movies(
     return await movies.new_movies(year, Decimal(str(rating)), limit)
 
 
-@router.get("/{movie_id}")
-async def get_movie(movie_id: PathId, _: ActiveUser, movies: MovieServiceDep) -> MovieRead:
+@router.get(
+    "/{movie_id}",
+    response_model=MovieRead,
+    responses=READ_RESPONSES,
+    openapi_extra=READ_PARAMETERS,
+)
+async def get_movie(
+    movie_id: PathId, _: ActiveUser, movies: MovieServiceDep, request: Request
+) -> Response:
     """Read one movie (served from the cache when warm)."""
-    return await movies.get_movie(movie_id)
+    return representation(await movies.get_movie(movie_id), request)
 
 
-@router.post("", status_code=HTTPStatus.CREATED, responses=problem_responses(HTTPStatus.CONFLICT))
-async def create_movie(data: MovieCreate, _: Superuser, movies: MovieServiceDep) -> MovieRead:
-    """Add a movie, with a chosen `movie_id` or a generated one (superuser)."""
-    return await movies.create_movie(data)
-
-
-@router.patch("/{movie_id}")
-async def update_movie(
-    movie_id: PathId, data: MovieUpdate, _: Superuser, movies: MovieServiceDep
+@router.post(
+    "",
+    status_code=HTTPStatus.CREATED,
+    responses={**CREATED_RESPONSES, **problem_responses(HTTPStatus.CONFLICT)},
+)
+async def create_movie(
+    data: MovieCreate, _: Superuser, movies: MovieServiceDep, request: Request, response: Response
 ) -> MovieRead:
+    """Add a movie, with a chosen `movie_id` or a generated one (superuser)."""
+    movie = await movies.create_movie(data)
+    response.headers["Location"] = location(request, get_movie, movie_id=movie.movie_id)
+    return movie
+
+
+@router.patch("/{movie_id}", response_model=MovieRead, responses=CHANGE_RESPONSES)
+async def update_movie(
+    movie_id: PathId, data: MovieUpdate, _: Superuser, movies: MovieServiceDep, expected: IfMatch
+) -> Response:
     """Change a movie's title, year or rating (superuser)."""
-    return await movies.update_movie(movie_id, data)
+    return representation(await movies.update_movie(movie_id, data, if_match=expected))
 
 
-@router.delete("/{movie_id}", status_code=HTTPStatus.NO_CONTENT, response_class=Response)
-async def delete_movie(movie_id: PathId, _: Superuser, movies: MovieServiceDep) -> None:
+@router.delete(
+    "/{movie_id}",
+    status_code=HTTPStatus.NO_CONTENT,
+    response_class=Response,
+    responses=DELETE_RESPONSES,
+)
+async def delete_movie(
+    movie_id: PathId, _: Superuser, movies: MovieServiceDep, expected: IfMatch
+) -> None:
     """Delete a movie (superuser)."""
-    await movies.delete_movie(movie_id)
+    await movies.delete_movie(movie_id, if_match=expected)

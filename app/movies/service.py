@@ -13,6 +13,7 @@ from app.core.cache import Cache
 from app.core.db import UnitOfWork
 from app.core.events import Events
 from app.core.listing import ListParams, Page
+from app.core.representations import Precondition
 from app.movies.events import MovieCreated, MovieDeleted, MovieUpdated
 from app.movies.exceptions import MovieAlreadyExistsError, MovieNotFoundError
 from app.movies.models import Movie
@@ -80,15 +81,26 @@ class MovieService:
             self.events.publish(MovieCreated(movie_id=movie_id, title=titles[movie_id]))
         return len(inserted)
 
-    async def update_movie(self, movie_id: int, data: MovieUpdate) -> MovieRead:
-        movie = await self.movies.get_or_404(movie_id)
+    async def update_movie(
+        self, movie_id: int, data: MovieUpdate, *, if_match: Precondition | None = None
+    ) -> MovieRead:
+        movie = await self._lock_for_change(movie_id, if_match)
         await self.movies.update(movie, data.model_dump(exclude_none=True))
         self.cache.invalidate_after_commit(self.uow, movie_cache_key(movie_id))
         self.events.publish(MovieUpdated(movie_id=movie_id))
         return MovieRead.model_validate(movie)
 
-    async def delete_movie(self, movie_id: int) -> None:
-        movie = await self.movies.get_or_404(movie_id)
+    async def delete_movie(self, movie_id: int, *, if_match: Precondition | None = None) -> None:
+        movie = await self._lock_for_change(movie_id, if_match)
         await self.movies.delete(movie)
         self.cache.invalidate_after_commit(self.uow, movie_cache_key(movie_id))
         self.events.publish(MovieDeleted(movie_id=movie_id))
+
+    async def _lock_for_change(self, movie_id: int, if_match: Precondition | None) -> Movie:
+        """The movie, locked until the commit, once it still is as `if_match` expects
+        (checked under the lock: of two writers with one entity tag, the second sees the
+        first one's change)."""
+        movie = await self.movies.lock_or_404(movie_id)
+        if if_match is not None:
+            if_match.check(MovieRead.model_validate(movie))
+        return movie

@@ -11,6 +11,7 @@ from app.auth import AuthGateway, UserRead
 from app.core.db import UnitOfWork
 from app.core.events import Events
 from app.core.listing import ListParams, Page
+from app.core.representations import Precondition
 from app.posts.events import PostCreated, PostDeleted, PostUpdated
 from app.posts.models import Post
 from app.posts.policy import ensure_can_change
@@ -65,21 +66,53 @@ class PostService:
         self.events.publish(PostCreated(post_id=post.id, user_id=author.id))
         return to_post_read(post, author.username)
 
-    async def replace_post(self, post_id: int, data: PostCreate, user: UserRead) -> PostRead:
-        return await self._change(post_id, data.model_dump(), user)
+    async def replace_post(
+        self,
+        post_id: int,
+        data: PostCreate,
+        user: UserRead,
+        *,
+        if_match: Precondition | None = None,
+    ) -> PostRead:
+        return await self._change(post_id, data.model_dump(), user, if_match)
 
-    async def update_post(self, post_id: int, data: PostUpdate, user: UserRead) -> PostRead:
-        return await self._change(post_id, data.model_dump(exclude_none=True), user)
+    async def update_post(
+        self,
+        post_id: int,
+        data: PostUpdate,
+        user: UserRead,
+        *,
+        if_match: Precondition | None = None,
+    ) -> PostRead:
+        return await self._change(post_id, data.model_dump(exclude_none=True), user, if_match)
 
-    async def _change(self, post_id: int, values: Mapping[str, Any], user: UserRead) -> PostRead:
-        post = await self.posts.get_or_404(post_id)
-        ensure_can_change(user, post)
+    async def _change(
+        self,
+        post_id: int,
+        values: Mapping[str, Any],
+        user: UserRead,
+        if_match: Precondition | None,
+    ) -> PostRead:
+        post = await self._lock_for_change(post_id, user, if_match)
         await self.posts.update(post, values)
         self.events.publish(PostUpdated(post_id=post.id, user_id=post.user_id))
         return await self._with_author_name(post)
 
-    async def delete_post(self, post_id: int, user: UserRead) -> None:
-        post = await self.posts.get_or_404(post_id)
-        ensure_can_change(user, post)
+    async def delete_post(
+        self, post_id: int, user: UserRead, *, if_match: Precondition | None = None
+    ) -> None:
+        post = await self._lock_for_change(post_id, user, if_match)
         await self.posts.soft_delete(post)
         self.events.publish(PostDeleted(post_id=post.id, user_id=post.user_id))
+
+    async def _lock_for_change(
+        self, post_id: int, user: UserRead, if_match: Precondition | None
+    ) -> Post:
+        """The post, locked until the commit, once `user` may change it and it still is
+        as `if_match` expects (checked under the lock: of two writers with one entity
+        tag, the second sees the first one's change)."""
+        post = await self.posts.lock_or_404(post_id)
+        ensure_can_change(user, post)
+        if if_match is not None:
+            if_match.check(await self._with_author_name(post))
+        return post

@@ -1,25 +1,32 @@
-"""Fixtures of every module's integration tests: signed-in users, and recorded events."""
+"""Fixtures of every module's integration tests: signed-in users, recorded events, and
+apps that really commit (for races) or run on SQLite."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.models import User
 from app.core.events import BaseEvent, listener
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
-from tests.apps import replace_listeners, serving
+from app.posts.models import Post
+from tests.apps import outbox_rows_removed, replace_listeners, serving
 from tests.conftest import load_test_settings
 from tests.factories import create_user
 from tests.integration.accounts import bearer, login
+
+# Accounts that `committing_app_client` tests create are named so; it deletes them after.
+RACER_PREFIX = "race"
 
 
 @pytest.fixture
@@ -60,6 +67,45 @@ def heard_events(app: FastAPI) -> list[BaseEvent]:
     return heard
 
 
+@asynccontextmanager
+async def committing_app_client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on its own engine: every request really commits, for races that
+    the savepoint-bound app cannot show. Rate limits are off, and the password-hash queue
+    holds every concurrent request.
+
+    Afterwards the accounts named `race...` are deleted with their posts (their tokens go
+    with them), and the outbox rows left by the commits."""
+    app = create_app(load_test_settings(rate_limit_enabled=False, password_hash_queue_size=100))
+    try:
+        async with outbox_rows_removed(engine), serving(app) as client:
+            yield client
+    finally:
+        racers = select(User.id).where(User.username.like(f"{RACER_PREFIX}%"))
+        async with engine.begin() as connection:
+            await connection.execute(delete(Post).where(Post.user_id.in_(racers)))
+            await connection.execute(delete(User).where(User.id.in_(racers)))
+
+
+@asynccontextmanager
+async def embedded_app_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app on the embedded default: a fresh SQLite file, no Redis."""
+    settings = load_test_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        redis_url="",
+        rate_limit_enabled=False,
+        mail_file_dir=tmp_path / "mail",
+    )
+    await asyncio.to_thread(upgrade_to_head, settings)
+    async with serving(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def committing_client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with committing_app_client(engine) as client:
+        yield client
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 async def any_client(
     request: pytest.FixtureRequest, tmp_path: Path, client: httpx.AsyncClient
@@ -68,12 +114,19 @@ async def any_client(
     if request.param == "postgresql":
         yield client
         return
-    settings = load_test_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        redis_url="",
-        rate_limit_enabled=False,
-        mail_file_dir=tmp_path / "mail",
-    )
-    await asyncio.to_thread(upgrade_to_head, settings)
-    async with serving(create_app(settings)) as sqlite_client:
+    async with embedded_app_client(tmp_path) as sqlite_client:
+        yield sqlite_client
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def racing_client(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests really commit, on PostgreSQL (`committing_app_client`) or
+    on a fresh SQLite file, for races on either database."""
+    if request.param == "postgresql":
+        async with committing_app_client(engine) as client:
+            yield client
+        return
+    async with embedded_app_client(tmp_path) as sqlite_client:
         yield sqlite_client

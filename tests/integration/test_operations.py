@@ -101,6 +101,7 @@ async def test_openapi_documents_the_errors_each_operation_can_answer(
     with_body_token_and_id = {"400", "401", "403", "404", "413"}
     assert statuses("put", "/api/v1/posts/{post_id}") == {
         "200",
+        "412",
         *with_body_token_and_id,
         *api_defaults,
     }

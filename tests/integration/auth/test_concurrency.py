@@ -9,39 +9,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.models import PasswordResetToken, User, UserStatus
 from app.auth.security import hash_opaque_token, new_opaque_token
-from app.core.config import Settings
-from app.main import create_app
-from tests.apps import outbox_rows_removed, serving
-from tests.conftest import load_test_settings
 from tests.integration.accounts import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
 RACE_ROUNDS = 6
-
-
-@pytest.fixture
-async def committing_client(
-    engine: AsyncEngine, settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An app on its own engine: every request really commits. Rate limits are off, and
-    the password-hash queue holds every concurrent request of these tests."""
-    app = create_app(load_test_settings(rate_limit_enabled=False, password_hash_queue_size=100))
-    try:
-        async with outbox_rows_removed(engine), serving(app) as client:
-            yield client
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(delete(User).where(User.username.like("race%")))
 
 
 async def test_concurrent_registrations_of_one_email_create_exactly_one_user(
