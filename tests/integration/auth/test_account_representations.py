@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from app.auth.models import User
-from tests.integration.accounts import API
+from tests.factories import DEFAULT_PASSWORD
+from tests.integration.accounts import API, delete_profile
 from tests.responses import assert_no_content, assert_not_modified, assert_precondition_failed
 
 PROFILE = f"{API}/profile"
@@ -61,7 +62,7 @@ async def test_if_none_match_is_304_and_still_not_stored(
 
 @pytest.mark.parametrize(
     ("method", "body"),
-    [("PATCH", {"username": "late"}), ("DELETE", None)],
+    [("PATCH", {"username": "late"}), ("DELETE", {"current_password": DEFAULT_PASSWORD})],
 )
 async def test_a_stale_if_match_on_the_profile_is_412_and_changes_nothing(
     client: httpx.AsyncClient,
@@ -90,9 +91,7 @@ async def test_the_profile_changes_with_the_etag_it_was_read_with(
     )
 
     assert renamed.status_code == 200
-    deleted = await client.delete(
-        PROFILE, headers=user_headers | {"If-Match": renamed.headers["etag"]}
-    )
+    deleted = await delete_profile(client, user_headers | {"If-Match": renamed.headers["etag"]})
     assert_no_content(deleted)
 
 
