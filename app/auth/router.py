@@ -62,7 +62,7 @@ CREDENTIALS_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_credentials, key=by_client_ip, fail_closed=True
 )
 # A stolen access token must not brute-force `current_password`: one budget of guesses for
-# changing and deleting the profile (fails open, as API.md says).
+# changing and deleting the profile (fails open, as every limit but the credential ones).
 PROFILE_LIMIT = rate_limit(
     lambda settings: settings.rate_limit_profile, key=by_user_or_client_ip, shared_as="profile"
 )

@@ -39,7 +39,7 @@ from app.core.logging import current_request_id
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 ABOUT_BLANK = "about:blank"
-# Where `BodyLimitMiddleware` keeps the body chunks it let through, for error reports.
+# Where `RequestMiddleware` keeps the body chunks it let through, for error reports.
 RECEIVED_BODY_SCOPE_KEY = "app.received_body"
 PROBLEM_MEMBERS_MARKER = "__problem_members__"
 

@@ -1,7 +1,7 @@
 """Typed injection for listeners and module start-ups: ask for a type, get the process's one.
 
 A listener or a module's start-up names what it needs as typed parameters
-(`database: Database`, `queue: TaskQueue`); the composition root registers one object
+(`database: Database`, `broker: TaskBroker`); the composition root registers one object
 per type in a `Provided` and the dispatcher calls the function with exactly those
 (Cosmic Python's bootstrap, by type instead of by name). Nothing sees the whole set,
 and a missing type is an error at start-up, not at the first event.
