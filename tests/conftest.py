@@ -32,6 +32,7 @@ from app.core.db import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.apps import client_of, grant_cache_lease, started
+from tests.fastapi_signatures import read_each_signature_once
 from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
@@ -42,8 +43,10 @@ def pytest_configure() -> None:
     """Export `.test.env` (without overriding the environment), so that every CLI
     call and subprocess of the suite reads the same settings as the suite.
 
-    Under pytest-xdist each worker gets a database and a Redis db of its own.
+    Under pytest-xdist each worker gets a database and a Redis db of its own. FastAPI
+    reads each endpoint's signature once per process, not once per test's app.
     """
+    read_each_signature_once()
     for name, value in dotenv_values(TEST_ENV_FILE).items():
         if value is not None:
             os.environ.setdefault(name, value)
