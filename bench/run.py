@@ -9,7 +9,7 @@
    no middleware), each alone, timing its cold start to the first 200.
 3. Logs in once for a token, warms every route up, then drives each route with wrk in
    interleaved rounds (kit, reference, kit, reference, ...) and keeps the median.
-4. Runs the scenarios of the issue's targets: a warm cached movie read against the kit's
+4. Runs the scenarios of the performance targets: a warm cached movie read against the kit's
    cold read and the uncached reference at 64 clients; `/profile` while 8 clients log in;
    a keyset page deep in a million posts against page 1; the server CPU of refusing a
    megabyte of 100,000 unknown keys against that of refusing one bad field.
@@ -621,7 +621,7 @@ class Bench:
                 at_least=False,
                 unit="",
                 note=f"{completed} requests completed in {cached_seconds:.0f} s of load "
-                "(the issue asks 60 s)",
+                "(the full run loads 60 s)",
             )
         )
         idle, busy = rows["profile_idle"], rows["profile_logins"]
