@@ -621,7 +621,7 @@ class Bench:
                 at_least=False,
                 unit="",
                 note=f"{completed} requests completed in {cached_seconds:.0f} s of load "
-                "(the full run loads 60 s)",
+                "(the full run loads it 3 x 20 s)",
             )
         )
         idle, busy = rows["profile_idle"], rows["profile_logins"]
