@@ -111,3 +111,14 @@ def test_app_containers_are_read_only_unprivileged_and_limited() -> None:
         assert spec["deploy"]["resources"]["limits"]["memory"], name
     for name in ("db", "redis"):
         assert services[name]["deploy"]["resources"]["limits"]["memory"], name
+
+
+def test_the_proxy_compresses_serves_https_for_a_domain_and_checks_itself() -> None:
+    caddyfile = (PROJECT_ROOT / "deploy" / "Caddyfile").read_text()
+    assert re.search(r"^\{\$DOMAIN::80\} \{$", caddyfile, re.MULTILINE)  # plain :80 without
+    assert re.search(r"^\s*encode zstd gzip$", caddyfile, re.MULTILINE)
+    proxy = PRODUCTION["services"]["proxy"]
+    assert proxy["environment"]["DOMAIN"] == "${DOMAIN:-}"
+    assert any(port.endswith(":443") for port in proxy["ports"])
+    assert "caddy-data:/data" in " ".join(proxy["volumes"])
+    assert proxy["healthcheck"]["test"][:2] == ["CMD", "wget"]
