@@ -9,6 +9,7 @@ the libraries into one; `OneLineErrors` (the typer group of `app.cli`) prints th
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 import typer
 from alembic.util.exc import CommandError
+from psycopg.errors import UndefinedTable
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -59,6 +61,17 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def _missing_table(error: BaseException) -> str | None:
+    """The table a statement found missing (the schema is not migrated), or None."""
+    if not isinstance(error, DBAPIError):
+        return None
+    if isinstance(error.orig, UndefinedTable):  # PostgreSQL
+        found = re.search(r'relation "([^"]+)" does not exist', str(error.orig))
+    else:  # SQLite says it in an OperationalError
+        found = re.match(r"no such table: (\S+)", str(error.orig))
+    return found[1] if found else None
+
+
 def _database(settings: Settings | None) -> str:
     if settings is None:
         return "the database"
@@ -74,6 +87,11 @@ def explain(error: BaseException, settings: Settings | None) -> CliError | None:
         error = error.exceptions[0]
     if isinstance(error, CliError):
         return error
+    if (table := _missing_table(error)) is not None:
+        return CliError(
+            f"{_database(settings).capitalize()} has no table {table}: it is not migrated. "
+            "Run `python -m app migrate` (or `make migrate`) first, then run the command again."
+        )
     if is_database_unavailable(error):
         return CliError(
             f"Cannot reach {_database(settings)} ({_first_line(error)}). Start it, or set "

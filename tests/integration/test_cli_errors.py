@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.config import Settings
+from tests.conftest import recreate_database, sibling_test_database
 from tests.processes import PROJECT_ROOT, app_command, free_port
 
 PASSWORD = "s3cret-db-pass"  # must never be printed
@@ -87,3 +90,24 @@ def test_no_arguments_print_the_help() -> None:
     assert result.exit_code == 2
     assert "create-user" in result.output
     assert "Error" not in result.output
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_database(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings) -> str:
+    """The URL of a database that answers but has no schema yet."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    url = sibling_test_database(settings.database_url, "unmigrated")
+    recreate_database(url)
+    return url
+
+
+@pytest.mark.parametrize("args", [["seed"], CREATE_USER])
+def test_a_database_without_its_schema_says_to_migrate_first(
+    args: list[str], unmigrated_database: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, args, env={"DATABASE_URL": unmigrated_database, "REDIS_URL": ""}, prog_name="app"
+    )
+    expected = "it is not migrated. Run `python -m app migrate` (or `make migrate`) first"
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
