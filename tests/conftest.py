@@ -12,7 +12,7 @@ import atexit
 import gc
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,21 @@ from tests.processes import start_redis_server, stop
 
 TEST_ENV_FILE = Path(__file__).resolve().parents[1] / ".test.env"
 TEST_DATABASE_SUFFIX = "_test"
+# The settings naming the servers the suite uses; `TEST_<name>` overrides each.
+SUITE_SERVERS = ("DATABASE_URL", "REDIS_URL")
 
 
 def pytest_configure() -> None:
     """Export `.test.env` (without overriding the environment), so that every CLI
     call and subprocess of the suite reads the same settings as the suite.
 
+    `TEST_DATABASE_URL` and `TEST_REDIS_URL`, when set, name the suite's servers (the
+    development stack's, say) whatever `DATABASE_URL` and `REDIS_URL` say for the app.
     Under pytest-xdist each worker gets a database and a Redis db of its own. FastAPI
     reads each endpoint's signature once per process, not once per test's app.
     """
     read_each_signature_once()
+    take_suite_servers(os.environ)
     for name, value in dotenv_values(TEST_ENV_FILE).items():
         if value is not None:
             os.environ.setdefault(name, value)
@@ -83,6 +88,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `runs_long` tests first: at the end, under xdist, their wait would be the
     suite's tail; at the start the other workers run the rest meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
+
+
+def take_suite_servers(environ: MutableMapping[str, str]) -> None:
+    """`TEST_DATABASE_URL` and `TEST_REDIS_URL`, where set, become the suite's settings."""
+    for name in SUITE_SERVERS:
+        if chosen := environ.get(f"TEST_{name}"):
+            environ[name] = chosen
 
 
 def suite_database_url(url: str, worker: str | None) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,10 +87,16 @@ def start_redis_server(
     Pass the `port` of a server the test killed to bring Redis back at the same address;
     `extra` options override the defaults (`--appendonly yes` for a Redis that keeps its data).
     """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(
+            "needs the redis-server binary, to stop and restart a Redis of the test's own "
+            "(Debian and Ubuntu: apt install redis-server)"
+        )
     port = port or free_port()
     process = subprocess.Popen(
         [
-            shutil.which("redis-server") or "redis-server",
+            binary,
             "--port",
             str(port),
             "--bind",
