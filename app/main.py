@@ -132,6 +132,7 @@ def create_app(
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX, responses=api_problems)
         metrics.mount(API_PREFIX, router.routes)
+    metrics.mount_operational(app.routes)
     return app
 
 

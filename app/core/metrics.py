@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from fastapi.routing import APIRoute
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,7 +44,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount, Route
 
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
@@ -52,6 +53,11 @@ from app.core.injection import provided_by
 logger = structlog.get_logger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus-client's files go
+# Task run times, from a heartbeat's fraction of a millisecond to a long export.
+TASK_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+)  # fmt: skip
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -168,6 +174,7 @@ class Metrics:
             "Task run time by task name (none for a task whose run time is secret)",
             ["task"],
             registry=registry,
+            buckets=TASK_BUCKETS,
         )
         # Per process, summed over the live ones in multiprocess mode.
         self.pool_size = Gauge(
@@ -198,6 +205,9 @@ class Metrics:
         # Label children by labels: `labels()` takes a lock and builds a key on every call.
         self._children: dict[tuple[Any, ...], Any] = {}
         self._templates: dict[int, str] = {}  # by id: routes are not hashable
+        # Starlette's own routes and mounts (`/metrics`, `/openapi.json`, the docs' assets)
+        # put no route in the scope, only their endpoint: templates by the endpoint's id.
+        self._endpoint_templates: dict[int, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Metrics:
@@ -215,11 +225,23 @@ class Metrics:
             if path is not None:
                 self._templates[id(route)] = prefix + path
 
-    def route_template(self, route: BaseRoute | None) -> str:
-        """The template a request matched, for labels (`<unmatched>` for a 404)."""
+    def mount_operational(self, routes: Iterable[BaseRoute]) -> None:
+        """Label the app's own Starlette routes and mounts, which FastAPI leaves out of the
+        scope's `route`: a route by its path, a mount by its prefix and `/{path}`."""
+        for route in routes:
+            if isinstance(route, Mount):
+                self._endpoint_templates[id(route.app)] = f"{route.path}/{{path}}"
+            elif isinstance(route, Route) and not isinstance(route, APIRoute):
+                self._endpoint_templates[id(route.endpoint)] = route.path
+
+    def route_template(self, route: BaseRoute | None, endpoint: object = None) -> str:
+        """The template a request matched, for labels (`<unmatched>` for a 404); `endpoint`,
+        the scope's, names the app's own Starlette routes."""
         template = self._templates.get(id(route))
         if template is None:
-            template = getattr(route, "path", "<unmatched>")
+            template = getattr(route, "path", None) or self._endpoint_templates.get(
+                id(endpoint), "<unmatched>"
+            )
         return template
 
     def _child(self, metric: Any, *labels: str) -> Any:

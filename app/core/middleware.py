@@ -194,7 +194,7 @@ class RequestMiddleware:
         return limited_receive
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        path_template = self.metrics.route_template(scope.get("route"))
+        path_template = self.metrics.route_template(scope.get("route"), scope.get("endpoint"))
         self.metrics.observe(scope["method"], path_template, status, seconds)
         self.access_log.info(
             "request",

@@ -194,4 +194,26 @@ async def test_the_worker_counts_tasks_by_name_and_serves_them_on_its_port(
     assert value(samples, "tasks_total", task=ok, result="success") == 2
     assert value(samples, "tasks_total", task=failed, result="failure") == 1
     assert value(samples, "task_duration_seconds_count", task=ok) == 2
+    # A task that does nothing lands below a millisecond, not in a 10 ms bucket.
+    assert value(samples, "task_duration_seconds_bucket", task=ok, le="0.001") == 2
     assert "_created" not in response.text
+
+
+async def test_operational_paths_are_labelled_as_themselves(
+    own_engine_client: httpx.AsyncClient,
+) -> None:
+    """`/metrics`, `/openapi.json` and the docs' assets are Starlette's routes and mounts,
+    which put no route in the scope: they are still counted under their own template."""
+    client = own_engine_client
+    docs = await client.get("/docs")
+    asset = next(part for part in docs.text.split('"') if part.endswith(".js"))
+    for path in ("/openapi.json", asset, "/health/live"):
+        assert (await client.get(path)).status_code == 200, path
+    scrape_headers = {"Authorization": "Bearer scrape-me"}
+    await scrape(client, **scrape_headers)
+    samples = await scrape(client, **scrape_headers)
+    for route in ("/openapi.json", "/static-offline-docs/{path}", "/health/live", "/metrics"):
+        assert value(samples, "http_requests_total", method="GET", route=route, status="200"), route
+    assert not value(
+        samples, "http_requests_total", method="GET", route="<unmatched>", status="200"
+    )
