@@ -33,7 +33,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -200,6 +203,12 @@ class Metrics:
         if multiprocess_dir is not None:
             self.exposed = CollectorRegistry()
             MultiProcessCollector(self.exposed, str(multiprocess_dir))  # type: ignore[no-untyped-call]
+        else:
+            # The process's memory, CPU and descriptors, and the interpreter's collections,
+            # read from /proc and `gc` at scrape time (a registry of its own has none).
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
         self.exposed.register(self.scraped)
 
         # Label children by labels: `labels()` takes a lock and builds a key on every call.

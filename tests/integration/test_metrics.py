@@ -217,3 +217,13 @@ async def test_operational_paths_are_labelled_as_themselves(
     assert not value(
         samples, "http_requests_total", method="GET", route="<unmatched>", status="200"
     )
+
+
+async def test_a_process_of_its_own_reports_its_memory_cpu_and_collections(
+    own_engine_client: httpx.AsyncClient,
+) -> None:
+    samples = await scrape(own_engine_client, Authorization="Bearer scrape-me")
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert value(samples, "process_open_fds") > 0
+    assert any(name == "python_gc_collections_total" for name, _ in samples)
+    assert any(name == "python_info" for name, _ in samples)
