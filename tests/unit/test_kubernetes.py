@@ -28,9 +28,16 @@ from tests.manifests import (
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = [K8S / "overlays" / "dev", K8S / "overlays" / "prod"]
-KUBERNETES_VERSION = "1.31"
 
 Resource = dict[str, Any]
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+# The oldest Kubernetes the manifests need (preStop `sleep`), and the newest known here.
+KUBERNETES_VERSIONS = ("1.30", max(kubernetes_validate.utils.all_versions(), key=version_key))
 
 
 def key(resource: Resource) -> tuple[str, str]:
@@ -83,11 +90,12 @@ def test_kustomizations_list_every_manifest_and_only_files_that_exist() -> None:
         }
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("variant", [BASE, *OVERLAYS], ids=lambda path: path.name)
-def test_every_resource_is_valid_kubernetes(variant: Path) -> None:
+def test_every_resource_is_valid_kubernetes(variant: Path, version: str) -> None:
     resources = base_resources() if variant == BASE else rendered(variant)
     for resource in resources.values():
-        kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(resource, version, strict=True)
 
 
 def test_manifests_name_only_real_settings_commands_and_probes() -> None:
@@ -127,3 +135,29 @@ def test_one_scheduler_non_root_pods_with_limits_and_no_metrics_outside() -> Non
                 for internal in ("/metrics", "/health/ready"):
                     assert not (path["pathType"] == "Prefix" and internal.startswith(path["path"]))
                     assert path["path"] != internal
+
+
+def test_only_the_ingress_and_monitoring_reach_the_pods_spread_over_nodes() -> None:
+    resources = base_resources()
+    policies = {
+        name: spec["spec"] for (kind, name), spec in resources.items() if kind == "NetworkPolicy"
+    }
+    deny = policies["fastapi-modulith-default-deny-ingress"]
+    assert deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny  # nothing allowed but what the other policies add
+    assert deny["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "fastapi-modulith"}
+    [api_rule] = policies["fastapi-modulith-api"]["ingress"]
+    [worker_rule] = policies["fastapi-modulith-worker-metrics"]["ingress"]
+    namespaces = [peer["namespaceSelector"]["matchLabels"] for peer in api_rule["from"]]
+    assert {"kubernetes.io/metadata.name": "monitoring"} in namespaces
+    assert [port["port"] for port in api_rule["ports"]] == ["http"]
+    assert [peer["namespaceSelector"]["matchLabels"] for peer in worker_rule["from"]] == [
+        {"kubernetes.io/metadata.name": "monitoring"}
+    ]
+    assert [port["port"] for port in worker_rule["ports"]] == ["metrics"]
+    for component in ("api", "worker"):
+        template = resources["Deployment", f"fastapi-modulith-{component}"]["spec"]["template"]
+        spread = template["spec"]["topologySpreadConstraints"]
+        keys = {constraint["topologyKey"] for constraint in spread}
+        assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
