@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from app.core.queue.task_broker import TaskBroker
 
 DEFAULT_SERVICE_NAME = "fastapi-modulith"
+# How long one export may take, its retries included: the last flush at shutdown waits at
+# most this for a collector that does not answer, well inside the termination grace
+# period (the exporter's default, 10 s, took SIGTERM to 13 s).
+EXPORT_TIMEOUT_SECONDS = 2.0
 TRACEPARENT = "traceparent"  # the W3C trace context header, as a task label
 
 
@@ -125,7 +129,8 @@ def _tracer_provider(settings: Settings, provided: Provided) -> TracerProvider:
     processor = provided.find(SpanProcessor)
     if processor is None:
         endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
+        exporter = OTLPSpanExporter(endpoint=endpoint, timeout=EXPORT_TIMEOUT_SECONDS)
+        processor = BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
 
     def current_trace_id() -> str | None:

@@ -4,6 +4,7 @@ exporters that the test hands to the app (nothing leaves the process)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.injection import Provided
+from app.core.telemetry import EXPORT_TIMEOUT_SECONDS, Telemetry
 from tests.apps import client_of
 from tests.integration.queue.conftest import wait_for
 from tests.integration.real_app import running_app
 from tests.integration.test_mail import mail_routes
+from tests.processes import free_port
 
 UNREACHABLE_COLLECTOR = "http://127.0.0.1:9"  # never dialled: the test's processor replaces it
 SEND_EMAIL_SPAN = "execute/app.core.mail.tasks:send_email"
@@ -118,3 +121,16 @@ async def test_an_unhandled_error_reaches_sentry_with_its_secrets_redacted(
     assert error["type"] == "RuntimeError"
     assert error["value"] == "upstream said no to Bearer [REDACTED]"
     assert "abc.def.ghi" not in str(event)
+
+
+def test_the_last_flush_to_a_collector_that_does_not_answer_ends_within_the_grace_period() -> None:
+    """At shutdown the spans still buffered are exported once more; a collector that is
+    down must not hold SIGTERM past the termination grace period (it held it 13 s)."""
+    settings = Settings(otel_exporter_otlp_endpoint=f"http://127.0.0.1:{free_port()}")
+    telemetry = Telemetry(settings, Provided())
+    assert telemetry.tracer_provider is not None
+    with telemetry.tracer_provider.get_tracer(__name__).start_as_current_span("buffered"):
+        pass
+    started = time.monotonic()
+    telemetry.close()
+    assert time.monotonic() - started < EXPORT_TIMEOUT_SECONDS + 3
