@@ -203,6 +203,7 @@ def create_app() -> FastAPI:
     )
     tokens = AccessTokens()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.engine = engine  # for whoever runs it in process to dispose of
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:
