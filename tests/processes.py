@@ -25,6 +25,17 @@ def free_port() -> int:
         return port
 
 
+def embedded_env(workdir: Path, database: Path | str = "app.db") -> dict[str, str]:
+    """The settings of an app process on the embedded default, its files in `workdir`:
+    a SQLite database, no Redis, mail as files."""
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / database}",
+        "REDIS_URL": "",
+        "ENVIRONMENT": "local",
+        "MAIL_FILE_DIR": str(workdir / "mail"),
+    }
+
+
 def app_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "app", *args]
 

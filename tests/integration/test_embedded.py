@@ -8,7 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import free_port, start_app_process, stop, wait_until_ready
+from tests.processes import (
+    embedded_env,
+    free_port,
+    start_app_process,
+    stop,
+    wait_until_ready,
+)
 
 IN_FLIGHT = 12
 
@@ -28,11 +34,7 @@ async def test_serve_migrates_answers_and_finishes_in_flight_requests_on_sigterm
 ) -> None:
     port = free_port()
     database = tmp_path / "fresh" / "app.db"
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "REDIS_URL": "",
-        "ENVIRONMENT": "local",
-        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+    env = embedded_env(tmp_path, database=database.relative_to(tmp_path)) | {
         "LOG_LEVEL": "INFO",
         "RATE_LIMIT_ENABLED": "false",
         "ARGON2_TIME_COST": "3",

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import PROJECT_ROOT, free_port, start_app_process, stop, wait_until_ready
+from tests.processes import (
+    PROJECT_ROOT,
+    embedded_env,
+    free_port,
+    start_app_process,
+    stop,
+    wait_until_ready,
+)
 
 README = PROJECT_ROOT / "README.md"
 SECTIONS = ("## A tour with curl", "## The command line")
@@ -46,13 +53,7 @@ async def test_readme_commands_work_in_a_fresh_shell_without_uv(tmp_path: Path) 
     if missing:
         pytest.skip(f"the README's tour uses {' and '.join(missing)}, not installed here")
     port = free_port()
-    settings = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        "REDIS_URL": "",
-        "ENVIRONMENT": "local",
-        "MAIL_FILE_DIR": str(tmp_path / "mail"),
-        "RATE_LIMIT_ENABLED": "false",
-    }
+    settings = embedded_env(tmp_path) | {"RATE_LIMIT_ENABLED": "false"}
     server = start_app_process(
         ["serve", "--port", str(port)], env=settings, log=tmp_path / "serve.log"
     )

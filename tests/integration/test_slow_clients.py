@@ -14,7 +14,13 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from tests.processes import free_port, start_app_process, stop, wait_until_ready
+from tests.processes import (
+    embedded_env,
+    free_port,
+    start_app_process,
+    stop,
+    wait_until_ready,
+)
 
 TIMEOUT = 1.0
 MAX_HEADER_BYTES = 8192
@@ -29,11 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`serve` on a free port of 127.0.0.1, embedded (SQLite, no Redis); its port."""
     workdir = tmp_path_factory.mktemp("slow-clients")
     port = free_port()
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'app.db'}",
-        "REDIS_URL": "",
-        "ENVIRONMENT": "local",
-        "MAIL_FILE_DIR": str(workdir / "mail"),
+    env = embedded_env(workdir) | {
         "SERVER_HEADER_TIMEOUT": str(TIMEOUT),
         "SERVER_BODY_TIMEOUT": str(TIMEOUT),
         "SERVER_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
