@@ -123,6 +123,17 @@ def load_test_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=TEST_ENV_FILE, **overrides)
 
 
+def embedded_test_settings(workdir: Path, **overrides: Any) -> Settings:
+    """The suite's settings on the embedded default: a SQLite file in `workdir` (not
+    migrated yet), no Redis, mail as files there."""
+    return load_test_settings(
+        database_url=f"sqlite+aiosqlite:///{workdir / 'app.db'}",
+        redis_url="",
+        mail_file_dir=workdir / "mail",
+        **overrides,
+    )
+
+
 # A key that production accepts: random, and known only to the test suite.
 PRODUCTION_SECRET_KEY = SecretStr("mXutGf-9fmsOi96XG_A9Rl1Y6_zfxhg3-ZnCrvumHSk")
 

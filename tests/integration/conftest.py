@@ -21,7 +21,7 @@ from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from app.posts.models import Post
 from tests.apps import outbox_rows_removed, replace_listeners, serving
-from tests.conftest import load_test_settings
+from tests.conftest import embedded_test_settings, load_test_settings
 from tests.factories import create_user
 from tests.integration.accounts import bearer, login
 
@@ -89,12 +89,7 @@ async def committing_app_client(engine: AsyncEngine) -> AsyncIterator[httpx.Asyn
 @asynccontextmanager
 async def embedded_app_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app on the embedded default: a fresh SQLite file, no Redis."""
-    settings = load_test_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        redis_url="",
-        rate_limit_enabled=False,
-        mail_file_dir=tmp_path / "mail",
-    )
+    settings = embedded_test_settings(tmp_path, rate_limit_enabled=False)
     await asyncio.to_thread(upgrade_to_head, settings)
     async with serving(create_app(settings)) as client:
         yield client

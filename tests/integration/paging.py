@@ -30,7 +30,7 @@ from app.main import create_app
 from app.movies.models import Movie
 from app.posts.models import Post
 from tests.apps import serving
-from tests.conftest import load_test_settings
+from tests.conftest import embedded_test_settings, load_test_settings
 from tests.factories import hash_password
 from tests.integration.accounts import API, bearer, login
 
@@ -126,12 +126,7 @@ async def _on_sqlite(tmp_path: Path, template: Path) -> AsyncIterator[ListingDat
     engine on the same file for direct writes."""
     path = tmp_path / "app.db"
     await asyncio.to_thread(shutil.copy, template, path)
-    settings = load_test_settings(
-        database_url=f"sqlite+aiosqlite:///{path}",
-        redis_url="",
-        rate_limit_enabled=False,
-        mail_file_dir=tmp_path / "mail",
-    )
+    settings = embedded_test_settings(tmp_path, rate_limit_enabled=False)
     engine = create_engine(settings)
 
     async def execute(stmt: Executable) -> Result[Any]:

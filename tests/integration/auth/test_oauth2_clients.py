@@ -20,7 +20,7 @@ from app.core.config import Settings
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.apps import client_of, started
-from tests.conftest import load_test_settings
+from tests.conftest import embedded_test_settings
 from tests.factories import DEFAULT_PASSWORD
 from tests.integration.accounts import API
 
@@ -114,11 +114,7 @@ async def test_authlib_reads_a_reused_refresh_token_as_an_oauth2_error(
 async def embedded_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The app on the embedded default (a fresh SQLite file, no Redis), with the account
     `alice` registered through it."""
-    settings = load_test_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        redis_url="",
-        mail_file_dir=tmp_path / "mail",
-    )
+    settings = embedded_test_settings(tmp_path)
     await asyncio.to_thread(upgrade_to_head, settings)
     async with started(create_app(settings)) as app, client_of(app) as client:
         account = {"username": "alice", "email": "alice@example.com", "password": DEFAULT_PASSWORD}
