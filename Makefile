@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
-# Cached bytecode keeps the start of every `python -m app` subprocess short.
+# Cached bytecode keeps the start of every `python -m app` subprocess short: installed
+# packages arrive compiled (the first `make run` or `make test` compiles nothing of
+# theirs), and the project's own modules are compiled once, on first import.
+export UV_COMPILE_BYTECODE ?= 1
 unexport PYTHONDONTWRITEBYTECODE
 # uv: on PATH, or a module of python3, or else installed by `install` into a private
 # tools venv inside the project: never into the system interpreter, which PEP 668
