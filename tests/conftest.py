@@ -1,8 +1,9 @@
 """Shared fixtures: a migrated test database, per-test rollback, and an HTTP client.
 
-The schema is migrated once per session. Each test gets one connection with an
-outer transaction; the app's sessions join it through SAVEPOINTs, so app code
-commits freely and everything is rolled back after the test.
+The schema is migrated once per session, and one app is started per process. Each
+test gets one connection with an outer transaction; the app's sessions join it
+through SAVEPOINTs, so app code commits freely and everything is rolled back after
+the test.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from app.core.config import Settings
 from app.core.db import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
-from tests.apps import client_of, grant_cache_lease, started
+from tests.apps import SharedAppSessions, client_of, grant_cache_lease, started, unchanged
 from tests.fastapi_signatures import read_each_signature_once
 from tests.processes import start_redis_server, stop
 
@@ -224,21 +225,41 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     stop(server)
 
 
+@pytest.fixture(scope="session")
+async def shared_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, SharedAppSessions]]:
+    """The one app of this process that the tests share, started once, and the session
+    factory that each test binds to its own transaction."""
+    sessions = SharedAppSessions()
+    app = create_app(settings, database=Database(sessions.as_factory()))
+    async with started(app):
+        yield app, sessions
+
+
 @pytest.fixture
 async def app(
+    request: pytest.FixtureRequest,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     redis: Redis,
+    shared_app: tuple[FastAPI, SharedAppSessions],
 ) -> AsyncIterator[FastAPI]:
     """The real app, lifespan run, with its sessions bound to the test transaction.
 
-    All of its sessions share the test's one connection, which the cache's background
-    lease renewal cannot use at the same time as a request: the lease is granted up
-    front (the lease itself is tested on a database of its own, in `test_cache*.py`).
+    The tests share one app (building and first routing one costs more than most tests);
+    a test that changes it (adds routes, replaces listeners or overrides a dependency) is
+    marked `own_app` and gets a fresh one. All of its sessions share the test's one
+    connection, which the cache's background lease renewal cannot use at the same time
+    as a request: the lease is granted up front (the lease itself is tested on a database
+    of its own, in `test_cache*.py`).
     """
     await grant_cache_lease(redis)
-    async with started(create_app(settings, database=Database(session_factory))) as running:
-        yield running
+    if request.node.get_closest_marker("own_app"):
+        async with started(create_app(settings, database=Database(session_factory))) as own:
+            yield own
+        return
+    shared, sessions = shared_app
+    with sessions.bound_to(session_factory), unchanged(shared, request.node.nodeid):
+        yield shared
 
 
 @pytest.fixture

@@ -41,6 +41,10 @@ class Provided:
             raise MissingProviderError(f"nothing provides {kind.__qualname__}") from None
         return found  # type: ignore[return-value]  # stored under its own type by `add`
 
+    def kinds(self) -> list[type[Any]]:
+        """The types provided, in the order they were first added."""
+        return list(self._objects)
+
     def arguments_for(self, fn: Callable[..., Any], *, skip: int = 0) -> dict[str, object]:
         """The keyword arguments of `fn` (after its first `skip` parameters), by annotation."""
         hints = get_type_hints(fn)

@@ -4,7 +4,7 @@ apps that really commit (for races) or run on SQLite."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from app.core.events import BaseEvent, listener
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from app.posts.models import Post
-from tests.apps import outbox_rows_removed, replace_listeners, serving
+from tests.apps import outbox_rows_removed, replace_listeners, restore_listeners, serving
 from tests.conftest import embedded_test_settings, load_test_settings
 from tests.factories import create_user
 from tests.integration.accounts import bearer, login
@@ -55,16 +55,18 @@ async def admin_headers(client: httpx.AsyncClient, superuser: User) -> dict[str,
 
 
 @pytest.fixture
-def heard_events(app: FastAPI) -> list[BaseEvent]:
-    """The events the app dispatches from now on, in order (the modules' listeners are off)."""
+def heard_events(app: FastAPI) -> Iterator[list[BaseEvent]]:
+    """The events the app dispatches during the test, in order (the modules' listeners are
+    off meanwhile)."""
     heard: list[BaseEvent] = []
 
     @listener(BaseEvent)
     async def record(event: BaseEvent) -> None:
         heard.append(event)
 
-    replace_listeners(app, record)
-    return heard
+    own = replace_listeners(app, record)
+    yield heard
+    restore_listeners(app, own)
 
 
 @asynccontextmanager

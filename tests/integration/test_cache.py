@@ -173,6 +173,7 @@ def notes_app(app: FastAPI) -> FastAPI:
     return app
 
 
+@pytest.mark.own_app  # adds a route
 async def test_invalidation_happens_after_commit(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -186,6 +187,7 @@ async def test_invalidation_happens_after_commit(
     assert await cache.get("note-lists:page-1") is None
 
 
+@pytest.mark.own_app  # adds a route
 async def test_a_rolled_back_request_invalidates_nothing(
     notes_app: FastAPI, client: httpx.AsyncClient
 ) -> None:

@@ -24,6 +24,9 @@ from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.gadgets import GADGET_LIST, Gadget, GadgetRepository, create_gadget_table
 
+# The tests add routes to the app.
+pytestmark = pytest.mark.own_app
+
 GadgetListParams = Annotated[ListParams, Depends(list_params(GADGET_LIST))]
 
 

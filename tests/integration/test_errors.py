@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from app.core.errors import ConflictError
 from tests.integration.accounts import API
 
+# The tests add routes to the app.
+pytestmark = pytest.mark.own_app
+
 PROBLEM = "application/problem+json"
 JSON = {"Content-Type": "application/json"}
 VALIDATION = "/problems/validation-error"

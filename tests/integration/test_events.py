@@ -22,6 +22,9 @@ from tests.integration.event_probes import FollowUpHappened, ThingHappened
 from tests.integration.queue.conftest import wait_for
 from tests.integration.real_app import running_app
 
+# The tests add routes to the app and replace its listeners.
+pytestmark = pytest.mark.own_app
+
 
 def recording_listeners(heard: list[BaseEvent]) -> list[Listener]:
     """A failing listener first, then ones that record, and one that publishes a follow-up."""

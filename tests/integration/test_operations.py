@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.core.errors import PROBLEM_CONTENT_TYPE as PROBLEM
@@ -33,6 +34,7 @@ async def test_docs_use_no_cdn(client: httpx.AsyncClient) -> None:
     assert (await client.get("/openapi.json")).json()["info"]["title"] == "fastapi-modulith"
 
 
+@pytest.mark.own_app  # counts from zero
 async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> None:
     await client.get("/health/live")
     body = (await client.get("/metrics")).text
@@ -112,6 +114,7 @@ async def test_openapi_documents_the_errors_each_operation_can_answer(
     assert statuses("get", "/health/live") == {"200", "422", "500"}
 
 
+@pytest.mark.own_app  # adds a route
 async def test_openapi_of_routes_added_later_is_documented_too(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:

@@ -1,7 +1,7 @@
 """`python -m app new-module NAME`, run against a copy of the project (never this tree).
 
-Running the generated module's own tests takes seconds more than the suite's budget
-allows: that test is marked `scaffold` and left to `make test-scaffold`.
+Running the generated module's own tests takes seconds: that test is marked `scaffold`,
+and `make test-scaffold` runs it alone.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.queue.outbox import OutboxMessage
@@ -11,6 +12,7 @@ from tests.integration.accounts import API
 from tests.integration.test_metrics import scrape, value
 
 
+@pytest.mark.own_app  # counts from zero
 async def test_requests_cache_lookups_and_outbox_backlog_are_counted(
     client: httpx.AsyncClient, user_headers: dict[str, str], session: AsyncSession
 ) -> None:
