@@ -1,6 +1,6 @@
 """Rate limits written as text ("10/minute", "5 per second", "100/2h") and their parsing.
 
-Kept apart from `rate_limit.py` so that `Settings` can validate limit settings at start-up
+Kept apart from `app.core.rate_limit` so that `Settings` can validate limit settings at start-up
 without importing the web layer.
 """
 
