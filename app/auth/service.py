@@ -52,7 +52,7 @@ from app.core.events import Events
 from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
 from app.core.queue import Queue
-from app.core.rate_limit import Throttle
+from app.core.rate_limit import KeyedLimits
 from app.core.representations import Precondition
 
 USER_AGENT_MAX_LENGTH = 255
@@ -174,7 +174,7 @@ class AuthService:
         return UserRead.model_validate(user)
 
     async def login(
-        self, login: str, password: str, client: ClientInfo, throttle: Throttle
+        self, login: str, password: str, client: ClientInfo, limits: KeyedLimits
     ) -> Token:
         """Check the credentials under the login limits: per client and login (an
         account's username and email count together), and per account for failures.
@@ -186,32 +186,32 @@ class AuthService:
         user = await self.users.get_by_login(login)
         client_key = f"login:ip:{client.key}"
         if user is None:
-            await self._count_login(throttle, f"{client_key}:name:{_digest(login)}", None)
+            await self._count_login(limits, f"{client_key}:name:{_digest(login)}", None)
             await self.passwords.verify_dummy(password)
             audit.warning("login failed", user_id=None, reason="unknown account")
             raise InvalidCredentialsError()
-        await self._count_login(throttle, f"{client_key}:account:{user.id}", user.id)
+        await self._count_login(limits, f"{client_key}:account:{user.id}", user.id)
         failures = self.settings.rate_limit_login_failures
         failures_key = f"login-failures:account:{user.id}"
-        spent = await throttle.spent(failures, failures_key)
+        spent = await limits.spent(failures, failures_key)
         if spent is not None and not await self._signed_in_from(user.id, client):
             audit_login_limited(user.id, "RATE_LIMIT_LOGIN_FAILURES")
-            raise throttle.refusal(spent)
+            raise limits.refusal(spent)
         checked_hash = user.password_hash
         valid, upgraded_hash = await self.passwords.verify(password, checked_hash)
         if not valid:
-            await throttle.spend(failures, failures_key)
+            await limits.spend(failures, failures_key)
             audit.warning("login failed", user_id=user.id, reason="wrong password")
-            raise InvalidCredentialsError() if spent is None else throttle.refusal(spent)
+            raise InvalidCredentialsError() if spent is None else limits.refusal(spent)
         if user.is_deleted or user.status != UserStatus.ACTIVE:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         return await self._start_session(user.id, checked_hash, upgraded_hash, client)
 
-    async def _count_login(self, throttle: Throttle, key: str, user_id: int | None) -> None:
+    async def _count_login(self, limits: KeyedLimits, key: str, user_id: int | None) -> None:
         """One login of a client under `RATE_LIMIT_LOGIN`; a refusal is audited."""
         try:
-            await throttle.hit(self.settings.rate_limit_login, key)
+            await limits.hit(self.settings.rate_limit_login, key)
         except RateLimitedError:
             audit_login_limited(user_id, "RATE_LIMIT_LOGIN")
             raise
@@ -287,11 +287,11 @@ class AuthService:
         if known is not None and known.user_id == user_id:
             await self.families.revoke(known.family_id)
 
-    async def restore_password(self, email: str, throttle: Throttle) -> None:
+    async def restore_password(self, email: str, limits: KeyedLimits) -> None:
         """Queue a reset link for the address; the worker mails it to an active account
         and does nothing, silently, otherwise (`app.auth.password_reset`). Limited per
         address, so nobody floods a mailbox (or keeps cancelling its link)."""
-        await throttle.hit(
+        await limits.hit(
             self.settings.rate_limit_restore_per_address, f"restore:address:{_digest(email)}"
         )
         await self.queue.enqueue(send_password_reset, email=email)

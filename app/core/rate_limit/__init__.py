@@ -31,6 +31,7 @@ in one form whatever its spelling, an IPv6 client by its network
 """
 
 from app.core.rate_limit.buckets import KeyedBuckets, Quota
+from app.core.rate_limit.counts import KeyedLimits
 from app.core.rate_limit.http import (
     DEFAULT_RATE_LIMIT,
     QUOTA_STATE,
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_RATE_LIMIT",
     "QUOTA_STATE",
     "KeyedBuckets",
+    "KeyedLimits",
     "Quota",
     "RateLimit",
     "RateLimiter",

@@ -125,9 +125,10 @@ def _refusal(
 
 
 class Throttle:
-    """Limits counted inside a handler, when the key needs what a dependency cannot see
-    (a parsed body, an account looked up by the service). Keys are named by the caller;
-    limits are text or empty (no limit), as for `rate_limit`. Reached through `get_throttle`.
+    """The `KeyedLimits` of a request: counts a handler's use case keys itself (a parsed
+    body, an account looked up by the service), recorded for the response headers like
+    `rate_limit`'s. Limits are text or empty (no limit). Reached through
+    `get_credentials_throttle`.
     """
 
     def __init__(self, request: Request, *, fail_closed: bool) -> None:
@@ -135,26 +136,26 @@ class Throttle:
         self._limiter = provided_by(request.app).get(RateLimiter)
         self._fail_closed = fail_closed
 
-    def _active(self, text: str) -> bool:
-        return bool(text) and self._limiter.settings.rate_limit_enabled
+    def _active(self, limit: str) -> bool:
+        return bool(limit) and self._limiter.settings.rate_limit_enabled
 
-    async def hit(self, text: str, key: str) -> None:
+    async def hit(self, limit: str, key: str) -> None:
         """Spend one unit of `key`; 429 when it has none left."""
-        if self._active(text):
+        if self._active(limit):
             await _count(
-                self._request, self._limiter, text, key, fail_closed=self._fail_closed, spend=True
+                self._request, self._limiter, limit, key, fail_closed=self._fail_closed, spend=True
             )
 
-    async def spent(self, text: str, key: str) -> Quota | None:
+    async def spent(self, limit: str, key: str) -> Quota | None:
         """`key`'s quota when it has no unit left, else None, spending and refusing
         nothing (for counts spent only by `spend`). The caller decides whom the spent
         count refuses: `refusal` is their 429."""
-        if not self._active(text):
+        if not self._active(limit):
             return None
         quota = await _count(
             self._request,
             self._limiter,
-            text,
+            limit,
             key,
             fail_closed=self._fail_closed,
             spend=False,
@@ -166,13 +167,13 @@ class Throttle:
         """The 429 to raise for a count found `spent`."""
         return _refusal(self._request, self._limiter, spent, spent.retry_after_seconds or 1)
 
-    async def spend(self, text: str, key: str) -> None:
+    async def spend(self, limit: str, key: str) -> None:
         """Spend one unit of `key` (a failure), never refusing the request at hand."""
-        if self._active(text):
+        if self._active(limit):
             await _count(
                 self._request,
                 self._limiter,
-                text,
+                limit,
                 key,
                 fail_closed=self._fail_closed,
                 spend=True,
