@@ -77,9 +77,3 @@ async def get_cache(request: Request) -> Cache:
 
 CacheDep = Annotated[Cache, Depends(get_cache)]
 
-
-async def get_database(request: Request) -> Database:
-    return provided_by(request.app).get(Database)
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]

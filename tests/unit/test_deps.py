@@ -12,7 +12,6 @@ from app.core import deps
 @pytest.mark.parametrize(
     "dependency",
     [
-        deps.get_database,
         deps.get_settings,
         deps.get_session,
         deps.get_events,
