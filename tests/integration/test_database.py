@@ -24,9 +24,6 @@ from tests.apps import serving
 from tests.conftest import load_test_settings
 from tests.gadgets import GADGET_LIST, Gadget, GadgetRepository, create_gadget_table
 
-# The tests add routes to the app.
-pytestmark = pytest.mark.own_app
-
 GadgetListParams = Annotated[ListParams, Depends(list_params(GADGET_LIST))]
 
 
@@ -94,6 +91,7 @@ async def names(session: AsyncSession) -> list[str]:
     return list(await session.scalars(select(Gadget.name).order_by(Gadget.id)))
 
 
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_commit_runs_after_commit_hooks(
     gadget_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -103,6 +101,7 @@ async def test_commit_runs_after_commit_hooks(
     assert (await names(session))[0] == "Hammer"
 
 
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_error_rolls_back_and_skips_hooks(
     gadget_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -112,6 +111,7 @@ async def test_error_rolls_back_and_skips_hooks(
     assert (await names(session))[0] == "Anvil"
 
 
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_missing_row_is_404_naming_it(gadget_app: FastAPI, client: httpx.AsyncClient) -> None:
     response = await client.patch("/test/gadgets/99", params={"name": "x"})
     assert response.status_code == 404
@@ -152,6 +152,7 @@ async def test_soft_deleted_rows_are_hidden(session: AsyncSession, gadgets: list
         ({"page": "9"}, [], 4),
     ],
 )
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_list_filters_sorts_and_pages(
     gadget_app: FastAPI,
     client: httpx.AsyncClient,
@@ -196,6 +197,7 @@ async def test_list_filters_sorts_and_pages(
         ({"filters": "price:lt:0.001"}, "filters"),  # finer than the cent a price keeps
     ],
 )
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_bad_list_parameters_are_422_naming_the_parameter(
     gadget_app: FastAPI, client: httpx.AsyncClient, query: dict[str, str], param: str
 ) -> None:
@@ -204,6 +206,7 @@ async def test_bad_list_parameters_are_422_naming_the_parameter(
     assert response.json()["errors"][0]["loc"] == ["query", param]
 
 
+@pytest.mark.own_app  # gadget_app adds routes
 async def test_filter_values_are_bound_not_spliced(
     gadget_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

@@ -15,9 +15,6 @@ from pydantic import BaseModel, ConfigDict
 from app.core.errors import ConflictError
 from tests.integration.accounts import API
 
-# The tests add routes to the app.
-pytestmark = pytest.mark.own_app
-
 PROBLEM = "application/problem+json"
 JSON = {"Content-Type": "application/json"}
 VALIDATION = "/problems/validation-error"
@@ -110,6 +107,7 @@ async def test_head_is_answered_where_get_is(client: httpx.AsyncClient) -> None:
     assert head.headers["content-type"] == get.headers["content-type"]
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_domain_error_maps_to_its_status(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -117,6 +115,7 @@ async def test_domain_error_maps_to_its_status(
     assert body["detail"] == "Gadget 7 already exists"
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_unexpected_error_is_generic_500_and_logged_with_request_id(
     probe_app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -130,6 +129,7 @@ async def test_unexpected_error_is_generic_500_and_logged_with_request_id(
     assert any(r.msg["request_id"] == "boom-1" and r.exc_info for r in logged)  # type: ignore[index]
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_validation_error_lists_fields_without_echoing_input(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -141,6 +141,7 @@ async def test_validation_error_lists_fields_without_echoing_input(
     assert "hunter2-secret" not in response.text
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_unknown_body_field_is_rejected(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -149,6 +150,7 @@ async def test_unknown_body_field_is_rejected(
     assert body["errors"][0]["loc"] == ["body", "admin"]  # type: ignore[index]
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_invalid_json_is_a_problem(probe_app: FastAPI, client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/test/echo", content=b'{"name": ', headers={"Content-Type": "application/json"}
@@ -156,6 +158,7 @@ async def test_invalid_json_is_a_problem(probe_app: FastAPI, client: httpx.Async
     assert_problem(response, 422, VALIDATION)
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_json_sent_as_another_content_type_is_a_problem(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -166,6 +169,7 @@ async def test_json_sent_as_another_content_type_is_a_problem(
     assert response.headers["content-type"] == PROBLEM
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_declared_oversized_body_is_413_before_parsing(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -177,6 +181,7 @@ async def test_declared_oversized_body_is_413_before_parsing(
     assert_problem(response, 413)
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_streamed_oversized_body_is_413(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -219,6 +224,7 @@ TOO_MANY_DIGITS = "9" * 4301
         ),
     ],
 )
+@pytest.mark.own_app  # probe_app adds routes
 async def test_number_with_too_many_digits_is_422_naming_the_field(
     probe_app: FastAPI, client: httpx.AsyncClient, path: str, body: str, loc: list[object]
 ) -> None:
@@ -233,6 +239,7 @@ async def test_number_with_too_many_digits_is_422_naming_the_field(
     ]
 
 
+@pytest.mark.own_app  # probe_app adds routes
 async def test_body_that_is_not_utf8_is_400_problem(
     probe_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -248,6 +255,7 @@ def unknown_keys(count: int) -> bytes:
 
 
 @pytest.mark.parametrize(("keys", "omitted"), [(18, None), (200, 182)])
+@pytest.mark.own_app  # probe_app adds routes
 async def test_a_422_lists_20_errors_and_counts_the_rest(
     probe_app: FastAPI, client: httpx.AsyncClient, keys: int, omitted: int | None
 ) -> None:
