@@ -18,7 +18,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose clean
+.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose deploy kubectl clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -112,6 +112,24 @@ logs: compose ## Follow the development stack's logs
 # One line, instead of docker's "unknown shorthand flag: 'f' in -f", when compose is missing.
 compose:
 	@docker compose version >/dev/null 2>&1 || { echo "make up needs Docker with the compose plugin ('docker compose version' fails): install Docker Engine or Desktop with Compose v2" >&2; exit 1; }
+
+# Kubernetes: the overlay deploy/k8s/overlays/$(OVERLAY) (prod, or OVERLAY=dev), applied
+# with the kubectl context in use; then its migrate Job (named after the image tag: a new
+# one each release) must complete, and each Deployment finish rolling out (the API's new
+# pods turn ready once the schema is at their head).
+OVERLAY ?= prod
+K8S_OVERLAY = deploy/k8s/overlays/$(OVERLAY)
+K8S_NAMESPACE = $(shell sed -n 's/^namespace: *//p' $(K8S_OVERLAY)/kustomization.yaml)
+K8S_TIMEOUT ?= 10m
+
+deploy: kubectl ## Apply deploy/k8s/overlays/OVERLAY (prod; OVERLAY=dev), wait for its migrate Job and the rollouts
+	kubectl apply -k $(K8S_OVERLAY)
+	kubectl wait --for=condition=complete --timeout=$(K8S_TIMEOUT) -l app.kubernetes.io/component=migrate -f <(kubectl kustomize $(K8S_OVERLAY))
+	for name in api worker scheduler; do kubectl -n $(K8S_NAMESPACE) rollout status --timeout=$(K8S_TIMEOUT) deployment/fastapi-modulith-$$name || exit; done
+
+# One line, instead of make's "kubectl: No such file or directory", when kubectl is missing.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { echo "make deploy needs kubectl on the PATH, with a context for your cluster: install it (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }
 
 # The stack needs a SECRET_KEY and a database password: a first `make up` writes random
 # ones, nothing else.
