@@ -13,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextmanager
+def scratch_directory() -> Iterator[Path]:
+    """A temporary directory for the servers to run from and log into."""
+    with tempfile.TemporaryDirectory(prefix="modulith-bench-") as scratch:
+        yield Path(scratch)
 
 
 def memory_kib(pid: int, field: str) -> int:
