@@ -25,11 +25,10 @@ from bench.plans import Plan
 from bench.rows import Row
 from bench.servers import (
     Server,
-    free_port,
-    kit_command,
     kit_environment,
-    reference_command,
+    kit_server,
     reference_environment,
+    reference_server,
 )
 
 LOGIN_PATH = "/api/v1/auth/login"
@@ -60,13 +59,11 @@ class Bench:
         )
 
     def kit(self, name: str = "kit", **overrides: str) -> Server:
-        port = free_port()
-        return Server(name, kit_command(port), self.kit_settings(**overrides), self.workdir, port)
+        return kit_server(self.kit_settings(**overrides), self.workdir, name)
 
     def reference(self) -> Server:
-        port = free_port()
         env = reference_environment(self.database.url, self.secret_key)
-        return Server("reference", reference_command(port), env, self.workdir, port)
+        return reference_server(env, self.workdir)
 
     @property
     def auth(self) -> dict[str, str]:

@@ -110,35 +110,9 @@ def kit_environment(
     }
 
 
-def kit_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-
-
 def reference_environment(database_url: str, secret_key: str) -> dict[str, str]:
     """What `bench/reference.py` reads; the JWT issuer and audience are the kit's defaults."""
     return {**clean_environment(), "DATABASE_URL": database_url, "SECRET_KEY": secret_key}
-
-
-def reference_command(port: int) -> list[str]:
-    """uvicorn as the kit runs it: one worker, uvloop, httptools, no access log."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.reference:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "info",  # start and stop lines only: no access log
-    ]
 
 
 @dataclass
@@ -225,3 +199,35 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def kit_server(env: Mapping[str, str], workdir: Path, name: str = "kit") -> Server:
+    """The kit as it is deployed: `python -m app serve`, on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return Server(name, command, env, workdir, port)
+
+
+def reference_server(env: Mapping[str, str], workdir: Path) -> Server:
+    """`bench/reference.py` on a free port, served by uvicorn as the kit runs it: one
+    worker, uvloop, httptools, no access log."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.reference:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "info",  # start and stop lines only: no access log
+    ]
+    return Server("reference", command, env, workdir, port)
