@@ -111,6 +111,12 @@ def test_targets_of_a_run_judge_every_scenario() -> None:
     assert verdicts["kit cold start"].measured == 1.2
 
 
+def cells(lines: list[str], label: str) -> list[str]:
+    """The cells after the route of the table line that starts with `label`."""
+    line = next(line for line in lines if line.startswith(f"│ {label} "))
+    return [cell.strip() for cell in line.split("│")[2:-1]]
+
+
 def test_printed_report_shows_both_sides_ratios_resources_and_verdicts() -> None:
     rows = measured_rows()
     output = io.StringIO()
@@ -124,8 +130,7 @@ def test_printed_report_shows_both_sides_ratios_resources_and_verdicts() -> None
 
     lines = output.getvalue().splitlines()
     assert "the Python client (wrk missing), median of 1 interleaved rounds of 0.05 s" in lines[0]
-    post = next(line for line in lines if line.startswith("│ post "))
-    assert [cell.strip() for cell in post.split("│")[2:-1]] == [
+    assert cells(lines, "post") == [
         "80",
         "100",
         "0.80",
@@ -134,8 +139,7 @@ def test_printed_report_shows_both_sides_ratios_resources_and_verdicts() -> None
         "0 / 0",
         "- / -",
     ]
-    refused = next(line for line in lines if line.startswith("│ many "))
-    assert [cell.strip() for cell in refused.split("│")[2:-1]] == [
+    assert cells(lines, "many") == [
         "300",
         "-",
         "-",
@@ -146,8 +150,7 @@ def test_printed_report_shows_both_sides_ratios_resources_and_verdicts() -> None
     ]
     assert any(line.startswith("│ warm [c=2] ") for line in lines)  # not read as markup
     assert any("cold (not run in a smoke run)" in line for line in lines)
-    rss = next(line for line in lines if line.startswith("│ RSS after the route"))
-    assert [cell.strip() for cell in rss.split("│")[2:5]] == ["130.00", "100.00", "1.30"]
+    assert cells(lines, "RSS after the route")[:3] == ["130.00", "100.00", "1.30"]
     assert "MISSED   /profile vs reference: 0.80x (target >= 0.9x)" in lines
     assert lines[-1] == "smoke run, 4 s in all"
 
