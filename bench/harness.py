@@ -37,6 +37,8 @@ REGISTER_PATH = "/api/v1/auth/register"
 
 @dataclass
 class Bench:
+    """One run: the plan, the stores, the servers and what was measured so far."""
+
     plan: Plan
     use_wrk: bool
     database: BenchDatabase
