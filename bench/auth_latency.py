@@ -19,28 +19,22 @@ from __future__ import annotations
 import asyncio
 import secrets
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 
-from bench.servers import Server, free_port, kit_command, kit_environment
+from bench.data import PASSWORD
+from bench.load import percentile
+from bench.servers import kit_environment, kit_server, scratch_directory
 
 EMAIL = "bench-admin@example.com"
-PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway account of a throwaway database
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def summary(name: str, samples: list[float]) -> str:
     milliseconds = [sample * 1000 for sample in samples]
-    p50, p95 = statistics.median(milliseconds), percentile(milliseconds, 0.95)
+    p50, p95 = statistics.median(milliseconds), percentile(sorted(milliseconds), 0.95)
     mean = statistics.fmean(milliseconds)
     return (
         f"{name:<38} n={len(samples):>4}  p50={p50:7.2f} ms  p95={p95:7.2f} ms  mean={mean:7.2f} ms"
@@ -107,9 +101,7 @@ def main(
     database_url: Annotated[str, typer.Option(help="Empty: embedded SQLite")] = "",
 ) -> None:
     """Measure login latency and the cost of an authenticated request."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="modulith-bench-") as scratch:
-        workdir = Path(scratch)
+    with scratch_directory() as workdir:
         env = kit_environment(
             database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
             "",
@@ -119,7 +111,7 @@ def main(
             FIRST_SUPERUSER_EMAIL=EMAIL,
             FIRST_SUPERUSER_PASSWORD=PASSWORD,
         )
-        server = Server("kit", kit_command(port), env, workdir, port)
+        server = kit_server(env, workdir)
         server.start()
         try:
             lines = asyncio.run(run(server.base_url, logins, requests))

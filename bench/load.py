@@ -154,7 +154,8 @@ def _run_wrk(jobs: Sequence[Job]) -> list[LoadResult]:
     return [parse_wrk_output(output.decode(errors="replace")) for output in outputs]
 
 
-def _percentile(ordered: Sequence[float], fraction: float) -> float:
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """The sample at `fraction` of the sorted samples (0: none)."""
     if not ordered:
         return 0.0
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -196,7 +197,7 @@ async def _python_job(job: Job) -> LoadResult:
         seconds=elapsed,
         failures=failures,
         p50_ms=statistics.median(ordered) * 1000 if ordered else 0.0,
-        p99_ms=_percentile(ordered, 0.99) * 1000,
+        p99_ms=percentile(ordered, 0.99) * 1000,
     )
 
 

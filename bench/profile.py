@@ -27,17 +27,12 @@ from typing import Annotated
 import typer
 
 from bench.data import BenchDatabase
-from bench.load import LoadResult, wrk_available
-from bench.run import (
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
-    QUICK,
-    Bench,
-    DatabaseUrlOption,
-    RedisUrlOption,
-    scratch_directory,
-)
-from bench.servers import Server
+from bench.harness import Bench
+from bench.load import Job, LoadResult, wrk_available
+from bench.measure import warm_up
+from bench.options import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DatabaseUrlOption, RedisUrlOption
+from bench.plans import QUICK
+from bench.servers import Server, scratch_directory
 
 # A frame of `py-spy record -f raw --nolineno`: "function (path)".
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*)\)$")
@@ -214,11 +209,11 @@ def profile_server(  # noqa: PLR0917 - the bench, the server and the load's shap
     bench: Bench, server: Server, route: str, connections: int, seconds: float, raw_output: Path
 ) -> Profile:
     """Drive `route` on `server` and record it with py-spy meanwhile."""
-    job = bench.job(server, [route], connections, seconds + 2, headers=bench.auth)
-    bench.warm_up(bench.job(server, [route], connections, 1, headers=bench.auth))
+    job = Job(server.base_url, [route], connections, seconds + 2, headers=bench.auth)
+    warm_up(Job(server.base_url, [route], connections, 1, headers=bench.auth))
     raw_output.parent.mkdir(parents=True, exist_ok=True)
     results: list[LoadResult] = []
-    load = threading.Thread(target=lambda: results.extend(bench.run_on(server, job)))
+    load = threading.Thread(target=lambda: results.append(bench.run_on(server, job)))
     load.start()
     recorder = record(server.pid, seconds, raw_output)
     recorder.wait(seconds + 60)

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -27,8 +26,8 @@ from app.core.queue import task_options
 from app.core.queue.broker import CONSUMER_GROUP
 from app.core.queue.task_broker import TaskBroker
 from app.core.queue.tasks import heartbeat
+from bench.servers import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GIVE_UP_SECONDS = 300
 
 

@@ -14,9 +14,10 @@ What the reference deliberately does not pay, so that the ratio shows it:
 The statements of every route are the `*_SQL` constants below, copied from the kit's SQL
 echo (`DATABASE_ECHO=true`). When a kit query changes shape, change its constant here.
 
-Run by `bench/run.py` as `uvicorn bench.reference:create_app --factory`; it reads
-`DATABASE_URL`, `SECRET_KEY`, and `JWT_ALGORITHM`, `JWT_ISSUER`, `JWT_AUDIENCE` (the kit's
-defaults when unset), and nothing of the kit's code: its memory is the bare stack's.
+Started by `make bench` (`bench/servers.py`) as `uvicorn bench.reference:create_app
+--factory`; it reads `DATABASE_URL`, `SECRET_KEY`, and `JWT_ALGORITHM`, `JWT_ISSUER`,
+`JWT_AUDIENCE` (the kit's defaults when unset), and nothing of the kit's code: its memory
+is the bare stack's.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextmanager
+def scratch_directory() -> Iterator[Path]:
+    """A temporary directory for the servers to run from and log into."""
+    with tempfile.TemporaryDirectory(prefix="modulith-bench-") as scratch:
+        yield Path(scratch)
 
 
 def memory_kib(pid: int, field: str) -> int:
@@ -101,35 +110,9 @@ def kit_environment(
     }
 
 
-def kit_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
-
-
 def reference_environment(database_url: str, secret_key: str) -> dict[str, str]:
     """What `bench/reference.py` reads; the JWT issuer and audience are the kit's defaults."""
     return {**clean_environment(), "DATABASE_URL": database_url, "SECRET_KEY": secret_key}
-
-
-def reference_command(port: int) -> list[str]:
-    """uvicorn as the kit runs it: one worker, uvloop, httptools, no access log."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.reference:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "info",  # start and stop lines only: no access log
-    ]
 
 
 @dataclass
@@ -216,3 +199,35 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def kit_server(env: Mapping[str, str], workdir: Path, name: str = "kit") -> Server:
+    """The kit as it is deployed: `python -m app serve`, on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return Server(name, command, env, workdir, port)
+
+
+def reference_server(env: Mapping[str, str], workdir: Path) -> Server:
+    """`bench/reference.py` on a free port, served by uvicorn as the kit runs it: one
+    worker, uvloop, httptools, no access log."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.reference:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "info",  # start and stop lines only: no access log
+    ]
+    return Server("reference", command, env, workdir, port)

@@ -14,7 +14,8 @@ import pytest
 from rich.console import Console
 
 from app.core.config import Settings
-from bench.run import SMOKE, run_bench
+from bench.plans import SMOKE
+from bench.run import run_bench
 
 COMPARED_ROWS = {"health", "profile", "post", "posts_page", "movie_warm"}
 KIT_ONLY_ROWS = {"profile_idle", "profile_logins", "logins"}
