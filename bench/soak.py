@@ -131,9 +131,9 @@ class Processes:
 
     async def start(self) -> None:
         self.start_redis()
-        self.start_api()
+        api = self.start_api()
         self.start_worker()
-        await wait_until_ready(f"http://127.0.0.1:{self.port}/health/ready", self.api, 120)
+        await wait_until_ready(f"http://127.0.0.1:{self.port}/health/ready", api, 120)
 
     async def restart_redis(self) -> None:
         if self.redis is not None:
