@@ -10,8 +10,9 @@ mode one process (the one scraped) renders the view of all of them. So instead:
 - the process that renders the view (`LiveProcesses`) reads /proc of every registered
   process at scrape time: fresh values even for a process too busy to write any (the one
   whose CPU an operator looks at). It keeps the processes still running, those whose
-  /proc start time is the registered one: one that was killed, so never marked dead, or
-  whose pid another process reuses, is left out.
+  /proc start time is the registered one: one whose pid another process reuses is left
+  out, and one that is gone (killed, so never marked dead) is marked dead then, so that
+  its `live*` gauges (the database pool's) leave the sums too.
 
 Every series has a `pid` label; names, help and types are the stock collectors' so that
 dashboards work, and `python_info` is rendered once (every process runs one interpreter).
@@ -20,8 +21,10 @@ dashboards work, and `python_info` is rendered once (every process runs one inte
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,7 +34,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 PID = "pid"
@@ -102,6 +105,7 @@ class LiveProcesses(Collector):
     process and collection series of each registered process still running, by pid."""
 
     def __init__(self, directory: str) -> None:
+        self._directory = directory
         self._files = MultiProcessCollector(None, directory)  # type: ignore[no-untyped-call]
         self._readers: dict[str, ProcessCollector] = {}
         self._python = PlatformCollector(registry=None)
@@ -115,6 +119,8 @@ class LiveProcesses(Collector):
             for sample in family.samples
         }
         running = self._running(registered)
+        if self._forget_gone(registered):  # read again, without their `live*` gauges
+            written = list(self._files.collect())  # type: ignore[no-untyped-call]
         for family in written:
             if family.name in COLLECTION_COUNTERS:
                 yield counter_of(family, running)
@@ -136,6 +142,16 @@ class LiveProcesses(Collector):
                 readers[pid] = reader
         self._readers = readers
         return running
+
+    def _forget_gone(self, registered: Iterable[str]) -> bool:
+        """Mark dead the registered processes that are gone (a killed one never marks
+        itself), so that their `live*` gauges (the database pool's) leave the sums too.
+        True when there were any."""
+        gone = [pid for pid in registered if not os.path.exists(f"/proc/{pid}")]
+        for pid in gone:
+            with suppress(FileNotFoundError):  # a concurrent scrape removed its files first
+                mark_process_dead(pid, self._directory)  # type: ignore[no-untyped-call]
+        return bool(gone)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # the names are the files' and the stock collectors'

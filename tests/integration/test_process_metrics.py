@@ -20,6 +20,7 @@ import gc, sys, time
 from app.core.config import Settings
 from app.core.metrics import Metrics
 metrics = Metrics.from_settings(Settings(metrics_multiproc_dir=sys.argv[1]))
+metrics.pool_size.inc(5)  # as a database pool of five does
 print("ready", flush=True)
 for command in sys.stdin:
     if command == "render\\n":
@@ -153,12 +154,15 @@ def test_each_process_of_the_view_reports_its_memory_cpu_and_collections(
 def test_a_process_that_ends_or_is_killed_leaves_the_view(shared_dir: Path) -> None:
     ending, killed, staying = start(shared_dir, 3)
     try:
-        assert pids_of(parse(staying.render())) == {ending.pid, killed.pid, staying.pid}
-        ending.end()  # marked dead: its files by pid are removed
-        killed.kill()  # never marked dead: its files stay, its /proc entry is gone
+        samples = parse(staying.render())
+        assert pids_of(samples) == {ending.pid, killed.pid, staying.pid}
+        assert value(samples, "db_pool_size") == 15
+        ending.end()  # marked dead as it ends
+        killed.kill()  # never marked dead by itself: the view finds it gone
         samples = parse(staying.render())
         assert pids_of(samples) == {staying.pid}
         assert value(samples, "process_resident_memory_bytes", pid=staying.pid) > 10 * MB
+        assert value(samples, "db_pool_size") == 5  # only the pool still open
     finally:
         for child in (ending, killed, staying):
             child.kill()
