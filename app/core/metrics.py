@@ -13,7 +13,8 @@ Two ways to expose them:
   of all of them (`serve --workers N` answers one view whichever worker is asked).
   prometheus-client chooses this when it is imported, from `PROMETHEUS_MULTIPROC_DIR`, so
   `serve --workers N` (and `worker --workers N`) empty the directory and set that variable
-  before starting the processes, each a fresh interpreter.
+  before starting the processes, each a fresh interpreter. The memory, CPU, descriptors
+  and collections of each process are there too, by pid (app/core/process_metrics.py).
 
 No `_created` samples: they double the series and no dashboard reads them.
 """
@@ -41,7 +42,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,6 +53,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
 from app.core.injection import provided_by
+from app.core.process_metrics import LiveProcesses, ProcessRegistration
 
 logger = structlog.get_logger(__name__)
 
@@ -200,9 +202,11 @@ class Metrics:
         )
         self.scraped = ScrapedGauges()
         self.exposed = registry
+        self._registration: ProcessRegistration | None = None
         if multiprocess_dir is not None:
             self.exposed = CollectorRegistry()
-            MultiProcessCollector(self.exposed, str(multiprocess_dir))  # type: ignore[no-untyped-call]
+            self.exposed.register(LiveProcesses(multiprocess_dir))
+            self._registration = ProcessRegistration()
         else:
             # The process's memory, CPU and descriptors, and the interpreter's collections,
             # read from /proc and `gc` at scrape time (a registry of its own has none).
@@ -304,8 +308,10 @@ class Metrics:
         return generate_latest(self.exposed)
 
     def close(self) -> None:
-        """At the end of the process: its pool gauges no longer count in the sum."""
-        if self.multiprocess_dir is not None:
+        """At the end of the process: its pool gauges no longer count in the sum, and its
+        memory, CPU and collections leave the view."""
+        if self._registration is not None:
+            self._registration.close()
             mark_process_dead(os.getpid(), str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
 
 
