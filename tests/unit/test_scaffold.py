@@ -155,7 +155,7 @@ def test_a_new_module_passes_its_own_tests(project: Path) -> None:
         ("class", "is a Python keyword"),
         ("classes", "'class' is a Python keyword"),
         ("match", "is a Python keyword"),
-        ("posts", "app/posts already exists"),
+        ("posts", "app/posts already exists"),  # demo: posts
         ("core", "app/core already exists"),
         ("cli", "app/cli already exists"),
         ("users", "`user_id` is the owner column"),
@@ -176,9 +176,10 @@ def test_refused_names_exit_1_and_write_nothing(
 
 
 def test_a_branched_migration_history_is_refused(project: Path) -> None:
-    """A second head (two branches never merged): the new revision could follow neither."""
+    """A second head (two branches never merged): the new revision could follow neither.
+    (The branch follows the first revision, auth's, which every project has.)"""
     branch = project / "migrations" / "versions" / "branch.py"
-    branch.write_text('revision = "b1"\ndown_revision = "8cb2f06c00a4"\n')
+    branch.write_text('revision = "b1"\ndown_revision = "a7c3e91d2f40"\n')
     result = CliRunner().invoke(cli, ["new-module", NEW_MODULE, "--root", str(project)])
     assert result.exit_code == 1
     assert "the migrations have 2 heads" in result.output
