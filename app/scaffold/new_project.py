@@ -113,8 +113,9 @@ class Project:
             )
         if "modulith" in self.slug:
             raise ProjectError(f"{self.slug!r}: choose a slug without the kit's name in it")
-        if not self.title.strip() or any(c in self.title for c in '"\\\n'):
-            raise ProjectError(f'{self.title!r}: a title is one line, without " or \\')
+        # It lands in Python strings, YAML and .env values (MAIL_FROM) unquoted.
+        if not self.title.strip() or any(c in self.title for c in '"\\:#\n'):
+            raise ProjectError(f'{self.title!r}: a title is one line, without " \\ : or #')
 
 
 # --- demo modules ----------------------------------------------------------------------

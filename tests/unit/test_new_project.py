@@ -102,6 +102,7 @@ def test_renaming_is_idempotent() -> None:
         ("2books", "Book Club", "no project slug"),
         ("modulith-shop", "Shop", "without the kit's name"),
         ("book-club", 'The "Club"', "without"),
+        ("book-club", "Clubs: the API", "without"),
     ],
 )
 def test_refused_answers(slug: str, title: str, reason: str) -> None:
