@@ -74,8 +74,10 @@ fmt: install ## Format the code and fix what ruff can
 migrate: install ## Migrate the database to the newest revision
 	$(RUN) python -m app migrate
 
+# demo: movies
 seed: install ## Load the bundled films (idempotent); ARGS="--movies 1000" adds generated ones
 	$(RUN) python -m app seed $(ARGS)
+# end demo: movies
 
 user: install ## Create a user, asking its password: make user EMAIL=a@b.c USERNAME=ada [SUPERUSER=1]
 	$(RUN) python -m app create-user --email "$(EMAIL)" --username "$(USERNAME)" $(if $(SUPERUSER),--superuser)
@@ -95,9 +97,11 @@ worker: install ## Run a background-task worker (needs REDIS_URL)
 scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
 	$(RUN) python -m app scheduler
 
+# demo: movies posts
 bench: install ## The kit side by side with a bare reference on PostgreSQL + Redis (QUICK=1: < 1 min)
 	bash .ci/services
 	$(RUN) python -m bench.run $(if $(QUICK),--quick)
+# end demo: movies posts
 
 up: compose .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)
 	$(COMPOSE_DEV) up --build --detach

@@ -225,6 +225,7 @@ def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
     asyncio.run(run_with_heartbeat(run_scheduler(load_queue_settings(ctx)), heartbeat_file))
 
 
+# demo: movies
 @cli.command()
 def seed(
     ctx: typer.Context,
@@ -242,6 +243,9 @@ def seed(
 
     report = asyncio.run(seed_in_process(load_settings(ctx)))
     typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
+
+
+# end demo: movies
 
 
 @cli.command("new-module")

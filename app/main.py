@@ -39,8 +39,8 @@ API_PREFIX = "/api/v1"
 TITLE = "fastapi-modulith"
 VERSION = "0.1.0"
 DESCRIPTION = """\
-An async modular monolith: accounts and tokens (`auth`, `users`, `profile`), `movies`
-and `posts`.
+An async modular monolith: accounts and tokens (`auth`, `users`, `profile`) and the
+resources of its business modules.
 
 Sign in at `/api/v1/auth/login` (OAuth 2 password flow) and send the access token as
 `Authorization: Bearer <token>`. Every error is an RFC 9457 problem document
@@ -52,8 +52,8 @@ TAGS = {
     "auth": "Sign up, sign in, refresh and revoke tokens, reset a password",
     "profile": "The signed-in user's own account",
     "users": "Every account, for superusers",
-    "movies": "The movie catalogue: read by users, edited by superusers",
-    "posts": "Posts: read by anyone, written by their authors",
+    "movies": "The movie catalogue: read by users, edited by superusers",  # demo: movies
+    "posts": "Posts: read by anyone, written by their authors",  # demo: posts
     "health": "Liveness and readiness probes (unversioned, not rate limited)",
 }
 LICENSE = {"name": "MIT", "identifier": "MIT"}

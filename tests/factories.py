@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import random
-from decimal import Decimal
+import random  # demo: movies
+from decimal import Decimal  # demo: movies
 from typing import Any
 
 import factory
@@ -13,8 +13,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User, UserStatus
-from app.movies.models import Movie
-from app.posts.models import Post
+from app.movies.models import Movie  # demo: movies
+from app.posts.models import Post  # demo: posts
 from tests.conftest import load_test_settings
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -54,6 +54,7 @@ async def create_user(session: AsyncSession, **fields: Any) -> User:
     return user
 
 
+# demo: movies
 class MovieFactory(factory.Factory):  # type: ignore[misc]  # untyped library base
     class Meta:
         model = Movie
@@ -65,6 +66,10 @@ class MovieFactory(factory.Factory):  # type: ignore[misc]  # untyped library ba
     rating = factory.LazyFunction(lambda: Decimal(random.randint(0, 89)) / 10)
 
 
+# end demo: movies
+
+
+# demo: posts
 class PostFactory(factory.Factory):  # type: ignore[misc]  # untyped library base
     """Needs `user_id`: posts name their author by id only (no foreign key)."""
 
@@ -75,6 +80,10 @@ class PostFactory(factory.Factory):  # type: ignore[misc]  # untyped library bas
     content = factory.Faker("paragraph")
 
 
+# end demo: posts
+
+
+# demo: movies
 async def create_movie(session: AsyncSession, **fields: Any) -> Movie:
     movie: Movie = MovieFactory.build(**fields)
     session.add(movie)
@@ -82,8 +91,15 @@ async def create_movie(session: AsyncSession, **fields: Any) -> Movie:
     return movie
 
 
+# end demo: movies
+
+
+# demo: posts
 async def create_post(session: AsyncSession, user_id: int, **fields: Any) -> Post:
     post: Post = PostFactory.build(user_id=user_id, **fields)
     session.add(post)
     await session.flush()
     return post
+
+
+# end demo: posts

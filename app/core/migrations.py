@@ -21,7 +21,7 @@ from app.core.health import NotReadyError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The PostgreSQL advisory lock that serialises migrations (any constant shared by every
 # replica of this app; advisory locks are per database).
-MIGRATION_LOCK_KEY = 0x6D6F64756C697468  # "modulith"
+MIGRATION_LOCK_KEY = 0x6D6F64756C697468  # the kit's name in ASCII, kept by every project
 
 logger = structlog.get_logger(__name__)
 

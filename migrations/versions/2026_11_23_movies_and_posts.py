@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # demo: movies
     op.create_table(
         "movies",
         sa.Column("movie_id", sa.Integer(), nullable=False),
@@ -49,6 +50,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_movies_released"), "movies", ["released"], unique=False)
     op.create_index(op.f("ix_movies_title"), "movies", ["title"], unique=False)
+    # end demo: movies
+    # demo: posts
     op.create_table(
         "posts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,9 +89,11 @@ def upgrade() -> None:
         postgresql_where=sa.text("deleted_at IS NULL"),
         sqlite_where=sa.text("deleted_at IS NULL"),
     )
+    # end demo: posts
 
 
 def downgrade() -> None:
+    # demo: posts
     op.drop_index(
         "ix_posts_user_id_created_at_desc",
         table_name="posts",
@@ -102,7 +107,10 @@ def downgrade() -> None:
         sqlite_where=sa.text("deleted_at IS NULL"),
     )
     op.drop_table("posts")
+    # end demo: posts
+    # demo: movies
     op.drop_index(op.f("ix_movies_title"), table_name="movies")
     op.drop_index(op.f("ix_movies_released"), table_name="movies")
     op.drop_index("ix_movies_rating_desc_title", table_name="movies")
     op.drop_table("movies")
+    # end demo: movies

@@ -19,7 +19,7 @@ from app.auth.models import User
 from app.core.events import BaseEvent, listener
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
-from app.posts.models import Post
+from app.posts.models import Post  # demo: posts
 from tests.apps import outbox_rows_removed, replace_listeners, restore_listeners, serving
 from tests.conftest import embedded_test_settings, load_test_settings
 from tests.factories import create_user
@@ -84,7 +84,7 @@ async def committing_app_client(engine: AsyncEngine) -> AsyncIterator[httpx.Asyn
     finally:
         racers = select(User.id).where(User.username.like(f"{RACER_PREFIX}%"))
         async with engine.begin() as connection:
-            await connection.execute(delete(Post).where(Post.user_id.in_(racers)))
+            await connection.execute(delete(Post).where(Post.user_id.in_(racers)))  # demo: posts
             await connection.execute(delete(User).where(User.id.in_(racers)))
 
 

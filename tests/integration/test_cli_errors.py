@@ -59,8 +59,10 @@ CREATE_USER = ["create-user", "--email", "a@b.co", "--username", "ada", "--passw
     ("args", "env", "expected", "traceback"),
     [
         (["--debug", *CREATE_USER], unreachable_database(), "Start it, or set DATABASE_URL", True),
+        # demo: movies
         (["seed"], {**unreachable_database(), "LOG_LEVEL": "DEBUG"}, "Cannot reach", True),
         (["seed", "--movies", "many"], {}, "Invalid value for '--movies'", False),
+        # end demo: movies
         (["migrate"], {"LOG_FORMAT": "xml"}, "Invalid setting LOG_FORMAT: Input should be", False),
         (["scheduler", "--nope"], {}, "No such option: --nope (see `app scheduler --help`)", False),
         *(

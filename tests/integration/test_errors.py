@@ -86,8 +86,9 @@ async def test_unknown_method_is_405_problem_with_allow(client: httpx.AsyncClien
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("DELETE", "/api/v1/posts", "GET, HEAD, POST"),
-        ("POST", "/api/v1/posts/1", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("DELETE", "/api/v1/posts", "GET, HEAD, POST"),  # demo: posts
+        ("POST", "/api/v1/posts/1", "DELETE, GET, HEAD, PATCH, PUT"),  # demo: posts
+        ("POST", "/api/v1/users/1", "DELETE, GET, HEAD, PATCH"),
     ],
 )
 async def test_405_allows_the_methods_of_every_route_on_the_path(

@@ -68,7 +68,7 @@ async def test_pool_gauges_rejections_and_the_token(
 ) -> None:
     client = own_engine_client
     # The default limit is counted before the route's own dependencies (here, sign-in).
-    first, second = [await client.get(f"{API}/movies") for _ in range(2)]
+    first, second = [await client.get(f"{API}/users") for _ in range(2)]
     assert (first.status_code, second.status_code) == (401, 429)
 
     refused = await client.get("/metrics")
@@ -79,7 +79,7 @@ async def test_pool_gauges_rejections_and_the_token(
     assert wrong.status_code == 401
 
     samples = await scrape(client, Authorization="Bearer scrape-me")
-    assert value(samples, "rate_limit_rejections_total", route=f"{API}/movies") == 1
+    assert value(samples, "rate_limit_rejections_total", route=f"{API}/users") == 1
     assert value(samples, "db_pool_size") == load_test_settings().database_pool_size
     assert value(samples, "db_pool_connections_in_use") == 0  # every request gave its back
     assert ("db_pool_overflow_connections", frozenset()) in samples

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.errors import PROBLEM_CONTENT_TYPE as PROBLEM
-from app.main import create_app
+from app.main import TITLE, create_app
 from tests.apps import serving
 from tests.conftest import load_production_settings
 
@@ -31,7 +31,7 @@ async def test_docs_use_no_cdn(client: httpx.AsyncClient) -> None:
         assert "https://" not in response.text
     asset = await client.get("/static-offline-docs/swagger-ui-bundle.js")
     assert asset.status_code == 200
-    assert (await client.get("/openapi.json")).json()["info"]["title"] == "fastapi-modulith"
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == TITLE
 
 
 @pytest.mark.own_app  # counts from zero
@@ -99,6 +99,8 @@ async def test_openapi_documents_the_errors_each_operation_can_answer(
         return set(operations[method, path]["responses"])
 
     api_defaults = {"422", "429", "500", "503"}
+    assert statuses("get", "/api/v1/users") == {"200", "401", "403", *api_defaults}
+    # demo: posts
     assert statuses("get", "/api/v1/posts") == {"200", *api_defaults}
     with_body_token_and_id = {"400", "401", "403", "404", "413"}
     assert statuses("put", "/api/v1/posts/{post_id}") == {
@@ -110,6 +112,7 @@ async def test_openapi_documents_the_errors_each_operation_can_answer(
     unauthorized = operations["post", "/api/v1/posts"]["responses"]["401"]
     assert "WWW-Authenticate" in unauthorized["headers"]
     assert "Retry-After" in operations["get", "/api/v1/posts"]["responses"]["429"]["headers"]
+    # end demo: posts
     # Operational routes are neither rate limited nor answered 503 from the database.
     assert statuses("get", "/health/live") == {"200", "422", "500"}
 

@@ -8,9 +8,17 @@ from typing import Any
 
 import httpx
 
-RESOURCES = ["/api/v1/posts/{post_id}", "/api/v1/movies/{movie_id}", "/api/v1/users/{user_id}"]
+RESOURCES = [
+    "/api/v1/posts/{post_id}",  # demo: posts
+    "/api/v1/movies/{movie_id}",  # demo: movies
+    "/api/v1/users/{user_id}",
+]
 PROFILE = "/api/v1/profile"
-CREATES = [("/api/v1/posts", "post"), ("/api/v1/movies", "post"), ("/api/v1/auth/register", "post")]
+CREATES = [
+    ("/api/v1/posts", "post"),  # demo: posts
+    ("/api/v1/movies", "post"),  # demo: movies
+    ("/api/v1/auth/register", "post"),
+]
 
 
 def header_parameters(operation: dict[str, Any]) -> set[str]:

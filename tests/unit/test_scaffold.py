@@ -7,20 +7,18 @@ and `make test-scaffold` runs it alone.
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.scaffold import PROJECT_ROOT, ModuleNames, new_module
 from app.scaffold.migration import migrations_of
 from app.scaffold.wiring import wire_modules
+from tests.copies import assert_all_succeed
 
 # Names no project is likely to have made with `new-module` already.
 NEW_MODULE = "scaffold_samples"
@@ -57,50 +55,6 @@ def project(tmp_path: Path) -> Path:
 def untouched_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One copy shared by the tests that expect the scaffold to write nothing."""
     return copy_project(tmp_path_factory.mktemp("untouched"))
-
-
-def scratch_environment(project: Path) -> dict[str, str]:
-    """This test's settings for the copy's tools, with a database of the copy's own and
-    neither this suite's xdist worker nor its coverage measurement."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("PYTEST_", "COV_CORE_", "COVERAGE_"))
-    }
-    url = make_url(os.environ["DATABASE_URL"])
-    # `x_test` -> `x_scaffold_test`: a name of its own, still ending in `_test`.
-    name = (url.database or "").removesuffix("_test")
-    environment["DATABASE_URL"] = url.set(database=f"{name}_scaffold_test").render_as_string(
-        hide_password=False
-    )
-    environment["PYTHONPATH"] = str(project)
-    return environment
-
-
-def assert_all_succeed(project: Path, commands: dict[str, list[str]]) -> None:
-    """Run every command at once in the copy; each must exit 0 (else its output is shown)."""
-    environment = scratch_environment(project)
-    running = {
-        name: subprocess.Popen(
-            command,
-            cwd=project,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for name, command in commands.items()
-    }
-    failures = {}
-    try:
-        for name, process in running.items():
-            output, _ = process.communicate(timeout=300)
-            if process.returncode != 0:
-                failures[name] = output
-    finally:
-        for process in running.values():
-            process.kill()  # only those still running, after a timeout
-    assert failures == {}, "\n\n".join(f"{name}:\n{output}" for name, output in failures.items())
 
 
 def generate(project: Path, name: str) -> Path:
@@ -155,7 +109,7 @@ def test_a_new_module_passes_its_own_tests(project: Path) -> None:
         ("class", "is a Python keyword"),
         ("classes", "'class' is a Python keyword"),
         ("match", "is a Python keyword"),
-        ("posts", "app/posts already exists"),
+        ("posts", "app/posts already exists"),  # demo: posts
         ("core", "app/core already exists"),
         ("cli", "app/cli already exists"),
         ("users", "`user_id` is the owner column"),
@@ -176,9 +130,10 @@ def test_refused_names_exit_1_and_write_nothing(
 
 
 def test_a_branched_migration_history_is_refused(project: Path) -> None:
-    """A second head (two branches never merged): the new revision could follow neither."""
+    """A second head (two branches never merged): the new revision could follow neither.
+    (The branch follows the first revision, auth's, which every project has.)"""
     branch = project / "migrations" / "versions" / "branch.py"
-    branch.write_text('revision = "b1"\ndown_revision = "8cb2f06c00a4"\n')
+    branch.write_text('revision = "b1"\ndown_revision = "a7c3e91d2f40"\n')
     result = CliRunner().invoke(cli, ["new-module", NEW_MODULE, "--root", str(project)])
     assert result.exit_code == 1
     assert "the migrations have 2 heads" in result.output

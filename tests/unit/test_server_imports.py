@@ -10,7 +10,7 @@ import pytest
 
 NOT_FOR_SERVING = (
     "app.worker",
-    "app.movies.seed",
+    "app.movies.seed",  # demo: movies
     "faker",
     "app.scaffold",
     "inflect",

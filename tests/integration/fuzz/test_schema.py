@@ -44,7 +44,14 @@ Case = GenericCase[Any]
 RANDOM_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 # One test each; OTHER_AREAS fuzzes the rest (a module added later, say).
-AREAS = ("auth", "users", "profile", "movies", "posts", "health")
+AREAS = (
+    "auth",
+    "users",
+    "profile",
+    "movies",  # demo: movies
+    "posts",  # demo: posts
+    "health",
+)
 OTHER_AREAS = "others"
 # Operations that end the fuzzer's own session: after them every request would be a 401.
 ENDS_OWN_SESSION = {"POST /api/v1/auth/logout", "DELETE /api/v1/profile"}

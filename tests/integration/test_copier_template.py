@@ -1,0 +1,199 @@
+"""`copier copy` and `copier update` of this repository as a template (copier.yml), run for
+real from a snapshot of this working tree, and the generated projects checked with this
+venv's tools: names, lint, the app, migrations and some of their own tests.
+
+Keeping one demo module of two is checked on the task alone (tests/unit/test_new_project.py)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+from app.scaffold.new_project import BOTH_DEMOS, DEMO_PATHS
+from tests.copies import assert_all_succeed
+from tests.processes import PROJECT_ROOT
+
+pytestmark = pytest.mark.runs_long
+
+ANSWERS = {
+    "project_name": "Book Club",
+    "description": "Clubs that read together",
+    "author": "Ada Lovelace",
+}
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+# The one file of a project that names the kit: the task that renames it.
+NAMES_THE_KIT = {"app/scaffold/new_project.py"}
+# Code that still uses a demo module it no longer has.
+DEMO_USE = re.compile(
+    r"app\.(movies|posts)\b|/api/v1/(movies|posts)\b|\b(Movie|Post)Factory\b|create_(movie|post)\("
+)
+# Creates the app, then migrates an SQLite database of its own up and finds no drift.
+APP_AND_MIGRATIONS = (
+    "import os, sys; os.environ['DATABASE_URL'] = sys.argv[1]; import app.main; "
+    "app.main.create_app(); from alembic.config import main; "
+    "main(['upgrade', 'head']); main(['check'])"
+)
+SQLITE_ROUND_TRIP = (
+    "tests/integration/test_migrations.py::test_sqlite_upgrade_downgrade_upgrade_and_no_drift"
+)
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run([*GIT, *args], cwd=folder, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree, uncommitted changes included and ignored files not, as a
+    repository of one commit: what `copier copy` of a clone would see."""
+    root = tmp_path_factory.mktemp("template")
+    listed = git(PROJECT_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        if (PROJECT_ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / name, root / name)
+    git(root, "init", "--quiet")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "-m", "The kit")
+    return root
+
+
+def generate(template: Path, target: Path, **answers: Any) -> Path:
+    copier.run_copy(
+        str(template),
+        target,
+        data=ANSWERS | answers,
+        defaults=True,
+        unsafe=True,  # the task
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return target
+
+
+def text_files(project: Path) -> dict[str, str]:
+    files = {}
+    for path in project.rglob("*"):
+        relative = path.relative_to(project).as_posix()
+        if path.is_file() and ".git" not in path.parts and "__pycache__" not in path.parts:
+            try:
+                files[relative] = path.read_text()
+            except UnicodeDecodeError:
+                continue
+    return files
+
+
+def assert_renamed(project: Path) -> dict[str, str]:
+    files = text_files(project)
+    naming_the_kit = {
+        name for name, text in files.items() if re.search("modulith", text, re.IGNORECASE)
+    }
+    assert naming_the_kit == NAMES_THE_KIT
+    assert '[project]\nname = "book-club"' in files["pyproject.toml"]
+    assert 'authors = [{ name = "Ada Lovelace" }]' in files["pyproject.toml"]
+    assert 'TITLE = "Book Club"' in files["app/main.py"]
+    assert files["README.md"].startswith("# Book Club\n\nClubs that read together\n")
+    assert "Copyright (c) 2026 Ada Lovelace" in files["LICENSE"]
+    assert "name: book-club-api" in files["deploy/k8s/base/api-deployment.yaml"]
+    assert "book_club_test" in files[".test.env"]
+    answers = files[".copier-answers.yml"]
+    assert "project_slug: book-club" in answers
+    assert "_commit: " in answers
+    return files
+
+
+def check_in_the_project(project: Path, database: str, tests: list[str]) -> None:
+    """ruff, the app and its migrations on SQLite, and `tests` of the project's own."""
+    sqlite = f"sqlite+aiosqlite:///{project / 'check.db'}"
+    pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    pytest_run += ["-p", "no:xdist", "-p", "no:cov", *tests]
+    assert_all_succeed(
+        project,
+        {
+            "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+            "app and migrations": [sys.executable, "-c", APP_AND_MIGRATIONS, sqlite],
+            "pytest": pytest_run,
+        },
+        database=database,
+    )
+
+
+def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
+    project = generate(template, tmp_path / "book-club", demo_modules=[])
+    files = assert_renamed(project)
+    for path in [*DEMO_PATHS["movies"], *DEMO_PATHS["posts"], *BOTH_DEMOS]:
+        assert not (project / path).exists(), path
+    assert not list((project / "migrations" / "versions").glob("*movies*"))
+    assert "INSTALLED_MODULES: tuple[ModuleType, ...] = (auth,)" in files["app/modules.py"]
+    assert "app.movies" not in files["pyproject.toml"]
+    assert "def seed(" not in files["app/cli.py"]
+    assert "## A tour with curl" not in files["README.md"]
+    using_demos = {
+        name
+        for name, text in files.items()
+        if name.endswith((".py", "Makefile", ".toml")) and DEMO_USE.search(text)
+    }
+    # The core's own documentation examples name them, and a test of the events' naming.
+    assert using_demos == {"app/core/openapi.py", "app/core/events.py", "tests/unit/test_events.py"}
+    check_in_the_project(
+        project,
+        "copier_none",
+        [
+            "tests/integration/auth/test_login.py",
+            "tests/integration/test_operations.py",
+            "tests/unit/test_scaffold.py::test_a_branched_migration_history_is_refused",
+            SQLITE_ROUND_TRIP,
+        ],
+    )
+
+
+def test_a_project_with_every_demo_module_updated_to_a_later_kit(
+    template: Path, tmp_path: Path
+) -> None:
+    """A project with a change of its own, updated to a kit commit that changes a file
+    naming the kit: the change arrives renamed, and the project's stays. (One project for
+    both: copier spends seconds of CPU on each render of this tree, an update renders it
+    three times.)"""
+    kit = tmp_path / "kit"
+    git(tmp_path, "clone", "--quiet", str(template), str(kit))
+    project = generate(kit, tmp_path / "book-club")
+    ours = "\nOur own notes.\n"
+    with (project / "docs" / "operations.md").open("a") as notes:
+        notes.write(ours)
+    git(project, "init", "--quiet")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Start from the kit")
+
+    testing = kit / "docs" / "testing.md"
+    testing.write_text(testing.read_text() + "\nDeploy fastapi-modulith with care.\n")
+    git(kit, "commit", "--quiet", "--all", "-m", "A change of the kit")
+    copier.run_update(
+        project, defaults=True, overwrite=True, unsafe=True, vcs_ref="HEAD", quiet=True
+    )
+
+    assert (project / "docs" / "testing.md").read_text().endswith("\nDeploy book-club with care.\n")
+    assert (project / "docs" / "operations.md").read_text().endswith(ours)
+    changed = git(project, "status", "--porcelain").split("\n")
+    assert sorted(filter(None, changed)) == [" M .copier-answers.yml", " M docs/testing.md"]
+    files = assert_renamed(project)
+    assert "from app import auth, movies, posts" in files["app/modules.py"]
+    assert (project / "app" / "movies").is_dir()
+    assert (project / "bench").is_dir()
+    check_in_the_project(
+        project,
+        "copier_all",
+        [
+            "tests/unit/test_kubernetes.py",
+            "tests/integration/test_operations.py::test_docs_use_no_cdn",
+            "tests/integration/posts/test_posts.py",
+            SQLITE_ROUND_TRIP,
+        ],
+    )

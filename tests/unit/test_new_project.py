@@ -1,0 +1,115 @@
+"""The task that makes a copy of the kit a project (app/scaffold/new_project.py), on the
+kit's own files: markers, wiring, migrations and names. Copier runs it for real in
+tests/integration/test_copier_template.py."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.scaffold.new_project import (
+    SHARED_MIGRATIONS,
+    Project,
+    ProjectError,
+    main,
+    remove_migration,
+    renamed,
+    strip_marked,
+    unwire_contracts,
+    unwire_modules,
+)
+from tests.processes import PROJECT_ROOT
+
+[SHARED] = SHARED_MIGRATIONS
+BOOK_CLUB = Project("Book Club", "book-club", "Clubs that read", "Ada", "Ada")
+
+
+@pytest.mark.parametrize(("removed", "kept"), [("movies", "posts"), ("posts", "movies")])
+def test_a_shared_migration_keeps_the_tables_of_the_module_kept(removed: str, kept: str) -> None:
+    migration = strip_marked((PROJECT_ROOT / SHARED).read_text(), [removed])
+    compile(migration, SHARED, "exec")
+    assert f'"{removed}"' not in migration
+    assert f'op.create_table(\n        "{kept}"' in migration
+    assert f'op.drop_table("{kept}")' in migration
+
+
+def test_marked_lines_and_blocks_go_with_their_module_only() -> None:
+    text = (
+        "keep\n"
+        "one  # demo: movies\n"
+        "# demo: posts\n"
+        "block\n"
+        "# end demo: posts\n"
+        "<!-- demo: movies posts -->\n"
+        "both\n"
+        "<!-- end demo: movies posts -->\n"
+        "last\n"
+    )
+    assert strip_marked(text, ["movies"]) == (
+        "keep\n# demo: posts\nblock\n# end demo: posts\nlast\n"
+    )
+    assert strip_marked(text, []) == text
+    with pytest.raises(ProjectError, match="no `end demo: posts`"):
+        strip_marked("# demo: posts\nnever closed\n", ["posts"])
+
+
+def test_removing_marked_blocks_leaves_no_run_of_blank_lines() -> None:
+    factories = strip_marked(
+        (PROJECT_ROOT / "tests" / "factories.py").read_text(), ["movies", "posts"]
+    )
+    assert "\n\n\n\n" not in factories
+    assert factories.endswith("return user\n")
+
+
+def test_unwiring_keeps_a_tuple_of_one() -> None:
+    source = (PROJECT_ROOT / "app" / "modules.py").read_text()
+    without = unwire_modules(source, ["movies", "posts"])
+    assert "\nfrom app import auth\n" in without
+    assert "INSTALLED_MODULES: tuple[ModuleType, ...] = (auth,)" in without
+    assert "(auth, posts)" in unwire_modules(source, ["movies"])
+
+
+def test_unwiring_the_contracts_drops_every_rule_naming_the_module() -> None:
+    contracts = unwire_contracts((PROJECT_ROOT / "pyproject.toml").read_text(), ["posts"])
+    assert "app.posts" not in contracts
+    assert '"app.movies.** -> app.auth",\n    "app.auth.** -> app.movies",' in contracts
+    assert 'source_modules = ["app.auth.router", "app.movies.router"]' in contracts
+
+
+def test_a_removed_migration_is_relinked_around(tmp_path: Path) -> None:
+    versions = PROJECT_ROOT / "migrations" / "versions"
+    shutil.copytree(versions, tmp_path / "migrations" / "versions")
+    remove_migration(tmp_path / SHARED)
+    following = tmp_path / "migrations" / "versions" / "2026_11_23_cache_invalidations.py"
+    assert 'down_revision: str | Sequence[str] | None = "5b1f0c9d7e21"' in following.read_text()
+    assert not (tmp_path / SHARED).exists()
+
+
+def test_renaming_is_idempotent() -> None:
+    text = "fastapi-modulith fastapi_modulith_client modulith_test modulith-dev Modulith <a@b>"
+    once = renamed(text, BOOK_CLUB)
+    assert once == "book-club book_club_client book_club_test book-club-dev Book Club <a@b>"
+    assert renamed(once, BOOK_CLUB) == once
+
+
+@pytest.mark.parametrize(
+    ("slug", "title", "reason"),
+    [
+        ("Book-Club", "Book Club", "no project slug"),
+        ("book--club", "Book Club", "no project slug"),
+        ("2books", "Book Club", "no project slug"),
+        ("modulith-shop", "Shop", "without the kit's name"),
+        ("book-club", 'The "Club"', "without"),
+        ("book-club", "Clubs: the API", "without"),
+    ],
+)
+def test_refused_answers(slug: str, title: str, reason: str) -> None:
+    with pytest.raises(ProjectError, match=reason):
+        Project(title, slug, "", "", "").check()
+
+
+def test_an_unknown_demo_module_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--title", "T", "--slug", "t", "--keep", "films"]) == 1
+    assert "no demo module named films" in capsys.readouterr().err
