@@ -65,6 +65,7 @@ BOTH_DEMOS = (
     "tests/integration/test_bench.py",
     "tests/integration/test_reference_parity.py",
     "tests/unit/test_bench_tools.py",
+    "tests/unit/test_bench_report.py",
     "tests/integration/test_generated_client.py",
     "tests/integration/test_openapi_document.py",
     "tests/integration/paging.py",
