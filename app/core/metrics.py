@@ -181,6 +181,13 @@ class Metrics:
             registry=registry,
             buckets=TASK_BUCKETS,
         )
+        self.relay_passes = Counter(
+            "queue_relay_passes_total",
+            "Passes of the relay over the outbox and the event deliveries, by result "
+            "(ok, failed): flat while no relay runs",
+            ["result"],
+            registry=registry,
+        )
         # Per process, summed over the live ones in multiprocess mode.
         self.pool_size = Gauge(
             "db_pool_size",
@@ -281,6 +288,9 @@ class Metrics:
         self._child(self.tasks, task, result).inc()
         if seconds is not None:
             self._child(self.task_duration, task).observe(seconds)
+
+    def relay_pass(self, *, failed: bool) -> None:
+        self._child(self.relay_passes, "failed" if failed else "ok").inc()
 
     def watch_pool(self, engine: AsyncEngine, size: int) -> None:
         """Keep the pool gauges of `engine` current (a gauge step per checkout/checkin,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from app.core.migrations import MIGRATION_LOCK_KEY, alembic_config, upgrade_to_head
 from tests.conftest import load_test_settings, recreate_database, sibling_test_database
+from tests.integration.queue.conftest import wait_for
 
 
 def round_trip(settings: Settings) -> None:
@@ -38,6 +39,15 @@ async def test_sqlite_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> 
     await asyncio.to_thread(round_trip, load_test_settings(database_url=url, redis_url=""))
 
 
+# Sessions of this database queued on the advisory lock `key` (held by another session).
+WAITING_FOR_THE_LOCK = """
+SELECT count(*) FROM pg_locks
+WHERE locktype = 'advisory' AND NOT granted
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND (classid::bigint << 32 | objid::bigint) = %s
+"""
+
+
 @pytest.mark.usefixtures("engine")
 async def test_migrating_waits_for_the_lock_another_replica_holds(settings: Settings) -> None:
     url = make_url(settings.database_url).set(drivername="postgresql")
@@ -46,7 +56,12 @@ async def test_migrating_waits_for_the_lock_another_replica_holds(settings: Sett
     ) as other_replica:
         await other_replica.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         migrating = asyncio.create_task(asyncio.to_thread(upgrade_to_head, settings))
-        await asyncio.sleep(0.5)
+
+        async def migration_waits_for_the_lock() -> bool:
+            cursor = await other_replica.execute(WAITING_FOR_THE_LOCK, (MIGRATION_LOCK_KEY,))
+            return (await cursor.fetchone()) == (1,)
+
+        await wait_for(migration_waits_for_the_lock, what="the migration queued on the lock")
         assert not migrating.done()
         await other_replica.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
         await asyncio.wait_for(migrating, 10)

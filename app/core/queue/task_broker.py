@@ -55,12 +55,11 @@ class TaskBroker:
     def __init__(
         self, settings: Settings, database: Database, metrics: Metrics | None = None
     ) -> None:
-        """`metrics`: where task runs are counted."""
+        """`metrics`: where task runs and relay passes are counted."""
         self.settings = settings
         self._database = database
-        self.broker: AsyncBroker = create_broker(
-            settings, self._schedule_retry, metrics or Metrics()
-        )
+        self._metrics = metrics or Metrics()
+        self.broker: AsyncBroker = create_broker(settings, self._schedule_retry, self._metrics)
         self.relay = OutboxRelay(
             database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
         )
@@ -122,7 +121,9 @@ class TaskBroker:
                 logger.exception("outbox relay pass failed")
                 sent = -1
             others = await self._run_other_relays()
-            if sent < 0 or relay.send_failed or others < 0:
+            failed = sent < 0 or relay.send_failed or others < 0
+            self._metrics.relay_pass(failed=failed)
+            if failed:
                 await wait_for_event(stop, backoff.next_delay())
                 continue
             backoff.reset()

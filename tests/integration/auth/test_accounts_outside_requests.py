@@ -20,9 +20,13 @@ from typer.testing import CliRunner
 
 from app.auth.models import User
 from app.cli import cli
+from app.core.injection import provided_by
+from app.core.metrics import Metrics
 from app.main import create_app
-from tests.apps import outbox_rows_removed, started
+from tests.apps import outbox_rows_removed, serving
 from tests.conftest import load_test_settings
+from tests.integration.relay_passes import a_whole_relay_pass
+from tests.integration.test_metrics import parse
 
 EMAIL = "boss@example.com"
 
@@ -96,9 +100,14 @@ async def test_a_user_created_on_the_command_line_gets_one_welcome_mail(
     assert (mail["To"], mail["Subject"]) == (EMAIL, "Welcome, boss")
 
     settings = load_test_settings(**{name.lower(): value for name, value in environment.items()})
-    async with started(create_app(settings.model_copy(update={"queue_poll_interval": 0.01}))):
-        await asyncio.sleep(0.2)  # relay passes over the outbox the command left
+    app = create_app(settings.model_copy(update={"queue_poll_interval": 0.01}))
+    async with serving(app) as client:
+        await a_whole_relay_pass(client)  # over the outbox the command left
+    # A task that pass sent would have run by now: the app waits for them as it stops.
     assert len(welcome_mails(mail_dir)) == 1
+    # Sent again, the mail would rewrite its file: no delivery ran at all.
+    runs = parse(provided_by(app).get(Metrics).render().decode())
+    assert [labels for name, labels in runs if name == "tasks_total"] == []
 
 
 @pytest.mark.usefixtures("cleanup")

@@ -31,6 +31,7 @@ from app.core.db import Database
 from app.core.deps import QueueDep
 from app.core.errors import ConflictError
 from app.core.injection import provided_by
+from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.outbox import OutboxMessage
 from app.core.services import CoreServices
 from app.main import create_app
@@ -97,6 +98,41 @@ async def outbox_counts(engine: AsyncEngine, task_name_prefix: str) -> tuple[int
         )
         counts = {bool(pending): int(count) for pending, count in rows.all()}
     return counts.get(True, 0), counts.get(False, 0)
+
+
+async def queue_backlog(services: CoreServices) -> dict[str, float]:
+    """The backlog gauges `/metrics` shows (the outbox read first, then the task stream)."""
+    assert services.request_redis is not None, "a task stream needs Redis"
+    families = await services.tasks.relay.backlog_metrics()
+    families += await stream_backlog_metrics(services.request_redis, services.settings.queue_stream)
+    return {family.name: family.samples[0].value for family in families}
+
+
+async def queue_settled(services: CoreServices, seconds: float = 20.0) -> None:
+    """Return once no task can run any more: twice in a row, nothing pending in the outbox
+    and, in the task stream, no new entry, none waiting and none unacknowledged.
+
+    A task writes its retry (or a follow-up) to the outbox before it is acknowledged, so what
+    a run leaves behind shows in one of the two reads; the outbox is read before the stream,
+    as a relay adds the entry before it marks the row sent.
+    """
+    assert services.request_redis is not None, "a task stream needs Redis"
+    redis, stream = services.request_redis, services.settings.queue_stream
+    previous: tuple[object, ...] = ()
+
+    async def settled() -> bool:
+        nonlocal previous
+        backlog = await queue_backlog(services)
+        last_entry = (await redis.xinfo_stream(stream))["last-generated-id"]
+        busy = [backlog.get(name, 1) for name in SETTLED_GAUGES]
+        current = (*busy, last_entry)
+        done, previous = current == previous and not any(busy), current
+        return done
+
+    await wait_for(settled, seconds=seconds, what="nothing left for the queue to run")
+
+
+SETTLED_GAUGES = ("queue_outbox_pending", "queue_stream_waiting", "queue_stream_unacknowledged")
 
 
 async def clean_outbox(database: Database) -> None:

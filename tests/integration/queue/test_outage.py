@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tests.integration.queue import tasks
 from tests.integration.queue.conftest import (
     Workers,
     outbox_counts,
+    queue_settled,
     queue_test_settings,
     running_services,
     wait_for,
@@ -36,6 +38,8 @@ from tests.processes import free_port, start_redis_server
 
 REDIS_SERVER = shutil.which("redis-server")
 TASK_COUNT = 30
+SEND_FAILED = "outbox send failed; the tasks stay pending"  # logged once per failed pass
+READ_FAILED = "cannot read the task stream; retrying"
 
 
 class RedisServer:
@@ -83,9 +87,9 @@ class SmtpServer:
     def received(self, to: str) -> int:
         return sum(message["To"] == to for message in self.sink.messages)
 
-    async def delivered_once(self, to: str) -> None:
+    async def delivered_once(self, to: str, services: CoreServices) -> None:
         await wait_for(lambda: self.received(to) >= 1, seconds=20, what=f"mail to {to}")
-        await asyncio.sleep(0.2)  # room for a duplicate to show up
+        await queue_settled(services)  # no run is left that could deliver it again
         assert self.received(to) == 1
 
 
@@ -131,6 +135,7 @@ async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_o
     redis_server.kill()
 
     done = redis_server.workdir / "done"
+    logs = [log for _, log in workers.processes]
     async with running_services(queue_settings) as services:
         async with services.database.unit_of_work() as uow:
             queue = Queue(uow, services.tasks)
@@ -139,14 +144,17 @@ async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_o
         await send_mail(services, "redis-down@example.com")
         # The commits held; the sends after them failed; every task waits in the outbox.
         assert await outbox_counts(engine, tasks.MODULE) == (TASK_COUNT, 0)
-        await asyncio.sleep(0.2)  # both relays try, and fail, meanwhile
+        await wait_for(
+            lambda: all(SEND_FAILED in log.read_text() for log in logs), what="both relays failed"
+        )
+        assert await outbox_counts(engine, tasks.MODULE) == (TASK_COUNT, 0)
         assert tasks.read_lines(done) == []
 
         redis_server.start()
         await wait_for(
             lambda: len(tasks.read_lines(done)) >= TASK_COUNT, seconds=30, what="all delivered"
         )
-        await smtp_server.delivered_once("redis-down@example.com")
+        await smtp_server.delivered_once("redis-down@example.com", services)
 
         assert sorted(tasks.read_lines(done), key=int) == [str(n) for n in range(TASK_COUNT)]
         assert await outbox_counts(engine, tasks.MODULE) == (0, TASK_COUNT)
@@ -158,12 +166,11 @@ async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_o
 
         smtp_server.stop()
         await send_mail(services, "smtp-down@example.com")
-        logs = [log for _, log in workers.processes]
         await wait_for(
             lambda: any("will retry" in log.read_text() for log in logs), what="a failed delivery"
         )
         smtp_server.start()
-        await smtp_server.delivered_once("smtp-down@example.com")
+        await smtp_server.delivered_once("smtp-down@example.com", services)
 
 
 def logged(lines: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
@@ -182,16 +189,28 @@ async def test_a_worker_without_redis_backs_off_up_to_a_cap(
             await Queue(uow, services.tasks).enqueue(tasks.record, path="unused", value="0")
         stop = asyncio.Event()
         with capture_logs() as lines:
+            began = time.monotonic()
             async with asyncio.TaskGroup() as group:
                 group.create_task(consume(services.settings, services.tasks, stop))
                 group.create_task(services.tasks.run_relay(stop))
-                await asyncio.sleep(0.9)
-                stop.set()
 
-    # Without backoff: one line per poll interval each, some 45 per loop.
-    waits = [line["retry_in_s"] for line in logged(lines, "cannot read the task stream; retrying")]
+                def both_retried_past_the_cap() -> bool:
+                    return all(
+                        len(logged(lines, event)) >= 6 for event in (READ_FAILED, SEND_FAILED)
+                    )
+
+                await wait_for(both_retried_past_the_cap, what="six failed attempts of each loop")
+                stop.set()
+            elapsed = time.monotonic() - began
+        passes = services.metrics.registry.get_sample_value
+        failed_passes = passes("queue_relay_passes_total", {"result": "failed"})
+
+    waits = [line["retry_in_s"] for line in logged(lines, READ_FAILED)]
     assert waits[:4] == [0.02, 0.04, 0.08, 0.16]
     assert set(waits[4:]) <= {0.16}
-    assert len(waits) <= 9
-    relay_passes = logged(lines, "outbox send failed; the tasks stay pending")
-    assert 3 <= len(relay_passes) <= 9
+    # Each loop waited out its delays (every one but the last, cut short by the stop):
+    # without backoff, they would have tried once per poll interval, some 50 times meanwhile.
+    assert sum(waits[:-1]) <= elapsed
+    relay_passes = len(logged(lines, SEND_FAILED))
+    assert sum(min(0.02 * 2**n, 0.16) for n in range(relay_passes - 1)) <= elapsed
+    assert failed_passes == relay_passes  # and so many counted on /metrics
