@@ -68,7 +68,7 @@ POSTS_PAGE_SQL = text(
     "posts.id AS cursor_key_1 FROM posts WHERE posts.deleted_at IS NULL "
     "ORDER BY posts.created_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
 )
-# Author names of posts: `UserRepository.get_names` through `AuthGateway.get_users`
+# Author names of posts: `user_names` (app/auth/queries.py) through `AuthGateway.get_users`
 # (app/auth/gateway.py), one batched query per request.
 USER_NAMES_SQL = text(
     "SELECT users.id, users.username FROM users "
