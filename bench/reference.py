@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 # --- The SQL of each measured route, as the kit sends it (align here when the kit changes).
 
-# `GET /profile` and the caller of `GET /movies/{id}`: `UserRepository.get_authenticated`
-# (app/auth/repository.py), the live user behind a token, its revocation checked, in one
+# `GET /profile` and the caller of `GET /movies/{id}`: `find_authenticated`
+# (app/auth/queries.py), the live user behind a token, its revocation checked, in one
 # statement.
 AUTHENTICATED_USER_SQL = text(
     "SELECT users.id, users.username, users.email, users.status, users.is_superuser, "
@@ -49,14 +49,14 @@ AUTHENTICATED_USER_SQL = text(
     "AND refresh_families.user_id = users.id AND refresh_families.revoked_at IS NULL)) "
     "AND (users.tokens_valid_after IS NULL OR users.tokens_valid_after <= :issued_at)"
 )
-# `GET /posts/{id}`: `BaseRepository.get` on posts (app/core/repository.py).
+# `GET /posts/{id}`: `live_row` on posts (app/core/queries.py), from `PostQueries.get_post`.
 POST_BY_ID_SQL = text(
     "SELECT posts.id, posts.title, posts.content, posts.user_id, posts.created_at, "
     "posts.updated_at, posts.deleted_at FROM posts "
     "WHERE posts.deleted_at IS NULL AND posts.id = :post_id"
 )
-# `GET /posts`: `BaseRepository.list` (the count, bounded at 10,001 rows, then the page,
-# one row longer than asked for and with the sort key as stored), default sort.
+# `GET /posts`: `fetch_page` (app/core/queries.py): the count, bounded at 10,001 rows,
+# then the page, one row longer than asked for and with the sort key as stored; default sort.
 POSTS_COUNT_SQL = text(
     "SELECT count(*) AS count_1 FROM (SELECT posts.id AS id, posts.title AS title, "
     "posts.content AS content, posts.user_id AS user_id, posts.created_at AS created_at, "
@@ -69,13 +69,13 @@ POSTS_PAGE_SQL = text(
     "posts.id AS cursor_key_1 FROM posts WHERE posts.deleted_at IS NULL "
     "ORDER BY posts.created_at DESC, posts.id DESC LIMIT :limit OFFSET :offset"
 )
-# Author names of posts: `UserRepository.get_names` through `AuthGateway.get_users`
+# Author names of posts: `user_names` (app/auth/queries.py) through `AuthGateway.get_users`
 # (app/auth/gateway.py), one batched query per request.
 USER_NAMES_SQL = text(
     "SELECT users.id, users.username FROM users "
     "WHERE users.id IN :user_ids AND users.deleted_at IS NULL"
 ).bindparams(bindparam("user_ids", expanding=True))
-# `GET /movies/{id}` on a cache miss: `BaseRepository.get` on movies.
+# `GET /movies/{id}` on a cache miss: `live_row` on movies (app/core/queries.py).
 MOVIE_BY_ID_SQL = text(
     "SELECT movies.movie_id, movies.title, movies.released, movies.rating, "
     "movies.created_at, movies.updated_at FROM movies WHERE movies.movie_id = :movie_id"

@@ -28,13 +28,20 @@ from app.auth.exceptions import (
     SuperuserRequiredError,
 )
 from app.auth.models import UserStatus
-from app.auth.repository import USER_LIST_SPEC, find_authenticated
+from app.auth.queries import USER_LIST_SPEC, UserQueries, find_authenticated
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, ExpiredAccessTokenError, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
 from app.core.client_address import canonical_address
 from app.core.db import Database
-from app.core.deps import EventsDep, MailDep, QueueDep, SettingsDep, UnitOfWorkDep
+from app.core.deps import (
+    DatabaseDep,
+    EventsDep,
+    MailDep,
+    QueueDep,
+    SettingsDep,
+    UnitOfWorkDep,
+)
 from app.core.errors import RateLimitedError
 from app.core.injection import provided_by
 from app.core.listing import ListParams, list_params
@@ -217,5 +224,12 @@ async def get_user_service(
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+async def get_user_queries(database: DatabaseDep) -> UserQueries:
+    return UserQueries(database)
+
+
+UserQueriesDep = Annotated[UserQueries, Depends(get_user_queries)]
 
 UserListParams = Annotated[ListParams, Depends(list_params(USER_LIST_SPEC))]

@@ -1,17 +1,16 @@
-"""Queries of the auth module. Repositories flush; only the unit of work commits."""
+"""The write side's persistence of the auth module: ORM objects for its commands.
+Repositories flush; only the unit of work commits."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, exists, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import UserNotFoundError
 from app.auth.models import (
@@ -24,81 +23,7 @@ from app.auth.models import (
 )
 from app.auth.names import name_key
 from app.core.db import utc_now
-from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository, bulk_update
-
-USER_LIST_SPEC = ListSpec(
-    sortable={
-        "id": User.id,
-        "username": User.username,
-        "email": User.email,
-        "status": User.status,
-        "created_at": User.created_at,
-    },
-    filterable={
-        "id": User.id,
-        "username": User.username,
-        "email": User.email,
-        "status": User.status,
-        "is_superuser": User.is_superuser,
-    },
-    default_sort=(SortField("id"),),
-    tiebreaker=User.id,
-    case_insensitive=frozenset({"email"}),  # as the unique index and sign-in compare it
-)
-
-
-# What `UserRead` shows of an account.
-READ_COLUMNS = (
-    User.id,
-    User.username,
-    User.email,
-    User.status,
-    User.is_superuser,
-    User.created_at,
-    User.updated_at,
-)
-
-_USERS = User.__table__.c
-_FAMILIES = RefreshFamily.__table__.c
-_REVOKED = RevokedAccessToken.__table__.c
-# The names of live users (see `UserRepository.get_names`).
-USER_NAMES = select(_USERS.id, _USERS.username).where(
-    _USERS.id.in_(bindparam("ids", expanding=True)), _USERS.deleted_at.is_(None)
-)
-# The live account behind an access token (see `find_authenticated`).
-AUTHENTICATED_USER = select(*(_USERS[column.key] for column in READ_COLUMNS)).where(
-    _USERS.id == bindparam("user_id"),
-    _USERS.deleted_at.is_(None),
-    ~exists().where(_REVOKED.jti == bindparam("jti")),
-    exists().where(
-        _FAMILIES.id == bindparam("session_id"),
-        _FAMILIES.user_id == _USERS.id,
-        _FAMILIES.revoked_at.is_(None),
-    ),
-    or_(_USERS.tokens_valid_after.is_(None), _USERS.tokens_valid_after <= bindparam("issued_at")),
-)
-
-
-async def find_authenticated(
-    connection: AsyncConnection,
-    user_id: int,
-    jti: str,
-    session_id: uuid.UUID,
-    issued_at: dt.datetime,
-) -> Row[*tuple[Any, ...]] | None:
-    """The live account behind an access token, in one query: not deleted, the token not
-    logged out, its session (refresh family) not revoked, and not issued before the
-    account's last password reset. Each condition is a primary-key probe.
-
-    Every authenticated request pays for it: a statement built once (compiled once, its
-    cache key memoised), run as Core on a plain connection, read as a row of the columns
-    `UserRead` shows (no ORM object, no identity map, no session)."""
-    result = await connection.execute(
-        AUTHENTICATED_USER,
-        {"user_id": user_id, "jti": jti, "session_id": session_id, "issued_at": issued_at},
-    )
-    return result.one_or_none()
 
 
 @dataclass(frozen=True)
@@ -157,15 +82,6 @@ class UserRepository(BaseRepository[User]):
             .with_for_update()
         )
         return list(rows)
-
-    async def get_names(self, user_ids: Iterable[int]) -> dict[int, str]:
-        """The usernames of the live users among `user_ids`, by id, in one query."""
-        ids = set(user_ids)
-        if not ids:
-            return {}
-        connection = await self.session.connection()
-        rows = await connection.execute(USER_NAMES, {"ids": list(ids)})
-        return {row.id: row.username for row in rows}
 
 
 class RefreshTokenRepository:

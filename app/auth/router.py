@@ -16,6 +16,7 @@ from app.auth.deps import (
     LoginLimit,
     Superuser,
     UserListParams,
+    UserQueriesDep,
     UserServiceDep,
 )
 from app.auth.schemas import (
@@ -175,7 +176,7 @@ async def reset_password(data: ResetPasswordRequest, auth: AuthServiceDep) -> No
 async def list_users(
     _: Superuser,
     params: UserListParams,
-    users: UserServiceDep,
+    users: UserQueriesDep,
 ) -> Page[UserRead]:
     """List users (superuser)."""
     return await users.list_users(params)
@@ -192,7 +193,7 @@ async def list_users(
     openapi_extra=READ_PARAMETERS,
 )
 async def get_user(
-    user_id: PathId, _: Superuser, users: UserServiceDep, request: Request, response: Response
+    user_id: PathId, _: Superuser, users: UserQueriesDep, request: Request, response: Response
 ) -> Response:
     """Read one user (superuser)."""
     user = await users.get_user(user_id)

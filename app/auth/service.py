@@ -28,7 +28,6 @@ from app.auth.exceptions import (
 from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
 from app.auth.names import name_key
 from app.auth.repository import (
-    USER_LIST_SPEC,
     PasswordResetTokenRepository,
     RefreshFamilyRepository,
     RefreshTokenRepository,
@@ -49,7 +48,6 @@ from app.core.config import Settings
 from app.core.db import UnitOfWork, utc_now
 from app.core.errors import RateLimitedError
 from app.core.events import Events
-from app.core.listing import ListParams, Page
 from app.core.mail.mailer import Mailer
 from app.core.queue import Queue
 from app.core.rate_limit import KeyedLimits
@@ -362,7 +360,8 @@ def _refuse_own_account(user_id: int, admin_id: int) -> None:
 
 
 class UserService:
-    """User administration and the profile of the signed-in user."""
+    """The commands of user administration and of the signed-in user's profile (their
+    reads are `UserQueries`)."""
 
     def __init__(self, uow: UnitOfWork, security: AuthSecurity, events: Events) -> None:
         self.passwords = security.passwords
@@ -371,12 +370,6 @@ class UserService:
         self.families = RefreshFamilyRepository(uow.session)
         self.reset_tokens = PasswordResetTokenRepository(uow.session)
         self.revoked_access_tokens = RevokedAccessTokenRepository(uow.session)
-
-    async def list_users(self, params: ListParams) -> Page[UserRead]:
-        return (await self.users.list(params, USER_LIST_SPEC)).map(UserRead)
-
-    async def get_user(self, user_id: int) -> UserRead:
-        return UserRead.model_validate(await self.users.get_or_404(user_id))
 
     async def update_user(
         self,

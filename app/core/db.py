@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, TypeVar
 
-import psycopg
 import structlog
-from psycopg.abc import Params, Query, QueryNoTemplate
-from psycopg.pq import TransactionStatus
-from sqlalchemy import DateTime, MetaData, event, func, text
+from sqlalchemy import DateTime, MetaData, Select, event, func, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -94,6 +89,16 @@ class SoftDeleteMixin:
         return self.deleted_at is not None
 
 
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+
+def only_live(model: type[Any], stmt: SelectT) -> SelectT:
+    """`stmt` without the model's soft-deleted rows (as is for a model without soft delete)."""
+    if issubclass(model, SoftDeleteMixin):
+        return stmt.where(model.deleted_at.is_(None))
+    return stmt
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -102,73 +107,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
-# Statements that may run outside a transaction: plain reads. Anything else (a write, a
-# locking read, a savepoint) opens one first when the connection is in autocommit.
-_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
-_LOCKING = re.compile(r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
-
-
-def _is_plain_read(query: object) -> bool:
-    return isinstance(query, str) and _is_plain_read_text(query)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_plain_read_text(query: str) -> bool:
-    """Memoised: an app sends a few hundred distinct statements (SQLAlchemy's compiled
-    text), and scanning a long one for `FOR UPDATE` costs microseconds every time."""
-    return _PLAIN_READ.match(query) is not None and not _LOCKING.search(query)
-
-
-class BeginBeforeWritesCursor(psycopg.AsyncCursor[Any]):
-    """Reads run in autocommit; the first write or locking read of a unit of work opens
-    its transaction (`BEGIN`), which its commit or rollback then ends.
-
-    A read-only request thus costs its queries alone: no BEGIN, no COMMIT, each a round
-    trip. Under READ COMMITTED a transaction gives reads no common snapshot anyway, so
-    reading before `BEGIN` sees what reading inside it would; row locks, writes and
-    savepoints are always inside it. psycopg's commit and rollback act only when the
-    server reports a transaction, so the unit of work commits as before.
-
-    The app's engine makes every cursor of this class (psycopg's `cursor_factory`): a
-    check in the driver costs a fraction of one of SQLAlchemy's per-statement events. A
-    connection in transaction mode (tests, scripts) is left alone.
-    """
-
-    # One signature instead of psycopg's two overloads: SQLAlchemy passes SQL text and
-    # parameters, never a template string.
-    async def execute(  # type: ignore[override]
-        self,
-        query: QueryNoTemplate,
-        params: Params | None = None,
-        *,
-        prepare: bool | None = None,
-        binary: bool | None = None,
-    ) -> Self:
-        await self._begin_unless_plain_read(query)
-        return await super().execute(query, params, prepare=prepare, binary=binary)
-
-    async def executemany(
-        self, query: Query, params_seq: Iterable[Params], *, returning: bool = False
-    ) -> None:
-        await self._begin_unless_plain_read(query)
-        await super().executemany(query, params_seq, returning=returning)
-
-    async def _begin_unless_plain_read(self, query: Query) -> None:
-        connection = self.connection
-        if (
-            connection.autocommit
-            and connection.info.transaction_status == TransactionStatus.IDLE
-            and not _is_plain_read(query)
-        ):
-            await super().execute("BEGIN")
-
-
-def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> AsyncEngine:
-    """An async engine with pool options that fit the dialect.
-
-    `autocommit_reads` (PostgreSQL): plain reads run outside any transaction and the
-    first write opens one (see `BeginBeforeWritesCursor`), for the app's own engine.
-    """
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine with pool options that fit the dialect."""
     url = make_url(settings.database_url)
     # hide_parameters: a logged database error never carries the bound values (user input).
     options: dict[str, Any] = {
@@ -189,13 +129,8 @@ def create_engine(settings: Settings, *, autocommit_reads: bool = False) -> Asyn
     }
     if url.get_backend_name() != "postgresql":
         return create_async_engine(url, **options)
-    connect_args: dict[str, Any] = {"connect_timeout": settings.database_connect_timeout}
-    if not autocommit_reads:
-        return create_async_engine(url, connect_args=connect_args, **options)
-    connect_args["cursor_factory"] = BeginBeforeWritesCursor
-    return create_async_engine(
-        url, isolation_level="AUTOCOMMIT", connect_args=connect_args, **options
-    )
+    connect_args = {"connect_timeout": settings.database_connect_timeout}
+    return create_async_engine(url, connect_args=connect_args, **options)
 
 
 def create_session_factory(bind: AsyncEngine | Any) -> async_sessionmaker[AsyncSession]:
@@ -271,7 +206,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        engine = create_engine(settings, autocommit_reads=True)
+        engine = create_engine(settings)
         return cls(create_session_factory(engine), engine)
 
     @property
@@ -295,24 +230,26 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for plain reads outside any unit of work, such as the check of a
-        request's caller before its handler runs.
+        """A connection for the read side (queries, the check of a request's caller):
+        no unit of work, no ORM session, no transaction.
 
-        On the app's engine: a pooled connection in autocommit (no BEGIN, no COMMIT, no
-        ORM session), given back on exit, before the unit of work takes one. On a
-        caller's connection (tests bind one to a transaction): that connection.
+        On the app's engine: a pooled connection switched to autocommit for as long as
+        it is lent (the driver's flag only: no statement, no round trip; the pool puts
+        the engine's isolation back when it returns), so each query is one round trip
+        and nothing sends BEGIN or COMMIT. On a caller's connection (tests bind one to a
+        transaction): that connection.
         """
         bind = self.session_factory.kw["bind"]
         if isinstance(bind, AsyncConnection):
             yield bind
             return
         async with bind.connect() as connection:
-            yield connection
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self) -> None:
         """One round trip; raises when the database does not answer."""
-        async with self.session_factory() as session:
-            await session.execute(text("SELECT 1"))
+        async with self.reading() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         if self._owned_engine is not None:

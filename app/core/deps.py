@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.cache import Cache
 from app.core.config import Settings
@@ -28,6 +28,25 @@ async def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_database(request: Request) -> Database:
+    """The process's database, for the read side: a query opens `reading()` when it
+    needs a connection (a cache hit needs none); writes take a unit of work instead."""
+    return provided_by(request.app).get(Database)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_read_connection(database: DatabaseDep) -> AsyncIterator[AsyncConnection]:
+    """A read connection (`Database.reading`) for the request, given back once the
+    handler returns."""
+    async with database.reading() as connection:
+        yield connection
+
+
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
@@ -76,4 +95,3 @@ async def get_cache(request: Request) -> Cache:
 
 
 CacheDep = Annotated[Cache, Depends(get_cache)]
-

@@ -6,10 +6,17 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.core.deps import CacheDep, EventsDep, UnitOfWorkDep
+from app.core.deps import CacheDep, DatabaseDep, EventsDep, UnitOfWorkDep
 from app.core.listing import ListParams, list_params
-from app.movies.repository import MOVIE_LIST_SPEC
+from app.movies.queries import MOVIE_LIST_SPEC, MovieQueries
 from app.movies.service import MovieService
+
+
+async def get_movie_queries(database: DatabaseDep, cache: CacheDep) -> MovieQueries:
+    return MovieQueries(database, cache)
+
+
+MovieQueriesDep = Annotated[MovieQueries, Depends(get_movie_queries)]
 
 
 async def get_movie_service(uow: UnitOfWorkDep, events: EventsDep, cache: CacheDep) -> MovieService:

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.deps import SessionDep
-from app.movies.repository import MovieRepository
+from app.core.deps import ReadConnectionDep
+from app.movies.queries import movies_by_id
 from app.movies.schemas import MovieRead
 
 
@@ -20,20 +20,19 @@ class MoviesGateway:
     the next one needs nothing from inside `movies`.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._movies = MovieRepository(session)
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def get_movie(self, movie_id: int) -> MovieRead | None:
         return (await self.get_movies([movie_id])).get(movie_id)
 
     async def get_movies(self, movie_ids: Iterable[int]) -> dict[int, MovieRead]:
         """The movies among `movie_ids` that exist, by id, in one query."""
-        found = await self._movies.get_many(movie_ids)
-        return {movie_id: MovieRead.model_validate(movie) for movie_id, movie in found.items()}
+        return await movies_by_id(self._connection, movie_ids)
 
 
-async def get_movies_gateway(session: SessionDep) -> MoviesGateway:
-    return MoviesGateway(session)
+async def get_movies_gateway(connection: ReadConnectionDep) -> MoviesGateway:
+    return MoviesGateway(connection)
 
 
 MoviesGatewayDep = Annotated[MoviesGateway, Depends(get_movies_gateway)]

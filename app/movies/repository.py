@@ -1,32 +1,18 @@
-"""Queries on the movies table; no commits, no HTTP."""
+"""The write side's persistence of movies: ORM objects and bulk statements for the
+commands; no commits, no HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository
 from app.core.schemas import MAX_ID
 from app.movies.exceptions import MovieIdsExhaustedError, MovieNotFoundError
 from app.movies.models import Movie
-
-_LISTED_FIELDS = {
-    "movie_id": Movie.movie_id,
-    "title": Movie.title,
-    "released": Movie.released,
-    "rating": Movie.rating,
-}
-MOVIE_LIST_SPEC = ListSpec(
-    sortable=_LISTED_FIELDS,
-    filterable=_LISTED_FIELDS,
-    default_sort=(SortField("movie_id"),),
-    tiebreaker=Movie.movie_id,
-)
 
 _ID_SEQUENCE = "pg_get_serial_sequence('movies', 'movie_id')"
 # Moves the id sequence past the seeded ids, so generated ids start after them; it only
@@ -73,23 +59,6 @@ class MovieRepository(BaseRepository[Movie]):
     @property
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
-
-    async def released_since(self, year: int, rating: Decimal, limit: int) -> Sequence[Movie]:
-        """Movies released in or after `year` rated at least `rating`: best first, then title."""
-        rows = await self.session.scalars(
-            select(Movie)
-            .where(Movie.released >= year, Movie.rating >= rating)
-            .order_by(Movie.rating.desc(), Movie.title, Movie.movie_id)
-            .limit(limit)
-        )
-        return rows.all()
-
-    async def get_many(self, movie_ids: Iterable[int]) -> dict[int, Movie]:
-        ids = set(movie_ids)
-        if not ids:
-            return {}
-        rows = await self.session.scalars(select(Movie).where(Movie.movie_id.in_(ids)))
-        return {movie.movie_id: movie for movie in rows}
 
     async def delete(self, movie: Movie) -> None:
         await self.session.delete(movie)

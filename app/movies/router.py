@@ -1,5 +1,5 @@
-"""HTTP layer of the movies module: parse, call one service method, return the DTO (a
-single movie as its representation, with its entity tag)."""
+"""HTTP layer of the movies module: parse, call one query (reads) or one service method
+(writes), return the DTO (a single movie as its representation, with its entity tag)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from app.core.representations import (
     representation,
 )
 from app.core.schemas import PathId
-from app.movies.deps import MovieListParams, MovieServiceDep
+from app.movies.deps import MovieListParams, MovieQueriesDep, MovieServiceDep
 from app.movies.models import LAST_YEAR
 from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
 
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/movies", tags=["movies"])
 async def list_movies(
     _: ActiveUser,
     params: MovieListParams,
-    movies: MovieServiceDep,
+    movies: MovieQueriesDep,
 ) -> Page[MovieRead]:
     """List movies."""
     return await movies.list_movies(params)
@@ -44,7 +44,7 @@ async def list_movies(
 @router.get("/new")
 async def new_movies(
     _: ActiveUser,
-    movies: MovieServiceDep,
+    movies: MovieQueriesDep,
     year: Annotated[int, Query(ge=1, le=LAST_YEAR, description="Released in or after")],
     rating: Annotated[float, Query(ge=0, le=10, description="Rated at least")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -60,7 +60,7 @@ async def new_movies(
     openapi_extra=READ_PARAMETERS,
 )
 async def get_movie(
-    movie_id: PathId, _: ActiveUser, movies: MovieServiceDep, request: Request
+    movie_id: PathId, _: ActiveUser, movies: MovieQueriesDep, request: Request
 ) -> Response:
     """Read one movie (served from the cache when warm)."""
     return representation(await movies.get_movie(movie_id), request)

@@ -3,59 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 
 from app.core.cache import Cache
 from app.core.db import UnitOfWork
 from app.core.events import Events
-from app.core.listing import ListParams, Page
 from app.core.representations import Precondition
 from app.movies.events import MovieCreated, MovieDeleted, MovieUpdated
-from app.movies.exceptions import MovieAlreadyExistsError, MovieNotFoundError
+from app.movies.exceptions import MovieAlreadyExistsError
 from app.movies.models import Movie
-from app.movies.repository import MOVIE_LIST_SPEC, MovieRepository
+from app.movies.queries import movie_cache_key
+from app.movies.repository import MovieRepository
 from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
-
-MOVIE_READ = TypeAdapter(MovieRead)
-
-
-def movie_cache_key(movie_id: int) -> str:
-    return f"movies:{movie_id}"
 
 
 class MovieService:
-    """Movie catalogue: reads for everyone signed in, writes for superusers (the router
-    enforces the roles; the service keeps the cache and the events right)."""
+    """The commands of the movie catalogue, for superusers (the router enforces the roles;
+    the service keeps the cache and the events right). The reads are `MovieQueries`."""
 
     def __init__(self, uow: UnitOfWork, events: Events, cache: Cache) -> None:
         self.uow = uow
         self.events = events
         self.cache = cache
         self.movies = MovieRepository(uow.session)
-
-    async def list_movies(self, params: ListParams) -> Page[MovieRead]:
-        return (await self.movies.list(params, MOVIE_LIST_SPEC)).map(MovieRead)
-
-    async def new_movies(self, year: int, rating: Decimal, limit: int) -> list[MovieRead]:
-        found = await self.movies.released_since(year, rating, limit)
-        return [MovieRead.model_validate(movie) for movie in found]
-
-    async def get_movie(self, movie_id: int) -> MovieRead:
-        """From the cache when warm; PATCH and DELETE drop the entry after their commit."""
-        movie = await self.cache.get_or_load(
-            movie_cache_key(movie_id), lambda: self._load(movie_id), MOVIE_READ
-        )
-        if movie is None:
-            raise MovieNotFoundError(f"Movie {movie_id} not found")
-        return movie
-
-    async def _load(self, movie_id: int) -> MovieRead | None:
-        movie = await self.movies.get_row(movie_id)
-        return MovieRead.model_validate(movie) if movie is not None else None
 
     async def create_movie(self, data: MovieCreate) -> MovieRead:
         """Insert; the primary key decides a duplicate `movie_id` (409), not a prior read."""

@@ -6,17 +6,21 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth import AuthGatewayDep
-from app.core.deps import EventsDep, UnitOfWorkDep
+from app.core.deps import DatabaseDep, EventsDep, UnitOfWorkDep
 from app.core.listing import ListParams, list_params
-from app.posts.repository import POST_LIST_SPEC
+from app.posts.queries import POST_LIST_SPEC, PostQueries
 from app.posts.service import PostService
 
 
-async def get_post_service(
-    uow: UnitOfWorkDep, events: EventsDep, auth: AuthGatewayDep
-) -> PostService:
-    return PostService(uow, events, auth)
+async def get_post_queries(database: DatabaseDep) -> PostQueries:
+    return PostQueries(database)
+
+
+PostQueriesDep = Annotated[PostQueries, Depends(get_post_queries)]
+
+
+async def get_post_service(uow: UnitOfWorkDep, events: EventsDep) -> PostService:
+    return PostService(uow, events)
 
 
 PostServiceDep = Annotated[PostService, Depends(get_post_service)]

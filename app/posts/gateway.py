@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.deps import SessionDep
-from app.posts.repository import PostRepository
+from app.core.deps import ReadConnectionDep
+from app.posts.queries import count_posts_by_user
 
 
 class PostsGateway:
@@ -19,16 +19,16 @@ class PostsGateway:
     the next one needs nothing from inside `posts`.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._posts = PostRepository(session)
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def count_posts_by_user(self, user_ids: Iterable[int]) -> dict[int, int]:
         """How many live posts each of `user_ids` has (absent: none), in one query."""
-        return await self._posts.count_by_user(user_ids)
+        return await count_posts_by_user(self._connection, user_ids)
 
 
-async def get_posts_gateway(session: SessionDep) -> PostsGateway:
-    return PostsGateway(session)
+async def get_posts_gateway(connection: ReadConnectionDep) -> PostsGateway:
+    return PostsGateway(connection)
 
 
 PostsGatewayDep = Annotated[PostsGateway, Depends(get_posts_gateway)]

@@ -1,23 +1,11 @@
-"""Queries on the posts table; no commits, no HTTP."""
+"""The write side's persistence of posts: ORM objects for the commands; no commits, no HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from sqlalchemy import func, select
-
 from app.core.db import utc_now
-from app.core.listing import ListSpec, SortField
 from app.core.repository import BaseRepository, bulk_update
 from app.posts.exceptions import PostNotFoundError
 from app.posts.models import Post
-
-POST_LIST_SPEC = ListSpec(
-    sortable={"id": Post.id, "created_at": Post.created_at, "title": Post.title},
-    filterable={"user_id": Post.user_id, "title": Post.title},
-    default_sort=(SortField("created_at", descending=True),),
-    tiebreaker=Post.id,
-)
 
 
 class PostRepository(BaseRepository[Post]):
@@ -32,14 +20,3 @@ class PostRepository(BaseRepository[Post]):
             )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def count_by_user(self, user_ids: Iterable[int]) -> dict[int, int]:
-        ids = set(user_ids)
-        if not ids:
-            return {}
-        rows = await self.session.execute(
-            select(Post.user_id, func.count())
-            .where(Post.user_id.in_(ids), Post.deleted_at.is_(None))
-            .group_by(Post.user_id)
-        )
-        return dict(rows.all())

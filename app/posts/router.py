@@ -1,5 +1,5 @@
-"""HTTP layer of the posts module: parse, call one service method, return the DTO (a
-single post as its representation, with its entity tag)."""
+"""HTTP layer of the posts module: parse, call one query (reads) or one service method
+(writes), return the DTO (a single post as its representation, with its entity tag)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ from app.core.representations import (
     representation,
 )
 from app.core.schemas import PathId
-from app.posts.deps import PostListParams, PostServiceDep
+from app.posts.deps import PostListParams, PostQueriesDep, PostServiceDep
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
 
 @router.get("")
-async def list_posts(params: PostListParams, posts: PostServiceDep) -> Page[PostRead]:
+async def list_posts(params: PostListParams, posts: PostQueriesDep) -> Page[PostRead]:
     """List posts, newest first by default."""
     return await posts.list_posts(params)
 
@@ -38,7 +38,7 @@ async def list_posts(params: PostListParams, posts: PostServiceDep) -> Page[Post
     responses=READ_RESPONSES,
     openapi_extra=READ_PARAMETERS,
 )
-async def get_post(post_id: PathId, posts: PostServiceDep, request: Request) -> Response:
+async def get_post(post_id: PathId, posts: PostQueriesDep, request: Request) -> Response:
     """Read one post."""
     return representation(await posts.get_post(post_id), request)
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row
-
-from app.auth import AuthGateway, UserRead
+from app.auth import UserRead
 from app.core.db import UnitOfWork
 from app.core.events import Events
-from app.core.listing import ListParams, Page
 from app.core.representations import Precondition
 from app.posts.events import PostCreated, PostDeleted, PostUpdated
 from app.posts.models import Post
 from app.posts.policy import ensure_can_change
-from app.posts.repository import POST_LIST_SPEC, PostRepository
+from app.posts.queries import author_names
+from app.posts.repository import PostRepository
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
 
 
-def to_post_read(post: Post | Row[Any], user_name: str | None) -> PostRead:
+def to_post_read(post: Post, user_name: str | None) -> PostRead:
     return PostRead(
         id=post.id,
         title=post.title,
@@ -37,29 +35,18 @@ async def hide_posts_of_user(uow: UnitOfWork, user_id: int) -> int:
 
 
 class PostService:
-    """Posts: anyone reads, signed-in users write, authors (or superusers) change their own."""
+    """The commands on posts: signed-in users write, authors (or superusers) change their
+    own (the reads are `PostQueries`)."""
 
-    def __init__(self, uow: UnitOfWork, events: Events, auth: AuthGateway) -> None:
+    def __init__(self, uow: UnitOfWork, events: Events) -> None:
+        self.session = uow.session
         self.events = events
-        self.auth = auth
         self.posts = PostRepository(uow.session)
 
-    async def _author_names(self, posts: Sequence[Post | Row[Any]]) -> dict[int, str]:
-        """The names of the posts' authors, fetched in one call whatever the number of posts."""
-        authors = await self.auth.get_users(post.user_id for post in posts)
-        return {user_id: author.username for user_id, author in authors.items()}
-
-    async def _with_author_name(self, post: Post | Row[Any]) -> PostRead:
-        names = await self._author_names([post])
+    async def _with_author_name(self, post: Post) -> PostRead:
+        """The post's representation, its author's name read in the command's transaction."""
+        names = await author_names(await self.session.connection(), [post.user_id])
         return to_post_read(post, names.get(post.user_id))
-
-    async def list_posts(self, params: ListParams) -> Page[PostRead]:
-        page = await self.posts.list(params, POST_LIST_SPEC)
-        names = await self._author_names(page.items)
-        return page.map(PostRead, lambda post: to_post_read(post, names.get(post.user_id)))
-
-    async def get_post(self, post_id: int) -> PostRead:
-        return await self._with_author_name(await self.posts.get_row_or_404(post_id))
 
     async def create_post(self, data: PostCreate, author: UserRead) -> PostRead:
         post = await self.posts.add(Post(**data.model_dump(), user_id=author.id))

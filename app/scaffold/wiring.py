@@ -17,6 +17,9 @@ CONTRACT_LISTS: tuple[tuple[str, str, str], ...] = (
     ("Modules reach each other only through their package root", "ignore_imports", ""),
     ("Routers never import repositories", "source_modules", "app.{}.router"),
     ("Routers never import repositories", "forbidden_modules", "app.{}.repository"),
+    ("Queries never import the write side", "source_modules", "app.{}.queries"),
+    ("Queries never import the write side", "forbidden_modules", "app.{}.repository"),
+    ("Queries never import the write side", "forbidden_modules", "app.{}.service"),
 )
 LINE_LENGTH = 100
 

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
 from app.core.db import Database, create_session_factory
-from app.core.deps import SessionDep, UnitOfWorkDep
+from app.core.deps import ReadConnectionDep, SessionDep, UnitOfWorkDep
 from app.core.errors import ConflictError, NotFoundError
 from app.core.listing import ListParams, Page, list_params
+from app.core.queries import fetch_page, live_rows
 from app.main import create_app
 from tests.apps import serving
 from tests.conftest import load_test_settings
@@ -60,15 +61,11 @@ def gadget_app(app: FastAPI, gadgets: list[Gadget]) -> FastAPI:
     hooks_run: list[str] = []
     app.state.hooks_run = hooks_run
 
-    async def list_gadgets(session: SessionDep, params: GadgetListParams) -> Page[dict[str, Any]]:
-        page = await GadgetRepository(session).list(params, GADGET_LIST)
-        return Page(
-            items=[gadget_dict(item) for item in page.items],
-            total=page.total,
-            total_exact=page.total_exact,
-            page=page.page,
-            per_page=page.per_page,
-        )
+    async def list_gadgets(
+        connection: ReadConnectionDep, params: GadgetListParams
+    ) -> Page[dict[str, Any]]:
+        page = await fetch_page(connection, live_rows(Gadget), GADGET_LIST, params)
+        return page.map(dict, gadget_dict)
 
     async def rename(gadget_id: int, name: str, uow: UnitOfWorkDep) -> dict[str, Any]:
         repository = GadgetRepository(uow.session)

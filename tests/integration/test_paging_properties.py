@@ -27,13 +27,13 @@ from sqlalchemy.orm import DeclarativeBase
 
 from app.auth.models import User
 from app.auth.names import name_key
-from app.auth.repository import USER_LIST_SPEC
+from app.auth.queries import USER_LIST_SPEC
 from app.core.db import utc_now
 from app.core.listing import ListSpec, SortField
 from app.movies.models import Movie
-from app.movies.repository import MOVIE_LIST_SPEC
+from app.movies.queries import MOVIE_LIST_SPEC
 from app.posts.models import Post
-from app.posts.repository import POST_LIST_SPEC
+from app.posts.queries import POST_LIST_SPEC
 from tests.integration.paging import (  # noqa: F401
     ADMIN,
     ListingDatabase,

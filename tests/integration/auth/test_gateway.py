@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.auth import AuthGateway, UserPublic
 from app.auth.models import User
@@ -15,7 +15,9 @@ from tests.factories import create_user
 from tests.integration.accounts import API, bearer, login
 
 
-async def test_get_users_reads_many_in_one_query(session: AsyncSession) -> None:
+async def test_get_users_reads_many_in_one_query(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
     alice = await create_user(session, username="alice")
     bob = await create_user(session, username="bob")
     gone = await create_user(session, username="gone")
@@ -29,7 +31,7 @@ async def test_get_users_reads_many_in_one_query(session: AsyncSession) -> None:
 
     event.listen(sync_engine, "before_cursor_execute", count)
     try:
-        found = await AuthGateway(session).get_users([alice.id, bob.id, gone.id, 999_999])
+        found = await AuthGateway(connection).get_users([alice.id, bob.id, gone.id, 999_999])
     finally:
         event.remove(sync_engine, "before_cursor_execute", count)
 
@@ -40,8 +42,8 @@ async def test_get_users_reads_many_in_one_query(session: AsyncSession) -> None:
     assert len(statements) == 1
 
 
-async def test_get_user(session: AsyncSession, user: User) -> None:
-    gateway = AuthGateway(session)
+async def test_get_user(connection: AsyncConnection, user: User) -> None:
+    gateway = AuthGateway(connection)
     assert await gateway.get_user(user.id) == UserPublic(id=user.id, username=user.username)
     assert await gateway.get_user(999_999) is None
     assert await gateway.get_users([]) == {}

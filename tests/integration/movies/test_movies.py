@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.events import BaseEvent
 from app.core.schemas import MAX_ID
@@ -341,13 +341,15 @@ async def test_new_movies_parameters_are_checked(
         assert response.status_code == 422, params
 
 
-async def test_gateway_reads_movies_in_one_call(session: AsyncSession) -> None:
+async def test_gateway_reads_movies_in_one_call(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
     first, second = await create_movie(session), await create_movie(session)
-    found = await MoviesGateway(session).get_movies([first.movie_id, second.movie_id, 123])
+    found = await MoviesGateway(connection).get_movies([first.movie_id, second.movie_id, 123])
     assert set(found) == {first.movie_id, second.movie_id}
     assert found[first.movie_id].title == first.title
-    assert await MoviesGateway(session).get_movie(123) is None
-    assert await MoviesGateway(session).get_movies([]) == {}
+    assert await MoviesGateway(connection).get_movie(123) is None
+    assert await MoviesGateway(connection).get_movies([]) == {}
 
 
 async def test_writes_publish_events(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.auth.models import User
 from app.core.events import BaseEvent
@@ -230,13 +230,15 @@ async def test_a_page_costs_the_same_queries_whatever_its_size(
     assert counts[0] == counts[1] == 3, "count, page, authors (one batched call)"
 
 
-async def test_gateway_counts_live_posts_by_user(session: AsyncSession) -> None:
+async def test_gateway_counts_live_posts_by_user(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
     ada, bob = await create_user(session), await create_user(session)
     for _ in range(2):
         await create_post(session, ada.id)
     await create_post(session, bob.id, deleted_at=dt.datetime.now(dt.UTC))
-    assert await PostsGateway(session).count_posts_by_user([ada.id, bob.id]) == {ada.id: 2}
-    assert await PostsGateway(session).count_posts_by_user([]) == {}
+    assert await PostsGateway(connection).count_posts_by_user([ada.id, bob.id]) == {ada.id: 2}
+    assert await PostsGateway(connection).count_posts_by_user([]) == {}
 
 
 async def test_writes_publish_events(

@@ -1,4 +1,5 @@
-"""The app's engine reads in autocommit and opens a transaction for the first write or lock.
+"""Queries read outside any transaction; a command's statements run in one transaction,
+begun with its unit of work, whatever they are.
 
 These run on the real engine (`create_app(settings)` builds its own), since the suite's
 usual app shares one connection that is always inside the test's transaction.
@@ -13,20 +14,19 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from psycopg.pq import TransactionStatus
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.config import Settings
-from app.core.deps import SessionDep
+from app.core.deps import ReadConnectionDep, SessionDep
 from app.core.errors import ConflictError
 from app.posts.models import Post
 from tests.apps import client_of
 from tests.integration.real_app import running_app
 
-MARK = "autocommit-probe"
+MARK = "transaction-probe"
 
 
-async def transaction_status(session: AsyncSession) -> str:
-    connection = await session.connection()
+async def transaction_status(connection: AsyncConnection) -> str:
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
@@ -34,17 +34,22 @@ async def transaction_status(session: AsyncSession) -> str:
 
 
 def probe_routes() -> APIRouter:
-    router = APIRouter(prefix="/autocommit-test")
+    router = APIRouter(prefix="/transaction-test")
 
-    @router.get("/read")
-    async def read(session: SessionDep) -> dict[str, str]:
+    @router.get("/query")
+    async def query(connection: ReadConnectionDep) -> dict[str, str]:
+        await connection.execute(select(func.count()).select_from(Post))
+        return {"after_read": await transaction_status(connection)}
+
+    @router.post("/read-in-command")
+    async def read_in_command(session: SessionDep) -> dict[str, str]:
         await session.execute(select(func.count()).select_from(Post))
-        return {"after_read": await transaction_status(session)}
+        return {"after_read": await transaction_status(await session.connection())}
 
     @router.post("/lock")
     async def lock(session: SessionDep) -> dict[str, str]:
         await session.execute(select(Post.id).limit(1).with_for_update())
-        return {"after_locking_read": await transaction_status(session)}
+        return {"after_locking_read": await transaction_status(await session.connection())}
 
     @router.post("/write-then-fail")
     async def write_then_fail(session: SessionDep) -> None:
@@ -65,23 +70,27 @@ async def real_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Fas
         await connection.execute(delete(Post).where(Post.title == MARK))
 
 
-async def test_a_read_runs_outside_any_transaction(real_app: FastAPI) -> None:
+async def test_a_query_runs_outside_any_transaction(real_app: FastAPI) -> None:
     async with client_of(real_app) as client:
-        response = await client.get("/autocommit-test/read")
+        response = await client.get("/transaction-test/query")
     assert response.json() == {"after_read": "IDLE"}
 
 
-async def test_a_locking_read_holds_its_lock_inside_a_transaction(real_app: FastAPI) -> None:
+async def test_a_command_is_in_its_transaction_from_its_first_statement(
+    real_app: FastAPI,
+) -> None:
     async with client_of(real_app) as client:
-        response = await client.post("/autocommit-test/lock")
-    assert response.json() == {"after_locking_read": "INTRANS"}
+        read = await client.post("/transaction-test/read-in-command")
+        locked = await client.post("/transaction-test/lock")
+    assert read.json() == {"after_read": "INTRANS"}
+    assert locked.json() == {"after_locking_read": "INTRANS"}
 
 
-async def test_a_failed_request_rolls_back_every_write(
+async def test_a_failed_command_rolls_back_every_write(
     real_app: FastAPI, engine: AsyncEngine
 ) -> None:
     async with client_of(real_app) as client:
-        response: httpx.Response = await client.post("/autocommit-test/write-then-fail")
+        response: httpx.Response = await client.post("/transaction-test/write-then-fail")
     assert response.status_code == 409
     async with engine.connect() as connection:
         left = await connection.scalar(select(func.count()).where(Post.title == MARK))
