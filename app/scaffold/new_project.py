@@ -48,7 +48,7 @@ DEMO_PATHS: dict[str, tuple[str, ...]] = {
         "app/posts",
         "tests/integration/posts",
         "migrations/versions/2026_11_30_posts_keyset_index.py",
-        "tests/integration/test_autocommit_reads.py",
+        "tests/integration/test_transactions.py",
         "tests/integration/test_event_deliveries.py",
         "tests/integration/test_database_outage.py",
         "tests/integration/test_hosts.py",
@@ -72,6 +72,7 @@ BOTH_DEMOS = (
     "tests/integration/test_paging.py",
     "tests/integration/test_paging_properties.py",
     "tests/integration/test_readme_commands.py",
+    "tests/integration/test_queries.py",
 )
 # Migrations that create the tables of several demo modules: deleted once all are removed
 # (until then, the marked blocks of a removed one go).

@@ -8,18 +8,23 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from app.scaffold.new_project import (
+    DEMO_MODULES,
     SHARED_MIGRATIONS,
     Project,
     ProjectError,
     main,
+    paths_of,
     remove_migration,
     renamed,
     strip_marked,
+    text_files,
     unwire_contracts,
     unwire_modules,
 )
+from tests.copies import DEMO_USE, STILL_NAMING_DEMOS
 from tests.processes import PROJECT_ROOT
 
 [SHARED] = SHARED_MIGRATIONS
@@ -113,3 +118,51 @@ def test_refused_answers(slug: str, title: str, reason: str) -> None:
 def test_an_unknown_demo_module_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--title", "T", "--slug", "t", "--keep", "films"]) == 1
     assert "no demo module named films" in capsys.readouterr().err
+
+
+def test_every_path_a_project_drops_is_one_of_the_kit() -> None:
+    """A demo-only file renamed in the kit would otherwise stay in projects, broken."""
+    missing = [
+        path for path in paths_of(frozenset(DEMO_MODULES)) if not (PROJECT_ROOT / path).exists()
+    ]
+    assert missing == []
+
+
+def test_the_code_that_uses_the_demos_goes_with_them() -> None:
+    """What a project without the demos keeps (marked lines stripped) names none of them,
+    but for the core's documentation examples: a new test of a demo module is listed in
+    `DEMO_PATHS` or marked, or projects without it fail."""
+    excluded = yaml.safe_load((PROJECT_ROOT / "copier.yml").read_text())["_exclude"]
+    gone = [PROJECT_ROOT / path for path in (*paths_of(frozenset(DEMO_MODULES)), *excluded)]
+    still_using = {
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for path, text in text_files(PROJECT_ROOT)
+        if path.suffix == ".py"
+        and path.parts[len(PROJECT_ROOT.parts)] in ("app", "tests", "migrations")
+        and not any(path == removed or removed in path.parents for removed in gone)
+        and DEMO_USE.search(strip_marked(text, DEMO_MODULES))
+    }
+    assert still_using == STILL_NAMING_DEMOS
+
+
+def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: Path) -> None:
+    """The task as Copier runs it, here in this process, on a copy of the kit's code,
+    migrations, README and licence (Copier itself: tests/integration/test_copier_template.py)."""
+    for name in ("app", "migrations", "docs"):
+        shutil.copytree(
+            PROJECT_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("README.md", "LICENSE", "pyproject.toml", "Makefile"):
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    arguments = ["--root", str(tmp_path), "--title", "Book Club", "--slug", "book-club"]
+    assert main([*arguments, "--author", "Ada", "--keep", ""]) == 0
+
+    assert not (tmp_path / "app" / "posts").exists()
+    assert not list((tmp_path / "migrations" / "versions").glob("*posts*"))
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith("# Book Club\n")
+    assert "## A tour with curl" not in readme
+    assert 'TITLE = "Book Club"' in (tmp_path / "app" / "main.py").read_text()
+    assert "Ada" in (tmp_path / "LICENSE").read_text()
+    assert 'authors = [{ name = "Ada" }]' in (tmp_path / "pyproject.toml").read_text()
+    assert "modulith" not in (tmp_path / "Makefile").read_text()
