@@ -18,7 +18,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose deploy kubectl clean
+.PHONY: help install run test test-scaffold test-template fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose deploy kubectl clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,11 +37,11 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 # The linters (mostly mypy, on the CPU) run while the suite runs (much of it waiting on
 # PostgreSQL, Redis and subprocesses); their report follows the suite's, and either failing
 # fails the target.
-test: install ## Run every check and the whole test suite against PostgreSQL and Redis
+test: install ## Run every check and the whole suite (but the Copier template's) against PostgreSQL and Redis
 	bash .ci/services
 	@mkdir -p var
 	@$(MAKE) --no-print-directory lint > var/lint.log 2>&1 & linting=$$!; \
-	$(RUN) pytest -n auto --maxprocesses 6 --cov --cov-report=term; tested=$$?; \
+	$(RUN) pytest -n auto --maxprocesses 6 -m "not template" --cov --cov-report=term; tested=$$?; \
 	wait $$linting; linted=$$?; echo "--- make lint"; cat var/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed (exit $$linted)"; fi; \
 	exit $$(( tested != 0 || linted != 0 ))
@@ -49,6 +49,10 @@ test: install ## Run every check and the whole test suite against PostgreSQL and
 test-scaffold: install ## Generate a module in a copy of the project and run its own tests there
 	bash .ci/services
 	$(RUN) pytest -m scaffold tests/unit/test_scaffold.py
+
+test-template: install ## Render the Copier template (with and without the demos, then an update) and test the projects
+	bash .ci/services
+	$(RUN) pytest -n auto --maxprocesses 2 -m template
 
 fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make test (FUZZ_EXAMPLES=300)
 	bash .ci/services

@@ -17,10 +17,11 @@ import copier
 import pytest
 
 from app.scaffold.new_project import BOTH_DEMOS, DEMO_PATHS
-from tests.copies import assert_all_succeed
+from tests.copies import DEMO_USE, STILL_NAMING_DEMOS, assert_all_succeed
 from tests.processes import PROJECT_ROOT
 
-pytestmark = pytest.mark.runs_long
+# Seconds of CPU each (Copier renders the whole tree): `make test-template`, not `make test`.
+pytestmark = [pytest.mark.runs_long, pytest.mark.template]
 
 ANSWERS = {
     "project_name": "Book Club",
@@ -30,10 +31,6 @@ ANSWERS = {
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
 # The one file of a project that names the kit: the task that renames it.
 NAMES_THE_KIT = {"app/scaffold/new_project.py"}
-# Code that still uses a demo module it no longer has.
-DEMO_USE = re.compile(
-    r"app\.(movies|posts)\b|/api/v1/(movies|posts)\b|\b(Movie|Post)Factory\b|create_(movie|post)\("
-)
 # Creates the app, then migrates an SQLite database of its own up and finds no drift.
 APP_AND_MIGRATIONS = (
     "import os, sys; os.environ['DATABASE_URL'] = sys.argv[1]; import app.main; "
@@ -141,8 +138,7 @@ def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
         for name, text in files.items()
         if name.endswith((".py", "Makefile", ".toml")) and DEMO_USE.search(text)
     }
-    # The core's own documentation examples name them, and a test of the events' naming.
-    assert using_demos == {"app/core/openapi.py", "app/core/events.py", "tests/unit/test_events.py"}
+    assert using_demos == STILL_NAMING_DEMOS
     check_in_the_project(
         project,
         "copier_none",
