@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from app.core.metrics import MULTIPROC_ENV, share_with_child_processes
+from app.core.process_metrics import LiveProcesses
 from tests.integration.test_metrics import Samples, parse, value
 
 # One process of the view, as `serve --workers N` starts one, driven line by line.
@@ -101,6 +103,13 @@ def shared_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def rendered_here(directory: Path) -> str:
+    """The view as any process renders it from the shared files (this one, here)."""
+    registry = CollectorRegistry()
+    registry.register(LiveProcesses(str(directory)))
+    return generate_latest(registry).decode()
+
+
 def pids_of(samples: Samples) -> set[str]:
     """The processes any series of the view is labelled with."""
     return {value for _, labels in samples for name, value in labels if name == "pid"}
@@ -127,6 +136,7 @@ def test_each_process_of_the_view_reports_its_memory_cpu_and_collections(
             assert value(samples, "process_cpu_seconds_total", pid=pid) > 0
             assert collections(samples, pid) > 0  # importing the app collected
         assert pids_of(samples) == {first.pid, second.pid}
+        assert pids_of(parse(rendered_here(shared_dir))) == {first.pid, second.pid}
         # The stock collectors' types, and one interpreter described once.
         assert "# TYPE process_cpu_seconds_total counter" in body
         assert "# TYPE python_gc_collections_total counter" in body
@@ -159,7 +169,7 @@ def test_a_process_that_ends_or_is_killed_leaves_the_view(shared_dir: Path) -> N
         assert value(samples, "db_pool_size") == 15
         ending.end()  # marked dead as it ends
         killed.kill()  # never marked dead by itself: the view finds it gone
-        samples = parse(staying.render())
+        samples = parse(rendered_here(shared_dir))
         assert pids_of(samples) == {staying.pid}
         assert value(samples, "process_resident_memory_bytes", pid=staying.pid) > 10 * MB
         assert value(samples, "db_pool_size") == 5  # only the pool still open
