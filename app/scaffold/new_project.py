@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import secrets
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
@@ -303,11 +304,26 @@ def apply_names(root: Path, project: Project) -> None:
             path.write_text(new, encoding="utf-8")
 
 
+def write_secrets(root: Path) -> None:
+    """A `.env` of the project's own with fresh secrets (`SECRET_KEY`, and the
+    `POSTGRES_PASSWORD` compose requires), unless it has one: an update keeps it."""
+    env = root / ".env"
+    if env.exists():
+        return
+    env.write_text(
+        "# This project's secrets, made when it was generated; never commit this file.\n"
+        f"SECRET_KEY={secrets.token_urlsafe(48)}\n"
+        f"POSTGRES_PASSWORD={secrets.token_hex(16)}\n"
+    )
+
+
 def make_project(root: Path, project: Project) -> None:
-    """Rename the copy at `root` and drop the demo modules `project` removes."""
+    """Rename the copy at `root`, drop the demo modules `project` removes, and give it
+    secrets of its own."""
     project.check()
     remove_demos(root, project.removed)
     apply_names(root, project)
+    write_secrets(root)
 
 
 def main(argv: list[str] | None = None) -> int:

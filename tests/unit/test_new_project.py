@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dotenv import dotenv_values
+from pydantic import SecretStr
 
 from app.scaffold.new_project import (
     DEMO_MODULES,
@@ -24,6 +26,7 @@ from app.scaffold.new_project import (
     unwire_contracts,
     unwire_modules,
 )
+from tests.conftest import load_test_settings
 from tests.copies import DEMO_USE, STILL_NAMING_DEMOS
 from tests.processes import PROJECT_ROOT
 
@@ -166,3 +169,11 @@ def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: 
     assert "Ada" in (tmp_path / "LICENSE").read_text()
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "pyproject.toml").read_text()
     assert "modulith" not in (tmp_path / "Makefile").read_text()
+
+    generated = dotenv_values(tmp_path / ".env")
+    key = generated["SECRET_KEY"]
+    assert key is not None
+    production = load_test_settings(environment="production", secret_key=SecretStr(key))
+    assert production.secret_key.get_secret_value() == key  # strong enough for production
+    assert main([*arguments, "--keep", ""]) == 0  # as `copier update` runs it again
+    assert dotenv_values(tmp_path / ".env") == generated
