@@ -19,7 +19,7 @@
 The parts: `plans` (how long, on how much data), `harness` (the run's servers and data),
 `scenarios` (the rows, and the order of a run), `measure` (one job on one server), `rows`
 (a row's rounds summed up, kit vs reference), `targets` (the verdicts), `report` (the
-table printed) and `results` (the JSON file).
+table printed) and `results_file` (the JSON file).
 
 `--quick` (`make bench QUICK=1`) runs the same with short runs and fewer rows, in under a
 minute; `--smoke` is the test suite's few-second run, which proves the driver works and
@@ -43,7 +43,7 @@ from bench.load import wrk_available
 from bench.options import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DatabaseUrlOption, RedisUrlOption
 from bench.plans import FULL, QUICK, SMOKE, Plan
 from bench.report import print_report, table
-from bench.results import results, write_results
+from bench.results_file import results, write_results
 from bench.scenarios import measure
 from bench.servers import PROJECT_ROOT, scratch_directory
 from bench.targets import targets

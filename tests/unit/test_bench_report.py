@@ -12,7 +12,7 @@ from rich.console import Console
 from bench.load import LoadResult
 from bench.plans import SMOKE
 from bench.report import print_report, table
-from bench.results import results, write_results
+from bench.results_file import results, write_results
 from bench.rows import Row
 from bench.scenarios import BAD_FIELDS, bad_field_bodies
 from bench.targets import Target, route_target, targets
