@@ -61,13 +61,28 @@ async def get_auth_security(request: Request) -> AuthSecurity:
 AuthSecurityDep = Annotated[AuthSecurity, Depends(get_auth_security)]
 
 
+# Where a request keeps the claims of its access token, once decoded.
+CLAIMS_STATE = "access_claims"
+
+
+def decoded_once(request: Request, security: AuthSecurity, token: str) -> AccessClaims:
+    """The claims of the request's access token, decoded (signature checked) once per
+    request: the default limit's identity and the caller check both need them."""
+    known: tuple[str, AccessClaims] | None = getattr(request.state, CLAIMS_STATE, None)
+    if known is not None and known[0] == token:
+        return known[1]
+    claims = security.access_tokens.decode(token)
+    setattr(request.state, CLAIMS_STATE, (token, claims))
+    return claims
+
+
 async def get_access_claims(
     request: Request, token: Annotated[str | None, Depends(bearer_token)]
 ) -> AccessClaims:
     if not token:
         raise AccessTokenMissingError()
     try:
-        return provided_by(request.app).get(AuthSecurity).access_tokens.decode(token)
+        return decoded_once(request, provided_by(request.app).get(AuthSecurity), token)
     except ExpiredAccessTokenError:
         raise AccessTokenExpiredError() from None
     except InvalidAccessTokenError:
@@ -86,7 +101,7 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
         if scheme.lower() != "bearer" or not token:
             return None
         try:
-            return str(security.access_tokens.decode(token).user_id)
+            return str(decoded_once(request, security, token).user_id)
         except InvalidAccessTokenError:
             return None
 
