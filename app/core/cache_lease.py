@@ -21,7 +21,7 @@ it is the database, so with Redis:
 Renewal never runs inside a request and never blocks one: a read that finds the lease
 gone (or in the second half of its life) starts one background renewal per process, and
 a Redis `SET NX` lock lets one process in the whole deployment renew at a time. Reads
-without a lease are misses, served from the database by the request's own session. A
+without a lease are misses, served from the database by the request's read connection. A
 steady read load therefore renews about twice per window across all processes, and a
 renewal holds at most one pooled connection of one process.
 """

@@ -233,18 +233,23 @@ class Database:
         """A connection for the read side (queries, the check of a request's caller):
         no unit of work, no ORM session, no transaction.
 
-        On the app's engine: a pooled connection switched to autocommit for as long as
-        it is lent (the driver's flag only: no statement, no round trip; the pool puts
-        the engine's isolation back when it returns), so each query is one round trip
-        and nothing sends BEGIN or COMMIT. On a caller's connection (tests bind one to a
-        transaction): that connection.
+        On PostgreSQL: a pooled connection switched to autocommit for as long as it is
+        lent (psycopg's flag only: no statement; the pool puts the engine's isolation
+        back when it returns), so each query is one round trip and nothing sends BEGIN or
+        COMMIT. On SQLite: a pooled connection as it is (its driver begins a transaction
+        only before a write, and switching would cost two hops to aiosqlite's thread, and
+        commit the open transaction of a shared `:memory:` connection). On a caller's
+        connection (tests bind one to a transaction): that connection.
         """
         bind = self.session_factory.kw["bind"]
         if isinstance(bind, AsyncConnection):
             yield bind
             return
         async with bind.connect() as connection:
-            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+            if connection.dialect.name == "sqlite":
+                yield connection
+            else:
+                yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self) -> None:
         """One round trip; raises when the database does not answer."""

@@ -86,6 +86,30 @@ async def test_a_command_is_in_its_transaction_from_its_first_statement(
     assert locked.json() == {"after_locking_read": "INTRANS"}
 
 
+async def test_a_connection_lent_for_reading_comes_back_ready_for_a_command(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """With one pooled connection, a query then a command share it: the command still
+    runs in its transaction (the pool took back the read's autocommit), and its failure
+    leaves nothing."""
+    one_connection = settings.model_copy(
+        update={"database_pool_size": 1, "database_max_overflow": 0}
+    )
+    async with (
+        running_app(one_connection, engine, probe_routes()) as app,
+        client_of(app) as client,
+    ):
+        assert (await client.get("/transaction-test/query")).json() == {"after_read": "IDLE"}
+        read = await client.post("/transaction-test/read-in-command")
+        failed = await client.post("/transaction-test/write-then-fail")
+    assert read.json() == {"after_read": "INTRANS"}
+    assert failed.status_code == 409
+    async with engine.begin() as connection:
+        left = await connection.scalar(select(func.count()).where(Post.title == MARK))
+        await connection.execute(delete(Post).where(Post.title == MARK))
+    assert left == 0
+
+
 async def test_a_failed_command_rolls_back_every_write(
     real_app: FastAPI, engine: AsyncEngine
 ) -> None:
