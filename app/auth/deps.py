@@ -222,11 +222,14 @@ async def get_auth_service(  # noqa: PLR0917 - FastAPI passes dependencies by ke
     uow: UnitOfWorkDep,
     security: AuthSecurityDep,
     settings: SettingsDep,
+    database: DatabaseDep,
     mailer: MailDep,
     queue: QueueDep,
     events: EventsDep,
 ) -> AuthService:
-    return AuthService(uow, security, settings, mailer=mailer, queue=queue, events=events)
+    return AuthService(
+        uow, security, settings, database=database, mailer=mailer, queue=queue, events=events
+    )
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

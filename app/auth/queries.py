@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.exceptions import UserNotFoundError
 from app.auth.models import RefreshFamily, RevokedAccessToken, User
+from app.auth.names import name_key
 from app.auth.schemas import UserRead
 from app.core.db import Database
 from app.core.listing import ListParams, ListSpec, Page, SortField
@@ -90,6 +91,22 @@ async def find_authenticated(
         {"user_id": user_id, "jti": jti, "session_id": session_id, "issued_at": issued_at},
     )
     return result.one_or_none()
+
+
+# What signing in checks of an account (deleted ones included), by its email or username key.
+_LOGIN_COLUMNS = (_USERS.id, _USERS.password_hash, _USERS.status, _USERS.deleted_at)
+LOGIN_BY_EMAIL = select(*_LOGIN_COLUMNS).where(_USERS.email_key == bindparam("key"))
+LOGIN_BY_USERNAME = select(*_LOGIN_COLUMNS).where(_USERS.username_key == bindparam("key"))
+
+
+async def login_account(database: Database, login: str) -> Row[*tuple[Any, ...]] | None:
+    """The account named by an email or a username (in any case or Unicode form): its id,
+    password hash, status and deletion, read outside any transaction, so that none stays
+    open while the password is checked (the session then starts under the row's lock)."""
+    statement = LOGIN_BY_EMAIL if "@" in login else LOGIN_BY_USERNAME
+    async with database.reading() as connection:
+        result = await connection.execute(statement, {"key": name_key(login)})
+        return result.one_or_none()
 
 
 # The live account with this id, as `UserRead` shows it (`GET /users/{id}`).

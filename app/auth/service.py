@@ -27,6 +27,7 @@ from app.auth.exceptions import (
 )
 from app.auth.models import RefreshFamily, RefreshToken, User, UserStatus
 from app.auth.names import name_key
+from app.auth.queries import login_account
 from app.auth.repository import (
     PasswordResetTokenRepository,
     RefreshFamilyRepository,
@@ -45,7 +46,7 @@ from app.auth.security import (
 from app.auth.tasks import send_password_reset
 from app.core.client_address import UNKNOWN_CLIENT, address_key
 from app.core.config import Settings
-from app.core.db import UnitOfWork, utc_now
+from app.core.db import Database, UnitOfWork, utc_now
 from app.core.errors import RateLimitedError
 from app.core.events import Events
 from app.core.mail.mailer import Mailer
@@ -148,11 +149,13 @@ class AuthService:
         security: AuthSecurity,
         settings: Settings,
         *,
+        database: Database,
         mailer: Mailer,
         queue: Queue,
         events: Events,
     ) -> None:
         self.uow = uow
+        self.database = database
         self.queue = queue
         self.passwords = security.passwords
         self.access_tokens = security.access_tokens
@@ -181,7 +184,7 @@ class AuthService:
         may still try (see `_signed_in_from`): a guesser spread over many addresses can
         no longer lock the owner out, and gets no more tries.
         """
-        user = await self.users.get_by_login(login)
+        user = await login_account(self.database, login)
         client_key = f"login:ip:{client.key}"
         if user is None:
             await self._count_login(limits, f"{client_key}:name:{_digest(login)}", None)
@@ -201,7 +204,7 @@ class AuthService:
             await limits.spend(failures, failures_key)
             audit.warning("login failed", user_id=user.id, reason="wrong password")
             raise InvalidCredentialsError() if spent is None else limits.refusal(spent)
-        if user.is_deleted or user.status != UserStatus.ACTIVE:
+        if user.deleted_at is not None or user.status != UserStatus.ACTIVE:
             audit.warning("login failed", user_id=user.id, reason="account disabled")
             raise AccountDisabledError()
         return await self._start_session(user.id, checked_hash, upgraded_hash, client)

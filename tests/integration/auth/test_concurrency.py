@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.models import PasswordResetToken, User, UserStatus
 from app.auth.security import hash_opaque_token, new_opaque_token
+from app.auth.service import AuthSecurity
+from app.core.injection import provided_by
 from tests.integration.accounts import API, bearer, login
 
 RACE_EMAIL = "race@example.com"
@@ -272,3 +274,35 @@ async def test_a_login_with_the_old_password_racing_a_reset_does_not_survive_it(
             if (answers := await token_answers(client, tokens)) != (401, 401):
                 survivors.append((round_, *answers))
     assert survivors == []
+
+
+async def test_no_transaction_stays_open_while_a_password_is_checked(
+    committing_client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account is read outside any transaction; only the session's start, under the
+    row's lock, is one. (Held across the hash, it would hold the table's lock as long,
+    and a migration's `ALTER TABLE` with every query behind it.)"""
+    await register_racer(committing_client)
+    app = committing_client._transport.app  # type: ignore[attr-defined]  # ASGITransport
+    passwords = provided_by(app).get(AuthSecurity).passwords
+    verify = passwords.verify
+    open_meanwhile: list[int] = []
+
+    async def verify_and_look(password: str, password_hash: str) -> tuple[bool, str | None]:
+        async with engine.connect() as connection:
+            open_meanwhile.append(
+                await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+        return await verify(password, password_hash)
+
+    monkeypatch.setattr(passwords, "verify", verify_and_look)
+    for password in ("s3cret-pass-0", "a-wrong-password"):
+        await committing_client.post(
+            f"{API}/auth/login", data={"username": "racer", "password": password}
+        )
+    assert open_meanwhile == [0, 0]
