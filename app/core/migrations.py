@@ -78,8 +78,8 @@ async def _database_revisions(database: Database) -> frozenset[str]:
     """The revisions recorded in the database (none when it was never migrated); raises
     when the database does not answer."""
     try:
-        async with database.session_factory() as session:
-            rows = await session.scalars(text("SELECT version_num FROM alembic_version"))
+        async with database.reading() as connection:
+            rows = await connection.scalars(text("SELECT version_num FROM alembic_version"))
             return frozenset(rows)
     except DBAPIError:
         await database.ping()  # it answers: the version cannot be read, so not migrated
