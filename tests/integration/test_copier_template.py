@@ -108,7 +108,8 @@ def assert_renamed(project: Path) -> dict[str, str]:
 
 
 def check_in_the_project(project: Path, database: str, tests: list[str]) -> None:
-    """ruff, the app and its migrations on SQLite, and `tests` of the project's own."""
+    """ruff, mypy --strict and the import contracts, the app and its migrations on SQLite,
+    and `tests` of the project's own."""
     sqlite = f"sqlite+aiosqlite:///{project / 'check.db'}"
     pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     pytest_run += ["-p", "no:xdist", "-p", "no:cov", *tests]
@@ -116,6 +117,8 @@ def check_in_the_project(project: Path, database: str, tests: list[str]) -> None
         project,
         {
             "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+            "mypy": [sys.executable, "-m", "mypy", "--cache-dir", "/dev/null"],
+            "lint-imports": [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
             "app and migrations": [sys.executable, "-c", APP_AND_MIGRATIONS, sqlite],
             "pytest": pytest_run,
         },
