@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import DateTime, MetaData, Select, event, func, text
+from sqlalchemy import DateTime, MetaData, Select, delete, event, func, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -45,6 +45,19 @@ class Base(DeclarativeBase):
 def utc_now() -> dt.datetime:
     """The current time, timezone-aware UTC (what every timestamp of the kit is)."""
     return dt.datetime.now(dt.UTC)
+
+
+async def delete_older_than(
+    session_factory: Callable[[], AsyncSession],
+    timestamp: InstrumentedAttribute[dt.datetime | None],
+    age: dt.timedelta,
+) -> int:
+    """Delete, in a transaction of their own, the rows whose `timestamp` is more than `age`
+    ago (rows without one stay); how many went. The clean-up of the outbox, the event
+    deliveries and the record of mails delivered."""
+    async with session_factory() as session, session.begin():
+        result = await session.execute(delete(timestamp.class_).where(timestamp < utc_now() - age))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -30,12 +30,12 @@ from typing import Any
 
 import structlog
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from sqlalchemy import JSON, BigInteger, Integer, String, delete, func, select, update
+from sqlalchemy import JSON, BigInteger, Integer, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.config import Settings
-from app.core.db import Base, UTCDateTime, utc_now
+from app.core.db import Base, UTCDateTime, delete_older_than, utc_now
 from app.core.logging import current_request_id
 from app.core.retries import retry_delay
 
@@ -223,8 +223,6 @@ class EventDeliveries:
 
     async def purge_delivered(self, older_than: dt.timedelta) -> int:
         """Delete deliveries done more than `older_than` ago (dead letters stay); how many."""
-        async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                delete(EventDelivery).where(EventDelivery.delivered_at < utc_now() - older_than)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await delete_older_than(
+            self._session_factory, EventDelivery.delivered_at, older_than
+        )

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, delete, select
+from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime, utc_now
+from app.core.db import Base, UTCDateTime, delete_older_than, utc_now
 
 
 class DeliveredEmail(Base):
@@ -45,8 +45,6 @@ class DeliveryRecord:
 
     async def purge(self, older_than: dt.timedelta) -> int:
         """Forget deliveries older than `older_than` (no task is redelivered that late)."""
-        async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                delete(DeliveredEmail).where(DeliveredEmail.delivered_at < utc_now() - older_than)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await delete_older_than(
+            self._session_factory, DeliveredEmail.delivered_at, older_than
+        )

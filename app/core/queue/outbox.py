@@ -16,11 +16,11 @@ from typing import Any
 
 import structlog
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from sqlalchemy import JSON, BigInteger, Integer, String, delete, func, or_, select, update
+from sqlalchemy import JSON, BigInteger, Integer, String, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime, utc_now
+from app.core.db import Base, UTCDateTime, delete_older_than, utc_now
 
 logger = structlog.get_logger(__name__)
 
@@ -143,8 +143,4 @@ class OutboxRelay:
 
     async def purge_sent(self, older_than: dt.timedelta) -> int:
         """Delete rows sent more than `older_than` ago; return how many."""
-        async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                delete(OutboxMessage).where(OutboxMessage.sent_at < utc_now() - older_than)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await delete_older_than(self._session_factory, OutboxMessage.sent_at, older_than)
