@@ -18,7 +18,7 @@ from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.hosts import AllowedHostsMiddleware
-from app.core.injection import Provided, attach_to_app
+from app.core.injection import Provided, attach_to_app, check_provided, route_callables
 from app.core.logging import configure_logging, direct_logger
 from app.core.metrics import Metrics, metrics_endpoint
 from app.core.middleware import RequestMiddleware
@@ -87,9 +87,11 @@ def create_app(
     provided.add(Metrics, metrics)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        """Build every shared resource at start-up and release it at shutdown."""
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Build every shared resource at start-up, check that every route finds what it
+        asks for, and release them all at shutdown."""
         async with running(settings, database=database, provided=provided) as services:
+            check_provided(provided, route_callables(app.routes))
             await services.tasks.start_in_app()
             logger.info(
                 "app started", environment=settings.environment, redis=bool(settings.redis_url)
@@ -100,7 +102,7 @@ def create_app(
     app = _new_fastapi(settings, lifespan)
     attach_to_app(app, provided)
     Telemetry.of(settings, provided).instrument_app(app)
-    install_error_handlers(app)
+    install_error_handlers(app, settings)
     rewrite_openapi(app, document_problems, document_for_clients)
     # The last added is the outermost: proxy headers, CORS, then the app's own middleware.
     # Inside them all, the host check: a refused host is logged and counted like the rest.
@@ -126,7 +128,7 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(health_router)
     if settings.serves_metrics:
-        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+        app.add_route("/metrics", metrics_endpoint(settings, metrics), include_in_schema=False)
     # Every API route is rate limited and reaches the database.
     api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():

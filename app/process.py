@@ -1,8 +1,9 @@
 """The start-up path shared by the API server, the worker, the scheduler and the CLI.
 
 `running(settings)` builds the core services with every module's listeners and tasks,
-runs the modules' start-ups, and closes everything on the way out: a request handler
-and a background task see the same services, built the same way.
+runs the modules' start-ups, checks that every task finds what it asks for, and closes
+everything on the way out: a request handler and a background task see the same
+services, built the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.events import listeners_in
-from app.core.injection import Provided
+from app.core.injection import Provided, check_provided
 from app.core.services import CoreServices
 from app.core.telemetry import Telemetry
 from app.modules import module_lifespans, module_parts, task_functions
@@ -24,11 +25,12 @@ async def running(
     settings: Settings, *, database: Database | None = None, provided: Provided | None = None
 ) -> AsyncIterator[CoreServices]:
     """The process's core services, started; `database` and `provided` as in `build`."""
+    tasks = task_functions(settings)
     services = CoreServices.build(
         settings,
         database=database,
         listeners=listeners_in(module_parts("listeners")),
-        tasks=task_functions(settings),
+        tasks=tasks,
         provided=provided,
     )
     telemetry = Telemetry.of(settings, services.provided)
@@ -37,6 +39,7 @@ async def running(
         async with AsyncExitStack() as modules:
             for module_lifespan in module_lifespans():
                 await modules.enter_async_context(module_lifespan(services.provided))
+            check_provided(services.provided, tasks)  # the listeners' were, by the bus
             yield services
     finally:
         await services.close()

@@ -26,7 +26,7 @@ from app.core.events import EventBus, Events
 from app.core.injection import Provided
 from app.core.mail import Mailer, MailService
 from app.core.queue import Queue, TaskBroker
-from app.core.rate_limit import RequestIdentity
+from app.core.rate_limit import RateLimiter
 
 logger = structlog.get_logger(__name__)
 
@@ -79,12 +79,12 @@ async def ensure_first_superuser(provided: Provided) -> None:
 
 @asynccontextmanager
 async def lifespan(provided: Provided) -> AsyncIterator[None]:
-    """Provide the process's `AuthSecurity` (and the rate limiter's `RequestIdentity`),
-    and make sure the first superuser exists."""
+    """Provide the process's `AuthSecurity` (and tell the rate limiter who a request's
+    caller is), and make sure the first superuser exists."""
     settings = provided.get(Settings)
     security = AuthSecurity.from_settings(settings)
     provided.add(AuthSecurity, security)
-    provided.add(RequestIdentity, RequestIdentity(token_identity(security)))
+    provided.get(RateLimiter).identify_callers(token_identity(security))
     await ensure_first_superuser(provided)
     yield
 

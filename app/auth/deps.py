@@ -33,7 +33,6 @@ from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, ExpiredAccessTokenError, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
 from app.core.client_address import canonical_address
-from app.core.db import Database
 from app.core.deps import (
     DatabaseDep,
     EventsDep,
@@ -43,10 +42,10 @@ from app.core.deps import (
     UnitOfWorkDep,
 )
 from app.core.errors import RateLimitedError
-from app.core.injection import provided_by
+from app.core.injection import Provide
 from app.core.listing import ListParams, list_params
 from app.core.metrics import Metrics
-from app.core.rate_limit import RateLimit, by_client_ip, client_key
+from app.core.rate_limit import RateLimit, RateLimiter, by_client_ip, client_key
 
 LOGIN_URL = "/api/v1/auth/login"
 
@@ -54,11 +53,7 @@ LOGIN_URL = "/api/v1/auth/login"
 bearer_token = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, refreshUrl=LOGIN_URL, auto_error=False)
 
 
-async def get_auth_security(request: Request) -> AuthSecurity:
-    return provided_by(request.app).get(AuthSecurity)
-
-
-AuthSecurityDep = Annotated[AuthSecurity, Depends(get_auth_security)]
+AuthSecurityDep = Provide[AuthSecurity]
 
 
 # Where a request keeps the claims of its access token, once decoded.
@@ -77,12 +72,12 @@ def decoded_once(request: Request, security: AuthSecurity, token: str) -> Access
 
 
 async def get_access_claims(
-    request: Request, token: Annotated[str | None, Depends(bearer_token)]
+    request: Request, security: AuthSecurityDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> AccessClaims:
     if not token:
         raise AccessTokenMissingError()
     try:
-        return decoded_once(request, provided_by(request.app).get(AuthSecurity), token)
+        return decoded_once(request, security, token)
     except ExpiredAccessTokenError:
         raise AccessTokenExpiredError() from None
     except InvalidAccessTokenError:
@@ -108,14 +103,14 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
     return identity
 
 
-async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+async def get_current_user(database: DatabaseDep, claims: AccessClaimsDep) -> UserRead:
     """The account behind the access token, read from its current record, whatever its
     status (a disabled account may still log out).
 
     On a connection of its own, given back before the handler runs: a route that only
     reads the caller opens no session and no unit of work.
     """
-    async with provided_by(request.app).get(Database).reading() as connection:
+    async with database.reading() as connection:
         user = await find_authenticated(
             connection, claims.user_id, claims.jti, claims.session_id, claims.issued_at
         )
@@ -127,10 +122,10 @@ async def get_current_user(request: Request, claims: AccessClaimsDep) -> UserRea
 CurrentUser = Annotated[UserRead, Depends(get_current_user)]
 
 
-async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead:
+async def get_active_user(database: DatabaseDep, claims: AccessClaimsDep) -> UserRead:
     """The caller, refused when the account is disabled. Calls `get_current_user` rather
     than depending on `CurrentUser`: one dependency fewer on nearly every route."""
-    user = await get_current_user(request, claims)
+    user = await get_current_user(database, claims)
     if user.status != UserStatus.ACTIVE:
         raise AccessTokenInvalidError("This account is disabled")
     return user
@@ -139,10 +134,9 @@ async def get_active_user(request: Request, claims: AccessClaimsDep) -> UserRead
 ActiveUser = Annotated[UserRead, Depends(get_active_user)]
 
 
-def _admin_action(request: Request) -> str:
+def _admin_action(request: Request, metrics: Metrics) -> str:
     """The method and route template of an admin request (`PATCH /api/v1/users/{user_id}`)."""
-    route = provided_by(request.app).get(Metrics).route_template(request.scope.get("route"))
-    return f"{request.method} {route}"
+    return f"{request.method} {metrics.route_template(request.scope.get('route'))}"
 
 
 def _error_status(error: Exception) -> int:
@@ -152,11 +146,13 @@ def _error_status(error: Exception) -> int:
     return int(getattr(error, "status_code", HTTPStatus.INTERNAL_SERVER_ERROR))
 
 
-async def get_superuser(request: Request, user: ActiveUser) -> AsyncIterator[UserRead]:
+async def get_superuser(
+    request: Request, user: ActiveUser, metrics: Provide[Metrics]
+) -> AsyncIterator[UserRead]:
     """The caller, a superuser (403 otherwise). Every admin request joins the audit trail:
     a refused one at once, the others once handled (their changes committed), with the
     status of their answer."""
-    action = _admin_action(request)
+    action = _admin_action(request, metrics)
     if not user.is_superuser:
         audit.warning(
             "admin action refused",
@@ -197,20 +193,20 @@ class LoginLimit(RateLimit):
             lambda settings: settings.rate_limit_login_per_ip, by_client_ip, fail_closed=True
         )
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request, limiter: Provide[RateLimiter]) -> None:
         try:
-            await super().__call__(request)
+            await super().__call__(request, limiter)
         except RateLimitedError:
             audit_login_limited(None, "RATE_LIMIT_LOGIN_PER_IP")
             raise
 
 
-async def get_client_info(request: Request) -> ClientInfo:
+async def get_client_info(request: Request, settings: SettingsDep) -> ClientInfo:
     """The peer address (proxies already resolved by the middleware), as recorded and
     as limits count it, and the user agent."""
     return ClientInfo(
         ip_address=canonical_address(request.client.host if request.client else None),
-        key=client_key(request),
+        key=client_key(request, settings),
         user_agent=request.headers.get("user-agent"),
     )
 

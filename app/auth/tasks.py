@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import structlog
 
 from app.auth.password_reset import issue_reset_link
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.injection import Provide
 from app.core.mail import MailService
-from app.core.queue import injected, task
+from app.core.queue import task
 
 logger = structlog.get_logger(__name__)
 
@@ -19,9 +18,9 @@ logger = structlog.get_logger(__name__)
 @task(hide_duration=True)
 async def send_password_reset(
     email: str,
-    settings: Annotated[Settings, injected(Settings)],
-    database: Annotated[Database, injected(Database)],
-    mail: Annotated[MailService, injected(MailService)],
+    settings: Provide[Settings],
+    database: Provide[Database],
+    mail: Provide[MailService],
 ) -> None:
     """Mail a reset link when `email` belongs to an active account.
 

@@ -1,9 +1,9 @@
 """Annotated dependency aliases: route signatures read like a sentence.
 
-Each dependency takes the one service it hands out from the app's typed state
-(`provided_by`). The trivial ones are `async def` on purpose: FastAPI runs a plain
-`def` dependency in a thread pool, a hop per dependency on every request for no
-blocking work at all.
+The services come through `Provide[T]` (`app.core.injection`), the same declaration a
+task or a listener makes; the rest are built per request from them. The composite ones
+are `async def` on purpose: FastAPI runs a plain `def` dependency in a thread pool, a hop
+per dependency on every request for no blocking work at all.
 """
 
 from __future__ import annotations
@@ -11,32 +11,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.cache import Cache
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork
 from app.core.events import EventBus, Events
-from app.core.injection import provided_by
+from app.core.injection import Provide
 from app.core.mail import Mailer, MailService
 from app.core.queue import Queue, TaskBroker
 
-
-async def get_settings(request: Request) -> Settings:
-    return provided_by(request.app).get(Settings)
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-async def get_database(request: Request) -> Database:
-    """The process's database, for the read side: a query opens `reading()` when it
-    needs a connection (a cache hit needs none); writes take a unit of work instead."""
-    return provided_by(request.app).get(Database)
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Provide[Settings]
+# The process's database, for the read side: a query opens `reading()` when it needs a
+# connection (a cache hit needs none); writes take a unit of work instead.
+DatabaseDep = Provide[Database]
+# The process's cache (Redis-backed when `REDIS_URL` is set).
+CacheDep = Provide[Cache]
 
 
 async def get_read_connection(database: DatabaseDep) -> AsyncIterator[AsyncConnection]:
@@ -49,9 +40,9 @@ async def get_read_connection(database: DatabaseDep) -> AsyncIterator[AsyncConne
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 
 
-async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+async def get_unit_of_work(database: DatabaseDep) -> AsyncIterator[UnitOfWork]:
     """Commit once after the handler returns (before the response), roll back on error."""
-    async with provided_by(request.app).get(Database).unit_of_work() as uow:
+    async with database.unit_of_work() as uow:
         yield uow
 
 
@@ -65,33 +56,25 @@ async def get_session(uow: UnitOfWorkDep) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_events(request: Request, uow: UnitOfWorkDep) -> Events:
+async def get_events(bus: Provide[EventBus], uow: UnitOfWorkDep) -> Events:
     """Events published in this request, dispatched after its commit."""
-    return Events(provided_by(request.app).get(EventBus), uow)
+    return Events(bus, uow)
 
 
 EventsDep = Annotated[Events, Depends(get_events)]
 
 
-async def get_queue(request: Request, uow: UnitOfWorkDep) -> Queue:
+async def get_queue(broker: Provide[TaskBroker], uow: UnitOfWorkDep) -> Queue:
     """Tasks enqueued in this request's transaction, sent after its commit."""
-    return Queue(uow, provided_by(request.app).get(TaskBroker))
+    return Queue(uow, broker)
 
 
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-async def get_mailer(request: Request, queue: QueueDep) -> Mailer:
+async def get_mailer(mail: Provide[MailService], queue: QueueDep) -> Mailer:
     """Emails rendered now and delivered by a queue task after this request's commit."""
-    return Mailer(provided_by(request.app).get(MailService), queue)
+    return Mailer(mail, queue)
 
 
 MailDep = Annotated[Mailer, Depends(get_mailer)]
-
-
-async def get_cache(request: Request) -> Cache:
-    """The process's cache (Redis-backed when `REDIS_URL` is set)."""
-    return provided_by(request.app).get(Cache)
-
-
-CacheDep = Annotated[Cache, Depends(get_cache)]

@@ -34,7 +34,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 
 from app.core.config import Settings
-from app.core.injection import provided_by
 from app.core.logging import current_request_id
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -408,15 +407,19 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(status, detail, instance=request.url.path, headers=headers)
 
 
-async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    if not is_database_unavailable(error):
-        raise error
-    settings = provided_by(request.app).get(Settings)
-    logger.error("database unavailable", error_type=type(error).__name__)
-    unavailable = ServiceUnavailableError(
-        "The database is unavailable; retry later", retry_after=settings.retry_after_seconds
-    )
-    return error_response(unavailable, request.url.path)
+def _database_error(settings: Settings) -> ErrorHandler:
+    """The 503 of a database that cannot serve (any other database error is a 500)."""
+
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        if not is_database_unavailable(error):
+            raise error
+        logger.error("database unavailable", error_type=type(error).__name__)
+        unavailable = ServiceUnavailableError(
+            "The database is unavailable; retry later", retry_after=settings.retry_after_seconds
+        )
+        return error_response(unavailable, request.url.path)
+
+    return handle
 
 
 def with_problem_members(members: ProblemMembers) -> Callable[[EndpointT], EndpointT]:
@@ -448,10 +451,11 @@ def _with_route_members(handler: ErrorHandler) -> ErrorHandler:
     return handle
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, settings: Settings) -> None:
     """Register every handler; unexpected exceptions are caught by the request middleware."""
+    database_error = _database_error(settings)
     app.add_exception_handler(AppError, _with_route_members(_app_error))
     app.add_exception_handler(RequestValidationError, _with_route_members(_validation_error))
     app.add_exception_handler(StarletteHTTPException, _with_route_members(_http_error))
-    app.add_exception_handler(sa_exc.DBAPIError, _with_route_members(_database_error))
-    app.add_exception_handler(sa_exc.TimeoutError, _with_route_members(_database_error))
+    app.add_exception_handler(sa_exc.DBAPIError, _with_route_members(database_error))
+    app.add_exception_handler(sa_exc.TimeoutError, _with_route_members(database_error))

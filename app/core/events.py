@@ -9,7 +9,7 @@ fails at start-up):
 
 ```python
 @listener(UserDeleted)
-async def hide_posts_of_deleted_user(event: UserDeleted, database: Database) -> None:
+async def hide_posts_of_deleted_user(event: UserDeleted, database: Provide[Database]) -> None:
     async with database.unit_of_work() as uow:
         ...
 ```

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.core.injection import provided_by
+from app.core.injection import Provide
 from app.core.rate_limit import exempt_from_default_limit
 
 logger = structlog.get_logger(__name__)
@@ -50,10 +50,6 @@ class Readiness:
     checks: Mapping[str, Check]
 
 
-async def get_readiness(request: Request) -> Readiness:
-    return provided_by(request.app).get(Readiness)
-
-
 class HealthRead(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, CheckStatus] | None = None
@@ -87,7 +83,7 @@ async def live() -> HealthRead:
     responses={503: {"model": HealthRead, "description": "A required dependency cannot serve"}},
 )
 @exempt_from_default_limit
-async def ready(readiness: Annotated[Readiness, Depends(get_readiness)]) -> JSONResponse:
+async def ready(readiness: Provide[Readiness]) -> JSONResponse:
     """503 while the database is unreachable or its schema is not at the migration head of
     this code; 200 `degraded` while Redis is down (requests are served without it)."""
     checks = readiness.checks

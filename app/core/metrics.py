@@ -52,7 +52,6 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
-from app.core.injection import provided_by
 from app.core.process_metrics import LiveProcesses, ProcessRegistration
 
 logger = structlog.get_logger(__name__)
@@ -336,11 +335,15 @@ def check_metrics_token(request: Request, settings: Settings) -> None:
         raise AuthenticationError("A valid metrics token is required")
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text exposition: this process's metrics (or every worker's), with the
-    scrape-time gauges (the outbox backlog) read now."""
-    provided = provided_by(request.app)
-    check_metrics_token(request, provided.get(Settings))
-    metrics = provided.get(Metrics)
-    await metrics.scraped.refresh()
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+def metrics_endpoint(
+    settings: Settings, metrics: Metrics
+) -> Callable[[Request], Awaitable[Response]]:
+    """The `/metrics` endpoint of an app: Prometheus text exposition of this process's
+    metrics (or every worker's), with the scrape-time gauges (the outbox backlog) read now."""
+
+    async def exposition(request: Request) -> Response:
+        check_metrics_token(request, settings)
+        await metrics.scraped.refresh()
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return exposition

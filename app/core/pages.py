@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.core.config import Settings
-from app.core.injection import provided_by
+from app.core.injection import Provide
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,9 +21,9 @@ _PAGE = """<!doctype html>
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> HTMLResponse:
+async def index(request: Request, settings: Provide[Settings]) -> HTMLResponse:
     """A page naming the kit and linking its docs and health checks."""
     docs = ""
-    if provided_by(request.app).get(Settings).show_docs:
+    if settings.show_docs:
         docs = '<li><a href="/docs">/docs</a> (Swagger UI)</li><li><a href="/redoc">/redoc</a></li>'
     return HTMLResponse(_PAGE.format(title=request.app.title, docs=docs))

@@ -21,13 +21,12 @@ from app.core.db import Database
 from app.core.event_deliveries import EventDeliveries
 from app.core.events import EventBus, Listener
 from app.core.health import Check, Readiness
-from app.core.injection import Provided
+from app.core.injection import Provided, provided_to_tasks
 from app.core.mail.service import MailService
 from app.core.metrics import Metrics
 from app.core.migrations import SchemaReadiness
 from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.task_broker import TaskBroker, TaskFunction
-from app.core.queue.task_deps import PROVIDED_STATE
 from app.core.rate_limit import RateLimiter
 from app.core.redis import create_redis, create_request_redis
 
@@ -85,7 +84,7 @@ class CoreServices:
                 "task stream", partial(stream_backlog_metrics, request_redis, stream)
             )
         task_broker.register(tasks)
-        setattr(task_broker.broker.state, PROVIDED_STATE, provided)
+        provided_to_tasks(task_broker.broker.state, provided)
         mail = MailService(settings)
         redis = create_redis(settings)
         checks = {"database": Check(SchemaReadiness(database))}

@@ -15,7 +15,7 @@ from app.core.db import Database
 from app.core.deps import EventsDep, QueueDep
 from app.core.errors import ConflictError
 from app.core.events import BaseEvent, EventBus, Events, Listener, listener
-from app.core.injection import provided_by
+from app.core.injection import Provide, provided_by
 from tests.apps import client_of, replace_listeners
 from tests.integration import event_probes
 from tests.integration.event_probes import FollowUpHappened, ThingHappened
@@ -38,7 +38,9 @@ def recording_listeners(heard: list[BaseEvent]) -> list[Listener]:
         heard.append(event)
 
     @listener(ThingHappened)
-    async def follow_up(event: ThingHappened, database: Database, bus: EventBus) -> None:
+    async def follow_up(
+        event: ThingHappened, database: Provide[Database], bus: Provide[EventBus]
+    ) -> None:
         async with database.unit_of_work() as uow:
             Events(bus, uow).publish(FollowUpHappened(thing_id=event.thing_id))
 

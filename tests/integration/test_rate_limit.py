@@ -21,7 +21,6 @@ from app.core.injection import provided_by
 from app.core.limit_syntax import parse_limit
 from app.core.rate_limit import (
     RateLimiter,
-    RequestIdentity,
     by_client_ip_and_form_field,
     rate_limit,
 )
@@ -204,7 +203,7 @@ async def default_limited_app(redis: Redis) -> AsyncIterator[FastAPI]:
 
     async with started(app):
         # After start-up, replacing the auth module's.
-        provided_by(app).add(RequestIdentity, RequestIdentity(test_user))
+        provided_by(app).get(RateLimiter).identify_callers(test_user)
         yield app
 
 

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import inspect
+from typing import get_args
 
 import pytest
+from fastapi.params import Depends
 
 from app.core import deps
+from app.core.config import Settings
+from app.core.injection import Provide
+
+
+def _route_dependency_of(alias: object) -> object:
+    (marker,) = (meta for meta in get_args(alias)[1:] if isinstance(meta, Depends))
+    return marker.dependency
 
 
 @pytest.mark.parametrize(
     "dependency",
     [
-        deps.get_settings,
+        _route_dependency_of(Provide[Settings]),
         deps.get_session,
         deps.get_events,
         deps.get_queue,
         deps.get_mailer,
-        deps.get_cache,
     ],
 )
 def test_trivial_dependency_is_async(dependency: object) -> None:

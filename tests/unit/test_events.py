@@ -19,7 +19,7 @@ from app.core.events import (
     module_of,
     validated,
 )
-from app.core.injection import MissingProviderError, Provided
+from app.core.injection import MissingProviderError, Provide, Provided
 
 
 class ParcelShipped(BaseEvent):
@@ -110,7 +110,7 @@ class Ledger:
 
 async def test_a_listener_gets_the_services_it_names_by_type() -> None:
     @listener(ParcelShipped)
-    async def book(event: ParcelShipped, ledger: Ledger) -> None:
+    async def book(event: ParcelShipped, ledger: Provide[Ledger]) -> None:
         ledger.lines.append(event.parcel_id)
 
     provided = Provided()
@@ -122,7 +122,7 @@ async def test_a_listener_gets_the_services_it_names_by_type() -> None:
 
 def test_a_listener_asking_for_an_unprovided_service_fails_at_start_up() -> None:
     @listener(ParcelShipped)
-    async def book(event: ParcelShipped, ledger: Ledger) -> None:
+    async def book(event: ParcelShipped, ledger: Provide[Ledger]) -> None:
         return None
 
     with pytest.raises(MissingProviderError, match=r"book\(ledger\): nothing provides Ledger"):

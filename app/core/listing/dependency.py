@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query
 
 from app.core.cursors import CursorCodec, InvalidCursorError
 from app.core.errors import BadCursorError, ValidationFailedError
-from app.core.injection import provided_by
+from app.core.injection import Provide
 from app.core.listing.grammar import parse_filters, parse_sort
 from app.core.listing.params import ListParams
 from app.core.listing.spec import ListSpec
@@ -26,7 +26,7 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
     """A FastAPI dependency that parses the list query parameters for `spec`."""
 
     async def dependency(  # noqa: PLR0917 - FastAPI passes query parameters by keyword
-        request: Request,
+        cursors: Provide[CursorCodec],
         page: Annotated[
             int | None, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")
         ] = None,
@@ -54,7 +54,6 @@ def list_params(spec: ListSpec) -> Callable[..., Awaitable[ListParams]]:
             ),
         ] = None,
     ) -> ListParams:
-        cursors = provided_by(request.app).get(CursorCodec)
         params = ListParams(
             page or 1,
             per_page,

@@ -10,13 +10,13 @@ from taskiq import Context, TaskiqDepends
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.injection import Provide
 from app.core.logging import mask_email
 from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.message import OutgoingEmail
 from app.core.mail.service import MailService
 from app.core.queue.broker import attempt_number
 from app.core.queue.registry import task
-from app.core.queue.task_deps import injected
 
 logger = structlog.get_logger(__name__)
 
@@ -24,9 +24,9 @@ logger = structlog.get_logger(__name__)
 @task()
 async def send_email(
     email: dict[str, Any],
-    mail: Annotated[MailService, injected(MailService)],
-    settings: Annotated[Settings, injected(Settings)],
-    database: Annotated[Database, injected(Database)],
+    mail: Provide[MailService],
+    settings: Provide[Settings],
+    database: Provide[Database],
     context: Annotated[Context, TaskiqDepends()],
 ) -> None:
     """Deliver one rendered email through the configured backend, unless a run of this
@@ -61,8 +61,8 @@ async def send_email(
 
 @task(schedule="17 * * * *")
 async def purge_email_deliveries(
-    settings: Annotated[Settings, injected(Settings)],
-    database: Annotated[Database, injected(Database)],
+    settings: Provide[Settings],
+    database: Provide[Database],
 ) -> None:
     """Forget delivered emails after `QUEUE_OUTBOX_RETENTION_HOURS`, as the outbox does."""
     retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import structlog
 
 from app.core.config import Settings
 from app.core.event_deliveries import EventDeliveries
+from app.core.injection import Provide
 from app.core.queue.registry import task
 from app.core.queue.task_broker import TaskBroker
-from app.core.queue.task_deps import injected
 
 logger = structlog.get_logger("app.queue")
 
@@ -24,8 +23,8 @@ async def heartbeat() -> None:
 
 @task(schedule="*/10 * * * *")
 async def purge_sent_outbox(
-    settings: Annotated[Settings, injected(Settings)],
-    broker: Annotated[TaskBroker, injected(TaskBroker)],
+    settings: Provide[Settings],
+    broker: Provide[TaskBroker],
 ) -> None:
     """Delete outbox rows sent longer ago than `QUEUE_OUTBOX_RETENTION_HOURS`."""
     retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
@@ -35,8 +34,8 @@ async def purge_sent_outbox(
 
 @task(schedule="*/10 * * * *")
 async def purge_delivered_events(
-    settings: Annotated[Settings, injected(Settings)],
-    deliveries: Annotated[EventDeliveries, injected(EventDeliveries)],
+    settings: Provide[Settings],
+    deliveries: Provide[EventDeliveries],
 ) -> None:
     """Delete event deliveries done longer ago than `QUEUE_OUTBOX_RETENTION_HOURS` (dead
     letters stay)."""

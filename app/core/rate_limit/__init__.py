@@ -7,8 +7,9 @@ A route declares its own limit:
         key=by_client_ip_and_form_field("username"), fail_closed=True)])
 
 Every other route gets `RATE_LIMIT_DEFAULT` (when set) through the app-level
-`DEFAULT_RATE_LIMIT` dependency, keyed by the user when the process provides a
-`RequestIdentity` (the auth module does) and by client IP otherwise. Endpoints marked with
+`DEFAULT_RATE_LIMIT` dependency, keyed by the user when a module tells the limiter how to
+identify callers (`RateLimiter.identify_callers`; the auth module does) and by client IP
+otherwise. Endpoints marked with
 `exempt_from_default_limit` (the health probes) are exempt from the default.
 
 Counting uses pyrate-limiter's GCRA: a limit of N per period admits a burst of N, then
@@ -42,7 +43,6 @@ from app.core.rate_limit.http import (
     rate_limit,
 )
 from app.core.rate_limit.keys import (
-    RequestIdentity,
     by_client_ip,
     by_client_ip_and_form_field,
     by_user_or_client_ip,
@@ -58,7 +58,6 @@ __all__ = [
     "Quota",
     "RateLimit",
     "RateLimiter",
-    "RequestIdentity",
     "Throttle",
     "by_client_ip",
     "by_client_ip_and_form_field",

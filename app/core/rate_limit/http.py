@@ -11,7 +11,7 @@ from fastapi.dependencies.models import Dependant
 
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
-from app.core.injection import provided_by
+from app.core.injection import Provide
 from app.core.rate_limit.buckets import Quota
 from app.core.rate_limit.keys import KeyFunction, by_client_ip, by_user_or_client_ip
 from app.core.rate_limit.limiter import RateLimiter
@@ -68,20 +68,19 @@ class RateLimit:
     def applies(self, request: Request, limiter: RateLimiter) -> bool:
         return limiter.settings.rate_limit_enabled
 
-    async def bucket_key(self, request: Request) -> str:
+    async def bucket_key(self, request: Request, limiter: RateLimiter) -> str:
         """Per route and key: one rule may guard several routes without sharing counts
         (unless it is `shared_as` a name: then every route it guards counts together)."""
         if self.shared_as:
-            return f"{self.shared_as}:{await self.key(request)}"
+            return f"{self.shared_as}:{await self.key(request, limiter)}"
         route = getattr(request.scope.get("route"), "path", request.url.path)
-        return f"{request.method}:{route}:{await self.key(request)}"
+        return f"{request.method}:{route}:{await self.key(request, limiter)}"
 
-    async def __call__(self, request: Request) -> None:
-        limiter = provided_by(request.app).get(RateLimiter)
+    async def __call__(self, request: Request, limiter: Provide[RateLimiter]) -> None:
         text = self._limit_text(limiter.settings)
         if not text or not self.applies(request, limiter):
             return
-        key = await self.bucket_key(request)
+        key = await self.bucket_key(request, limiter)
         await _count(request, limiter, text, key, fail_closed=self.fail_closed, spend=True)
 
 
@@ -131,9 +130,9 @@ class Throttle:
     `get_credentials_throttle`.
     """
 
-    def __init__(self, request: Request, *, fail_closed: bool) -> None:
+    def __init__(self, request: Request, limiter: RateLimiter, *, fail_closed: bool) -> None:
         self._request = request
-        self._limiter = provided_by(request.app).get(RateLimiter)
+        self._limiter = limiter
         self._fail_closed = fail_closed
 
     def _active(self, limit: str) -> bool:
@@ -181,9 +180,9 @@ class Throttle:
             )
 
 
-async def get_credentials_throttle(request: Request) -> Throttle:
+async def get_credentials_throttle(request: Request, limiter: Provide[RateLimiter]) -> Throttle:
     """A `Throttle` for credential endpoints: without Redis it answers 503 (fail closed)."""
-    return Throttle(request, fail_closed=True)
+    return Throttle(request, limiter, fail_closed=True)
 
 
 class DefaultRateLimit(RateLimit):
@@ -199,9 +198,9 @@ class DefaultRateLimit(RateLimit):
             limiter, request.scope.get("route")
         )
 
-    async def bucket_key(self, request: Request) -> str:
+    async def bucket_key(self, request: Request, limiter: RateLimiter) -> str:
         """One budget per client across all the routes it covers."""
-        return f"default:{await self.key(request)}"
+        return f"default:{await self.key(request, limiter)}"
 
 
 def exempt_from_default_limit(endpoint: EndpointT) -> EndpointT:

@@ -1,5 +1,5 @@
 """Whom a request counts as under a limit: its client address, a submitted form field,
-or the signed-in user (through the `RequestIdentity` a module provides)."""
+or the signed-in user (through the identity a module gives the limiter)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from fastapi import Request
 
 from app.core.client_address import address_key
 from app.core.config import Settings
-from app.core.injection import provided_by
+from app.core.rate_limit.limiter import RateLimiter
 
-KeyFunction = Callable[[Request], Awaitable[str]]
+# A key function names the bucket of a request, given the process's limiter.
+KeyFunction = Callable[[Request, RateLimiter], Awaitable[str]]
 
 
-def client_key(request: Request) -> str:
+def client_key(request: Request, settings: Settings) -> str:
     """The client of the request as limits count it: the peer address (already the
     forwarded client when the peer is a trusted proxy), by `address_key`."""
-    prefix = provided_by(request.app).get(Settings).rate_limit_ipv6_prefix
-    return address_key(request.client.host if request.client else None, prefix)
+    host = request.client.host if request.client else None
+    return address_key(host, settings.rate_limit_ipv6_prefix)
 
 
-async def by_client_ip(request: Request) -> str:
-    return f"ip:{client_key(request)}"
+async def by_client_ip(request: Request, limiter: RateLimiter) -> str:
+    return f"ip:{client_key(request, limiter.settings)}"
 
 
 def by_client_ip_and_form_field(field: str) -> KeyFunction:
@@ -34,28 +35,16 @@ def by_client_ip_and_form_field(field: str) -> KeyFunction:
     stay short and Redis holds no submitted identifiers.
     """
 
-    async def key(request: Request) -> str:
+    async def key(request: Request, limiter: RateLimiter) -> str:
         value = (await request.form()).get(field)
         submitted = value.strip().casefold() if isinstance(value, str) else ""
         digest = hashlib.sha256(submitted.encode()).hexdigest()[:32]
-        return f"ip:{client_key(request)}:{field}:{digest}"
+        return f"{await by_client_ip(request, limiter)}:{field}:{digest}"
 
     return key
 
 
-class RequestIdentity:
-    """Who a request comes from, for the default limit: a user id, or None for anonymous.
-
-    The default limit runs before any route dependency (the auth one included), so the
-    identity must be found from the request alone, cheaply and without I/O (for example
-    the `sub` of a valid access token). A module provides one at start-up.
-    """
-
-    def __init__(self, resolve: Callable[[Request], Awaitable[str | None]]) -> None:
-        self.resolve = resolve
-
-
-async def by_user_or_client_ip(request: Request) -> str:
-    identity_of = provided_by(request.app).find(RequestIdentity)
-    identity = await identity_of.resolve(request) if identity_of is not None else None
-    return f"user:{identity}" if identity else await by_client_ip(request)
+async def by_user_or_client_ip(request: Request, limiter: RateLimiter) -> str:
+    """The signed-in user (by the limiter's `identify_callers`), else the client IP."""
+    identity = await limiter.caller_identity(request)
+    return f"user:{identity}" if identity else await by_client_ip(request, limiter)

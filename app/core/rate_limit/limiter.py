@@ -3,7 +3,10 @@ once) and their buckets."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
+from fastapi import Request
 from pyrate_limiter import Rate
 from redis.asyncio import Redis
 
@@ -14,6 +17,9 @@ from app.core.rate_limit.buckets import KeyedBuckets, Quota
 from app.core.redis import OutageLog
 
 logger = structlog.get_logger(__name__)
+
+# Who a request comes from, for the default limit: a user id, or None for anonymous.
+CallerIdentity = Callable[[Request], Awaitable[str | None]]
 
 # Embedded mode keeps at most this many buckets per limit, dropping the least recently used.
 MAX_MEMORY_BUCKETS = 10_000
@@ -34,6 +40,19 @@ class RateLimiter:
         # value and are not hashable; they live as long as the app): `http` fills it.
         self.default_exempt: dict[int, bool] = {}
         self.outage = OutageLog(logger, "rate limiter")
+        self._identify: CallerIdentity | None = None
+
+    def identify_callers(self, identify: CallerIdentity) -> None:
+        """Count the default limit per user: `identify` finds who a request comes from.
+
+        The default limit runs before any route dependency (the auth one included), so
+        the identity must come from the request alone, cheaply and without I/O (the `sub`
+        of a valid access token, say). A module gives it at start-up.
+        """
+        self._identify = identify
+
+    async def caller_identity(self, request: Request) -> str | None:
+        return await self._identify(request) if self._identify is not None else None
 
     def limit(self, text: str) -> Limit:
         parsed = self._limits.get(text)

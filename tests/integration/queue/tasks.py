@@ -10,11 +10,11 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Annotated
 
 import structlog
 
-from app.core.queue import Queue, TaskBroker, TaskUnitOfWorkDep, injected, task
+from app.core.injection import Provide
+from app.core.queue import Queue, TaskBroker, TaskUnitOfWorkDep, task
 
 logger = structlog.get_logger(__name__)
 
@@ -69,7 +69,7 @@ async def enqueue_follow_up(
     path: str,
     value: str,
     uow: TaskUnitOfWorkDep,
-    broker: Annotated[TaskBroker, injected(TaskBroker)],
+    broker: Provide[TaskBroker],
 ) -> None:
     """Enqueues `record` through the task's own unit of work."""
     await Queue(uow, broker).enqueue(record, path=path, value=f"{value}-follow-up")

@@ -1,0 +1,43 @@
+"""A route or a task asking for a service that nothing provides stops the process at
+start-up, before it serves a request or runs a task (listeners: tests/unit/test_events.py)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import APIRouter
+
+from app.core.config import Settings
+from app.core.injection import MissingProviderError, Provide
+from app.main import create_app
+from app.process import running
+from tests.integration import unprovided
+
+
+async def test_an_app_whose_route_asks_for_an_unprovided_service_does_not_start(
+    settings: Settings,
+) -> None:
+    router = APIRouter()
+
+    @router.get("/needs")
+    async def needs(service: Provide[unprovided.Unprovided]) -> None:
+        return None
+
+    app = create_app(settings)
+    app.include_router(router, prefix="/test")
+    with pytest.raises(
+        MissingProviderError, match=r"needs\(service\): nothing provides Unprovided$"
+    ):
+        async with app.router.lifespan_context(app):
+            pytest.fail("the app started")
+
+
+async def test_a_process_whose_task_asks_for_an_unprovided_service_does_not_start(
+    settings: Settings,
+) -> None:
+    with_task = settings.model_copy(update={"queue_task_modules": unprovided.MODULE})
+    with pytest.raises(
+        MissingProviderError,
+        match=r"needs_the_unprovided\w*\(service\): nothing provides Unprovided$",
+    ):
+        async with running(with_task):
+            pytest.fail("the process started")
