@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
 # The kit's image: `docker build -t fastapi-modulith .`
+# With tracing and Sentry (OTEL_EXPORTER_OTLP_ENDPOINT, SENTRY_DSN), which need the
+# optional packages of pyproject.toml's observability extra:
+# `docker build --build-arg EXTRAS=observability -t fastapi-modulith .`
 # The same image runs every role: the API (default command), `python -m app worker`,
 # `python -m app scheduler` and `python -m app migrate` (see docker-compose.yaml).
 
@@ -19,17 +22,21 @@ RUN pip install --no-cache-dir uv==0.13.9
 
 WORKDIR /app
 
+# An extra of pyproject.toml to install too (`observability`), or none: the default image
+# leaves out what only some deployments use.
+ARG EXTRAS=""
+
 # Dependencies first, so a change of the code alone reuses this layer.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-dev --no-install-project ${EXTRAS:+--extra "$EXTRAS"}
 
 COPY app ./app
 COPY migrations ./migrations
 # The project is not a package (no build system): the code runs from /app as it is.
 # Compile it too, checked by hash so that a bind-mounted source is never shadowed.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev \
+    uv sync --frozen --no-dev ${EXTRAS:+--extra "$EXTRAS"} \
     && python -m compileall -q --invalidation-mode checked-hash app migrations
 
 # --- runtime: the interpreter, the environment and the code; no build tools ----------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import math
 import zlib
@@ -83,6 +84,46 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name: reachable from wherever it resolves
         return False
+
+
+INSTALL_OBSERVABILITY = (
+    "install the observability extra (uv sync --extra observability, "
+    "or build the image with --build-arg EXTRAS=observability)"
+)
+# What each setting of tracing and error reporting imports (app/core/telemetry.py) once it
+# is set: packages of the optional `observability` extra of pyproject.toml.
+OBSERVABILITY_MODULES = {
+    "otel_exporter_otlp_endpoint": (
+        "OpenTelemetry",
+        (
+            "opentelemetry.sdk",
+            "opentelemetry.exporter.otlp.proto.http",
+            "opentelemetry.instrumentation.fastapi",
+            "opentelemetry.instrumentation.sqlalchemy",
+            "opentelemetry.instrumentation.redis",
+            "opentelemetry.instrumentation.httpx",
+        ),
+    ),
+    "sentry_dsn": ("Sentry", ("sentry_sdk",)),
+}
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it (its parent packages
+    are: namespace packages, or the small OpenTelemetry API that FastAPI imports anyway)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
+def missing_observability(settings: Settings) -> str | None:
+    """Why a setting of tracing or error reporting cannot be served, or None: it is set
+    but the packages it needs are not installed (a default install leaves them out)."""
+    for field, (name, modules) in OBSERVABILITY_MODULES.items():
+        if getattr(settings, field) and not all(map(_installed, modules)):  # str or SecretStr
+            return f"{field.upper()} is set but {name} is not installed: {INSTALL_OBSERVABILITY}"
+    return None
 
 
 class ConfigurationError(Exception):
@@ -232,6 +273,12 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_KEY_BYTES} bytes "
                 '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_observability_not_installed(self) -> Settings:
+        if problem := missing_observability(self):
+            raise ConfigurationError(problem)
         return self
 
     @property

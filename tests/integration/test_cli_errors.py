@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,16 @@ def test_failures_are_one_line_and_tracebacks_need_debug(
     result = CliRunner().invoke(cli, args, env=env, prog_name="app")
     assert_one_line_error(result.exit_code, result.stderr, expected, traceback=traceback)
     assert "xml" not in result.stderr  # a setting is named, its value never echoed
+
+
+def test_sentry_without_its_package_says_to_install_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentry_sdk", None)  # as in a default install
+    dsn = f"https://{PASSWORD}@sentry.invalid/1"
+    result = CliRunner().invoke(cli, ["serve"], env={"SENTRY_DSN": dsn}, prog_name="app")
+    expected = "SENTRY_DSN is set but Sentry is not installed: install the observability extra"
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
 
 
 def test_serve_on_a_taken_port_says_so_before_migrating() -> None:

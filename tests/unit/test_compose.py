@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import tomllib
 from typing import Any
 
 from tests.manifests import (
@@ -24,6 +25,7 @@ from tests.manifests import (
 PRODUCTION = load_yaml(PROJECT_ROOT / "docker-compose.yaml")
 DEVELOPMENT = load_yaml(PROJECT_ROOT / "docker-compose.dev.yaml")
 APP_SERVICES = {"migrate", "api", "worker", "scheduler"}
+EXTRAS = '${EXTRAS:+--extra "$EXTRAS"}'  # the Dockerfile's uv sync: the extra, if any
 
 
 def image_command() -> list[str]:
@@ -122,3 +124,17 @@ def test_the_proxy_compresses_serves_https_for_a_domain_and_checks_itself() -> N
     assert any(port.endswith(":443") for port in proxy["ports"])
     assert "caddy-data:/data" in " ".join(proxy["volumes"])
     assert proxy["healthcheck"]["test"][:2] == ["CMD", "wget"]
+
+
+def test_the_image_takes_an_extra_of_the_project_from_compose_and_installs_it() -> None:
+    """`EXTRAS` (.env) reaches the Dockerfile's ARG, whose every `uv sync` installs it."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert re.search(r'^ARG EXTRAS=""$', dockerfile, re.MULTILINE)
+    syncs = re.findall(r"uv sync [^\n\\]*", dockerfile)
+    assert len(syncs) == 2
+    assert all(sync.rstrip().endswith(EXTRAS) for sync in syncs), syncs
+    for name in APP_SERVICES:
+        assert PRODUCTION["services"][name]["build"]["args"] == {"EXTRAS": "${EXTRAS:-}"}
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert "observability" in pyproject["project"]["optional-dependencies"]
+    assert "EXTRAS=observability" in (PROJECT_ROOT / ".sample.env").read_text()

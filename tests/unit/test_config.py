@@ -6,8 +6,10 @@ import base64
 import os
 import re
 import secrets
+import sys
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -21,6 +23,7 @@ from app.core.config import (
     ConfigurationError,
     Settings,
     estimated_entropy_bits,
+    missing_observability,
 )
 from tests.conftest import PRODUCTION_SECRET_KEY
 from tests.manifests import PROJECT_ROOT
@@ -152,3 +155,34 @@ def test_serve_on_every_interface_with_the_development_key_exits_2_naming_it(
     assert "SECRET_KEY" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert DEV_SECRET_KEY not in result.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "module", "expected"),
+    [
+        (
+            {"otel_exporter_otlp_endpoint": "http://collector:4318"},
+            "opentelemetry.exporter.otlp.proto.http",
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed",
+        ),
+        (
+            {"sentry_dsn": SecretStr("https://key@sentry.invalid/1")},
+            "sentry_sdk",
+            "SENTRY_DSN is set but Sentry is not installed",
+        ),
+    ],
+)
+def test_tracing_or_sentry_without_the_observability_extra_is_refused_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, setting: dict[str, Any], module: str, expected: str
+) -> None:
+    installed = Settings(_env_file=None, **setting)  # the dev group has the extra
+    assert missing_observability(installed) is None
+    monkeypatch.setitem(sys.modules, module, None)  # its import now fails, as uninstalled
+    assert missing_observability(Settings(_env_file=None)) is None  # unset: nothing needed
+    with pytest.raises(ConfigurationError, match=expected) as raised:
+        Settings(_env_file=None, **setting)
+    assert str(raised.value).endswith(
+        ": install the observability extra (uv sync --extra observability, "
+        "or build the image with --build-arg EXTRAS=observability)"
+    )
+    assert "key@" not in str(raised.value)
