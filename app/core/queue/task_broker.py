@@ -165,8 +165,15 @@ class TaskBroker:
                 await runner
         self._background = []
         if isinstance(self.broker, InMemoryBroker):
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self.broker.wait_all(), self.settings.queue_shutdown_timeout)
+            except TimeoutError:
+                pass
+            except Exception as error:  # a task whose failure could not even be recorded
+                # (its retry not stored: the database is down, say) must not break the stop.
+                logger.error(
+                    "in-process task failed while stopping", error_type=type(error).__name__
+                )
         await self.broker.shutdown()
 
 

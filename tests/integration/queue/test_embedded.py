@@ -62,3 +62,17 @@ async def test_a_heartbeat_logs_one_line_at_debug_and_none_at_info(
     assert [record.levelno for record in lines] == [logging.DEBUG], [
         record.getMessage() for record in lines
     ]
+
+
+async def test_an_in_process_task_whose_retry_cannot_be_stored_does_not_break_the_stop(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A task failing while the database cannot take its retry (here: not migrated at all)
+    is logged; the app still stops cleanly."""
+    unmigrated = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    app = create_app(queue_test_settings(settings, redis_url="", database_url=unmigrated))
+    async with started(app):
+        broker = provided_by(app).get(TaskBroker).broker
+        failing = broker.find_task(task_options(tasks.fail_then_record).name)
+        assert failing is not None
+        await failing.kiq(path=str(tmp_path / "done"), value="v", failures=1)
