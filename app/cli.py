@@ -10,13 +10,12 @@ import asyncio
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
-from app.auth import InvalidAccountError, UserRead, create_account, new_account
 from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, invalid_settings
 from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
@@ -25,6 +24,9 @@ from app.core.logging import configure_logging
 from app.core.metrics import share_with_child_processes
 from app.core.migrations import upgrade_to_head
 from app.core.server import limited_http_protocol
+
+if TYPE_CHECKING:
+    from app.auth import UserRead
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,6 +137,8 @@ def create_user(
     superuser: Annotated[bool, typer.Option("--superuser", help="Grant every right")] = False,
 ) -> None:
     """Create a user (exit 1 when the username or email is taken)."""
+    from app.auth import InvalidAccountError  # noqa: PLC0415 - only the commands that need it load it
+
     settings = load_settings(ctx)
     try:
         user = asyncio.run(
@@ -152,7 +156,8 @@ async def create_user_in_process(
     """Create the account on this process's services, started as the app starts them, so
     that it goes through the same use case and unit of work as registering (`InvalidAccountError`
     before connecting anywhere)."""
-    from app.process import running  # noqa: PLC0415 - only the commands that need it load it
+    from app.auth import create_account, new_account  # noqa: PLC0415 - see above
+    from app.process import running  # noqa: PLC0415 - see above
 
     data = new_account(username, email, password)
     async with running(settings) as services:
