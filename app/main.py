@@ -18,9 +18,9 @@ from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.hosts import AllowedHostsMiddleware
-from app.core.injection import Provided, attach_to_app, check_provided, route_callables
+from app.core.injection import Provided, attach_to_app, check_provided, route_needs
 from app.core.logging import configure_logging, direct_logger
-from app.core.metrics import Metrics, metrics_endpoint
+from app.core.metrics import Metrics, metrics_endpoint_for
 from app.core.middleware import RequestMiddleware
 from app.core.openapi import (
     document_for_clients,
@@ -91,7 +91,7 @@ def create_app(
         """Build every shared resource at start-up, check that every route finds what it
         asks for, and release them all at shutdown."""
         async with running(settings, database=database, provided=provided) as services:
-            check_provided(provided, route_callables(app.routes))
+            check_provided(provided, route_needs(app.routes))
             await services.tasks.start_in_app()
             logger.info(
                 "app started", environment=settings.environment, redis=bool(settings.redis_url)
@@ -128,7 +128,7 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(health_router)
     if settings.serves_metrics:
-        app.add_route("/metrics", metrics_endpoint(settings, metrics), include_in_schema=False)
+        app.add_route("/metrics", metrics_endpoint_for(settings, metrics), include_in_schema=False)
     # Every API route is rate limited and reaches the database.
     api_problems = problem_responses(HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
     for router in api_routers():

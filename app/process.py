@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.events import listeners_in
-from app.core.injection import Provided, check_provided
+from app.core.injection import Provided, check_provided, task_needs
 from app.core.services import CoreServices
 from app.core.telemetry import Telemetry
 from app.modules import module_lifespans, module_parts, task_functions
@@ -39,7 +39,8 @@ async def running(
         async with AsyncExitStack() as modules:
             for module_lifespan in module_lifespans():
                 await modules.enter_async_context(module_lifespan(services.provided))
-            check_provided(services.provided, tasks)  # the listeners' were, by the bus
+            # (The bus checked its listeners when it was built, with the core services.)
+            check_provided(services.provided, task_needs(tasks))
             yield services
     finally:
         await services.close()

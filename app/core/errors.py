@@ -407,7 +407,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(status, detail, instance=request.url.path, headers=headers)
 
 
-def _database_error(settings: Settings) -> ErrorHandler:
+def _database_error_handler(settings: Settings) -> ErrorHandler:
     """The 503 of a database that cannot serve (any other database error is a 500)."""
 
     async def handle(request: Request, error: Exception) -> JSONResponse:
@@ -453,7 +453,7 @@ def _with_route_members(handler: ErrorHandler) -> ErrorHandler:
 
 def install_error_handlers(app: FastAPI, settings: Settings) -> None:
     """Register every handler; unexpected exceptions are caught by the request middleware."""
-    database_error = _database_error(settings)
+    database_error = _database_error_handler(settings)
     app.add_exception_handler(AppError, _with_route_members(_app_error))
     app.add_exception_handler(RequestValidationError, _with_route_members(_validation_error))
     app.add_exception_handler(StarletteHTTPException, _with_route_members(_http_error))

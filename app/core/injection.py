@@ -5,10 +5,13 @@ need the same way, `database: Provide[Database]`, and all three are served from 
 typed registry, `Provided`, that the composition root fills (Cosmic Python's bootstrap,
 by type instead of by name). `Provide[T]` is `T` for the type checker; at run time it
 carries a marker for each framework: FastAPI's `Depends` for routes, taskiq's
-`TaskiqDepends` for tasks, and `Provides(T)` for listeners and for the start-up check.
+`TaskiqDepends` for tasks, and `Provides(T)` for the event bus.
 
-`check_provided` walks every route, task and listener before the process serves
-anything: a type that nothing provides fails at start-up, not at the first request.
+A type that nothing provides fails at start-up, not at the first request: the process
+checks what its routes and tasks ask for (`check_provided` over `route_needs` and
+`task_needs`, read from the dependency trees FastAPI and taskiq built) once its modules
+have started, and the event bus binds its listeners when it is built, with the core
+services (so a listener asks for core services, not for what a module's start-up adds).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
-from fastapi.params import Depends as RouteDependency
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from taskiq import Context, TaskiqDepends
+from taskiq_dependencies import DependencyGraph
 from taskiq_dependencies.dependency import Dependency as TaskDependency
 
 T = TypeVar("T")
@@ -86,43 +90,50 @@ class Provided:
         return arguments
 
 
-APP_STATE_ATTRIBUTE = "provided"
+# Where the registry hangs: on the app's state (routes) and on the broker's (tasks).
+STATE_ATTRIBUTE = "provided"
 
 
 def attach_to_app(app: Starlette, provided: Provided) -> None:
     """Make `provided` the app's state (its one typed state object)."""
-    setattr(app.state, APP_STATE_ATTRIBUTE, provided)
+    setattr(app.state, STATE_ATTRIBUTE, provided)
 
 
 def provided_by(app: Starlette) -> Provided:
     """The app's registry: the one place that reads Starlette's untyped `app.state`
     (for `Provide`'s route dependency and for tests; request code asks by parameter)."""
-    provided: Provided = getattr(app.state, APP_STATE_ATTRIBUTE)
+    provided: Provided = getattr(app.state, STATE_ATTRIBUTE)
     return provided
-
-
-TASK_STATE_ATTRIBUTE = "provided"
 
 
 def provided_to_tasks(state: object, provided: Provided) -> None:
     """Make `provided` what the tasks of a taskiq broker (its `state`) are served from."""
-    setattr(state, TASK_STATE_ATTRIBUTE, provided)
+    setattr(state, STATE_ATTRIBUTE, provided)
+
+
+# The functions the frameworks call for a `Provide[T]`, each with its `T`: how the
+# start-up check recognises them in the dependencies FastAPI and taskiq resolved.
+_PROVIDERS: dict[Callable[..., Any], type[Any]] = {}
 
 
 @cache
 def _provision(kind: type[Any]) -> Any:
     """`Annotated[kind, ...]` with the marker of each framework that injects it."""
+    if not isinstance(kind, type):
+        raise TypeError(f"Provide[...] takes a class, not {kind!r}")
 
     async def from_app(request: Request) -> Any:
         return provided_by(request.app).get(kind)
 
     def from_broker(context: Annotated[Context, TaskiqDepends()]) -> Any:
-        provided: Provided = getattr(context.state, TASK_STATE_ATTRIBUTE)
+        provided: Provided = getattr(context.state, STATE_ATTRIBUTE)
         return provided.get(kind)
 
     for function in (from_app, from_broker):
         function.__qualname__ = f"Provide[{kind.__qualname__}].{function.__name__}"
-    # taskiq reads the metadata from the end, FastAPI takes its own marker: each finds its.
+        _PROVIDERS[function] = kind
+    # taskiq reads the metadata from the end (and takes FastAPI's `Depends` too, were it
+    # last); FastAPI takes its own marker and ignores the others.
     return Annotated[kind, Provides(kind), Depends(from_app), TaskiqDepends(from_broker)]
 
 
@@ -144,55 +155,66 @@ def _provided_kind(hint: object) -> type[Any] | None:
     return None
 
 
-def _dependencies_of(marker: object) -> Iterator[Callable[..., Any]]:
-    if isinstance(marker, RouteDependency | TaskDependency) and marker.dependency is not None:
-        yield marker.dependency
+def _name(function: object) -> str:
+    """A function's name as written (taskiq renames the functions it registers), or the
+    class of a class dependency or of a callable instance (a rate limit)."""
+    code = getattr(function, "__code__", None)
+    if code is not None:
+        return f"{getattr(function, '__module__', '')}.{code.co_qualname}"
+    named = function if inspect.isclass(function) else type(function)
+    return f"{named.__module__}.{named.__qualname__}"
 
 
-def _asked_for(target: Callable[..., Any], seen: set[int]) -> Iterator[tuple[str, type[Any]]]:
-    """Each `Provide[T]` that calling `target` (through its framework) needs, with the
-    name of the function that asks for it, depth first through its dependencies."""
-    if id(target) in seen:
-        return
-    seen.add(id(target))
-    if inspect.isroutine(target):
-        annotated: Callable[..., Any] = target
-    elif inspect.isclass(target):
-        annotated = target.__init__
-    else:  # an instance with `__call__`, such as a rate limit
-        annotated = type(target).__call__
-    hints = get_type_hints(annotated, include_extras=True)
-    asker = annotated.__qualname__
-    for name, parameter in inspect.signature(target).parameters.items():
-        hint = hints.get(name)
-        kind = _provided_kind(hint)
-        if kind is not None:
-            yield f"{asker}({name})", kind
-            continue
-        for marker in (*getattr(hint, "__metadata__", ()), parameter.default):
-            for dependency in _dependencies_of(marker):
-                yield from _asked_for(dependency, seen)
+def _dependant_needs(dependant: Dependant) -> Iterator[tuple[str, type[Any]]]:
+    for sub in dependant.dependencies:
+        kind = _PROVIDERS.get(sub.call) if sub.call is not None else None
+        if kind is None:
+            yield from _dependant_needs(sub)
+        else:
+            yield f"{_name(dependant.call)}({sub.name})", kind
 
 
-def route_callables(routes: Sequence[BaseRoute]) -> Iterator[Callable[..., Any]]:
-    """What FastAPI calls for each of `routes`, included routers flattened: its endpoint
-    and its dependencies (the app's, the routers' and its own)."""
+def route_needs(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, type[Any]]]:
+    """Each `Provide[T]` that serving `routes` takes, with the route and the function
+    that asks for it: read from the dependency tree FastAPI built for each route
+    (included routers flattened; the app's, the routers' and the route's dependencies)."""
     for context in iter_route_contexts(routes):
-        if isinstance(context.original_route, APIRoute):
-            yield context.original_route.endpoint
-            for marker in context.dependencies:
-                yield from _dependencies_of(marker)
+        dependant: Dependant | None = getattr(context, "dependant", None)
+        if dependant is not None:
+            label = f"{' '.join(sorted(context.methods or {'WEBSOCKET'}))} {context.path}"
+            for asker, kind in _dependant_needs(dependant):
+                yield f"{label}: {asker}", kind
 
 
-def check_provided(provided: Provided, consumers: Iterable[Callable[..., Any]]) -> None:
-    """Fail (naming every gap) unless `provided` holds each type that `consumers` (routes'
-    callables, tasks) ask for through `Provide[...]`."""
-    seen: set[int] = set()
+def task_needs(tasks: Iterable[Callable[..., Any]]) -> Iterator[tuple[str, type[Any]]]:
+    """Each `Provide[T]` that running `tasks` takes, from the dependency graph taskiq
+    builds for each."""
+    for task in tasks:
+        graph = DependencyGraph(task)
+        for dependency in (*graph.ordered_deps, *_subgraph_deps(graph)):
+            kind = (
+                _PROVIDERS.get(dependency.dependency) if callable(dependency.dependency) else None
+            )
+            if kind is not None:
+                yield f"task {_name(task)}: {dependency.param_name}", kind
+
+
+def _subgraph_deps(graph: DependencyGraph) -> Iterator[TaskDependency]:
+    for subgraph in graph.subgraphs.values():
+        yield from subgraph.ordered_deps
+        yield from _subgraph_deps(subgraph)
+
+
+def check_provided(provided: Provided, needs: Iterable[tuple[str, type[Any]]]) -> None:
+    """Fail, naming every gap, unless `provided` holds each type of `needs` (the
+    `route_needs` of an app, the `task_needs` of a process)."""
     missing = [
         f"{asker}: nothing provides {kind.__qualname__}"
-        for consumer in consumers
-        for asker, kind in _asked_for(consumer, seen)
+        for asker, kind in needs
         if provided.find(kind) is None
     ]
     if missing:
-        raise MissingProviderError("; ".join(dict.fromkeys(missing)))
+        raise MissingProviderError(
+            "; ".join(dict.fromkeys(missing))  # one line per function, whichever routes use it
+            + ". Register each in the composition root (CoreServices.build) or a module's lifespan"
+        )

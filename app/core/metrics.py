@@ -335,7 +335,7 @@ def check_metrics_token(request: Request, settings: Settings) -> None:
         raise AuthenticationError("A valid metrics token is required")
 
 
-def metrics_endpoint(
+def metrics_endpoint_for(
     settings: Settings, metrics: Metrics
 ) -> Callable[[Request], Awaitable[Response]]:
     """The `/metrics` endpoint of an app: Prometheus text exposition of this process's

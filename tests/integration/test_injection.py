@@ -25,7 +25,8 @@ async def test_an_app_whose_route_asks_for_an_unprovided_service_does_not_start(
     app = create_app(settings)
     app.include_router(router, prefix="/test")
     with pytest.raises(
-        MissingProviderError, match=r"needs\(service\): nothing provides Unprovided$"
+        MissingProviderError,
+        match=r"^GET /test/needs: .*needs\(service\): nothing provides Unprovided\. Register",
     ):
         async with app.router.lifespan_context(app):
             pytest.fail("the app started")
@@ -37,7 +38,8 @@ async def test_a_process_whose_task_asks_for_an_unprovided_service_does_not_star
     with_task = settings.model_copy(update={"queue_task_modules": unprovided.MODULE})
     with pytest.raises(
         MissingProviderError,
-        match=r"needs_the_unprovided\w*\(service\): nothing provides Unprovided$",
+        match=r"^task tests\.integration\.unprovided\.needs_the_unprovided: service: nothing "
+        r"provides Unprovided\. Register",
     ):
         async with running(with_task):
             pytest.fail("the process started")

@@ -3,11 +3,11 @@ and checked before anything runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 from taskiq import InMemoryBroker, TaskiqDepends
 
 from app.core.injection import (
@@ -17,8 +17,12 @@ from app.core.injection import (
     attach_to_app,
     check_provided,
     provided_to_tasks,
-    route_callables,
+    route_needs,
+    task_needs,
 )
+
+if TYPE_CHECKING:
+    from decimal import Decimal  # never imported at run time: FastAPI needs it not
 
 
 class Ledger:
@@ -45,6 +49,17 @@ class Stamp:
         ledger.lines.append(len(request.url.path))
 
 
+class Teller:
+    """A class dependency, built by FastAPI from its annotation (`Depends()`)."""
+
+    def __init__(self, ledger: Provide[Ledger]) -> None:
+        self.ledger = ledger
+
+
+async def get_rate(clock: Provide[Clock]) -> Decimal:  # an annotation FastAPI never reads
+    raise NotImplementedError
+
+
 def _app() -> FastAPI:
     router = APIRouter()
 
@@ -52,34 +67,61 @@ def _app() -> FastAPI:
     async def read_time(time: Annotated[int, Depends(get_time)]) -> int:
         return time
 
+    @router.get("/count")
+    async def count(teller: Annotated[Teller, Depends()]) -> int:
+        return len(teller.ledger.lines)
+
+    @router.websocket("/ticks")
+    async def ticks(websocket: WebSocket, clock: Provide[Clock]) -> None:
+        await websocket.close()
+
     app = FastAPI()
-    app.include_router(router)
+    app.include_router(router, prefix="/v1")
     return app
 
 
-async def test_a_route_gets_the_registered_instances_through_its_dependencies() -> None:
-    app, provided, ledger = _app(), Provided(), Ledger()
-    provided.add(Clock, Clock())
-    provided.add(Ledger, ledger)
-    attach_to_app(app, provided)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        answer = await client.get("/time")
-    assert answer.json() == 42
-    assert ledger.lines == [len("/time")]
-
-
-def test_the_check_names_every_route_dependency_that_nothing_provides() -> None:
-    routes = list(route_callables(_app().routes))
-    with pytest.raises(MissingProviderError) as raised:
-        check_provided(Provided(), routes)
-    assert str(raised.value) == (
-        "get_time(clock): nothing provides Clock; Stamp.__call__(ledger): nothing provides Ledger"
-    )
+def _everything() -> Provided:
     provided = Provided()
     provided.add(Clock, Clock())
     provided.add(Ledger, Ledger())
-    check_provided(provided, routes)
+    return provided
+
+
+async def test_a_route_gets_the_registered_instances_through_its_dependencies() -> None:
+    app, provided = _app(), _everything()
+    attach_to_app(app, provided)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/v1/time")).json() == 42
+        assert (await client.get("/v1/count")).json() == 1
+    assert provided.get(Ledger).lines == [len("/v1/time")]
+
+
+def test_the_check_names_every_route_and_dependency_that_asks_for_an_unprovided_type() -> None:
+    with pytest.raises(MissingProviderError) as raised:
+        check_provided(Provided(), route_needs(_app().routes))
+    here = __name__
+    assert str(raised.value).split("; ") == [
+        f"GET /v1/time: {here}.Stamp(ledger): nothing provides Ledger",
+        f"GET /v1/time: {here}.get_time(clock): nothing provides Clock",
+        f"GET /v1/count: {here}.Teller(ledger): nothing provides Ledger",
+        f"WEBSOCKET /v1/ticks: {here}._app.<locals>.ticks(clock): nothing provides Clock. "
+        "Register each in the composition root (CoreServices.build) or a module's lifespan",
+    ]
+    check_provided(_everything(), route_needs(_app().routes))
+
+
+def test_the_check_reads_only_the_annotations_the_framework_reads() -> None:
+    router = APIRouter()
+
+    @router.get("/rate")
+    async def rate(value: Annotated[object, Depends(get_rate)]) -> None:
+        return None
+
+    app = FastAPI()
+    app.include_router(router)
+    with pytest.raises(MissingProviderError, match=r"^GET /rate: .*get_rate\(clock\)"):
+        check_provided(Provided(), route_needs(app.routes))
 
 
 async def book(number: int, ledger: Provide[Ledger]) -> None:
@@ -91,9 +133,7 @@ async def book_later(number: int, time: Annotated[int, TaskiqDepends(get_time)])
 
 
 async def test_a_task_gets_the_registered_instances_from_its_brokers_registry() -> None:
-    broker, provided, ledger = InMemoryBroker(), Provided(), Ledger()
-    provided.add(Ledger, ledger)
-    provided.add(Clock, Clock())
+    broker, provided = InMemoryBroker(), _everything()
     provided_to_tasks(broker.state, provided)
     booking, later = broker.task(book), broker.task(book_later)
     await broker.startup()
@@ -101,21 +141,29 @@ async def test_a_task_gets_the_registered_instances_from_its_brokers_registry() 
     await (await booking.kiq(7)).wait_result()  # type: ignore[call-overload]
     result = await (await later.kiq(1)).wait_result()  # type: ignore[call-overload]
     await broker.shutdown()
-    assert ledger.lines == [7]
+    assert provided.get(Ledger).lines == [7]
     assert result.return_value == 43
 
 
-def test_the_check_names_what_a_task_asks_for_that_nothing_provides() -> None:
-    with pytest.raises(MissingProviderError, match=r"^get_time\(clock\): nothing provides Clock$"):
-        check_provided(Provided(), [book_later])
+def test_the_check_names_what_a_task_asks_for_under_its_own_name() -> None:
+    InMemoryBroker().task(book_later)  # taskiq renames the function it registers
+    with pytest.raises(
+        MissingProviderError,
+        match=rf"^task {__name__}\.book_later: clock: nothing provides Clock\. Register",
+    ):
+        check_provided(Provided(), task_needs([book_later]))
+
+
+def test_provide_takes_a_class() -> None:
+    with pytest.raises(TypeError, match="takes a class"):
+        Provide["Ledger"]  # what a forward reference would pass
 
 
 def test_a_listener_declares_its_services_the_same_way() -> None:
     async def plain(event: object, ledger: Ledger) -> None:
         return None
 
-    provided = Provided()
-    provided.add(Ledger, Ledger())
+    provided = _everything()
     assert set(provided.arguments_for(book, skip=1)) == {"ledger"}
     with pytest.raises(MissingProviderError, match=r"declare parameter 'ledger' as Provide"):
         provided.arguments_for(plain, skip=1)

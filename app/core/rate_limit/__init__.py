@@ -9,8 +9,9 @@ A route declares its own limit:
 Every other route gets `RATE_LIMIT_DEFAULT` (when set) through the app-level
 `DEFAULT_RATE_LIMIT` dependency, keyed by the user when a module tells the limiter how to
 identify callers (`RateLimiter.identify_callers`; the auth module does) and by client IP
-otherwise. Endpoints marked with
-`exempt_from_default_limit` (the health probes) are exempt from the default.
+otherwise. Endpoints marked with `exempt_from_default_limit` (the health probes) are
+exempt from the default. A key function (`by_client_ip`, or one of a route's own) gets
+the request and the process's `RateLimiter`.
 
 Counting uses pyrate-limiter's GCRA: a limit of N per period admits a burst of N, then
 one more every period/N. Each key has its own `StateBucket`, in process (embedded mode)
