@@ -1,9 +1,9 @@
 """The start-up path shared by the API server, the worker, the scheduler and the CLI.
 
 `running(settings)` builds the core services with every module's listeners and tasks,
-runs the modules' start-ups, checks that every task finds what it asks for, and closes
-everything on the way out: a request handler and a background task see the same
-services, built the same way.
+runs the modules' start-ups, checks that every task and listener finds what it asks for,
+and closes everything on the way out: a request handler and a background task see the
+same services, built the same way.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ async def running(
         async with AsyncExitStack() as modules:
             for module_lifespan in module_lifespans():
                 await modules.enter_async_context(module_lifespan(services.provided))
-            # (The bus checked its listeners when it was built, with the core services.)
             check_provided(services.provided, task_needs(tasks))
+            services.events.check()
             yield services
     finally:
         await services.close()

@@ -156,8 +156,13 @@ class EventBus:
         self._durable = LocalHandler()  # type: ignore[no-untyped-call]
         self._durable_listeners: dict[str, type[BaseEvent]] = {}
         provided.add(EventBus, self)  # a listener may publish follow-up events
-        for fn in listeners:
-            self._register(fn, provided.arguments_for(fn, skip=1))
+        self._provided = provided
+        self._listeners = list(listeners)
+        # Each listener's services, found at its first run or by `check`, whichever is first:
+        # a module's start-up may provide some after the bus is built.
+        self._arguments: dict[Listener, dict[str, object]] = {}
+        for fn in self._listeners:
+            self._register(fn)
         # Only a process with durable listeners needs the outbox: a missing one fails here.
         self._deliveries = (
             provided.get(EventDeliveries)
@@ -167,20 +172,32 @@ class EventBus:
         if self._deliveries is not None:
             self._deliveries.attach(self.deliver)
 
-    def _register(self, fn: Listener, arguments: dict[str, object]) -> None:
+    def _arguments_of(self, fn: Listener) -> dict[str, object]:
+        arguments = self._arguments.get(fn)
+        if arguments is None:
+            arguments = self._arguments[fn] = self._provided.arguments_for(fn, skip=1)
+        return arguments
+
+    def check(self) -> None:
+        """Find every listener's services now: one that nothing provides fails here (at
+        start-up, once the modules have started), not at its first event."""
+        for fn in self._listeners:
+            self._arguments_of(fn)
+
+    def _register(self, fn: Listener) -> None:
         event_type = listens_to(fn)
         if event_type is None:
             raise TypeError(f"{_name_of(fn)} is not marked with @listener")
         if not is_durable(fn, event_type):
             self._in_memory.register(  # type: ignore[no-untyped-call]
-                _isolated(fn, arguments), event_name=event_type.event_name()
+                _isolated(fn, self._arguments_of), event_name=event_type.event_name()
             )
             return
         name = _name_of(fn)
         if name in self._durable_listeners:
             raise ValueError(f"two listeners named {name}: deliveries name their listener")
         self._durable_listeners[name] = event_type
-        self._durable.register(_bound(fn, arguments), event_name=name)  # type: ignore[no-untyped-call]
+        self._durable.register(_bound(fn, self._arguments_of), event_name=name)  # type: ignore[no-untyped-call]
 
     async def dispatch(self, event: BaseEvent) -> None:
         """Run the in-memory listeners of `event`'s base events, then its own; failures are
@@ -234,20 +251,23 @@ def event_named(name: str) -> type[BaseEvent]:
     raise UnknownEventError(f"no event {name} in this process")
 
 
-def _isolated(fn: Listener, arguments: dict[str, object]) -> Callable[[Event], Awaitable[None]]:
+ArgumentsOf = Callable[[Listener], dict[str, object]]
+
+
+def _isolated(fn: Listener, arguments_of: ArgumentsOf) -> Callable[[Event], Awaitable[None]]:
     async def run(event: Event) -> None:
         event_name, payload = event
         try:
-            await fn(payload, **arguments)
+            await fn(payload, **arguments_of(fn))
         except Exception:
             logger.exception("event listener failed", event_name=event_name, listener=_name_of(fn))
 
     return run
 
 
-def _bound(fn: Listener, arguments: dict[str, object]) -> Callable[[Event], Awaitable[None]]:
+def _bound(fn: Listener, arguments_of: ArgumentsOf) -> Callable[[Event], Awaitable[None]]:
     async def run(event: Event) -> None:
-        await fn(event[1], **arguments)
+        await fn(event[1], **arguments_of(fn))
 
     return run
 

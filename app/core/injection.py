@@ -7,11 +7,10 @@ by type instead of by name). `Provide[T]` is `T` for the type checker; at run ti
 carries a marker for each framework: FastAPI's `Depends` for routes, taskiq's
 `TaskiqDepends` for tasks, and `Provides(T)` for the event bus.
 
-A type that nothing provides fails at start-up, not at the first request: the process
-checks what its routes and tasks ask for (`check_provided` over `route_needs` and
-`task_needs`, read from the dependency trees FastAPI and taskiq built) once its modules
-have started, and the event bus binds its listeners when it is built, with the core
-services (so a listener asks for core services, not for what a module's start-up adds).
+A type that nothing provides fails at start-up, not at the first request: once its
+modules have started, the process checks what its routes and tasks ask for
+(`check_provided` over `route_needs` and `task_needs`, read from the dependency trees
+FastAPI and taskiq built) and what its listeners ask for (`EventBus.check`).
 """
 
 from __future__ import annotations

@@ -125,8 +125,23 @@ def test_a_listener_asking_for_an_unprovided_service_fails_at_start_up() -> None
     async def book(event: ParcelShipped, ledger: Provide[Ledger]) -> None:
         return None
 
+    bus = EventBus([book], Provided())
     with pytest.raises(MissingProviderError, match=r"book\(ledger\): nothing provides Ledger"):
-        EventBus([book], Provided())
+        bus.check()
+
+
+async def test_a_listener_may_ask_for_what_a_module_provides_once_the_bus_is_built() -> None:
+    @listener(ParcelShipped)
+    async def book(event: ParcelShipped, ledger: Provide[Ledger]) -> None:
+        ledger.lines.append(event.parcel_id)
+
+    provided = Provided()
+    bus = EventBus([book], provided)
+    ledger = Ledger()
+    provided.add(Ledger, ledger)  # as a module's start-up does, after the core services
+    bus.check()
+    await bus.dispatch(ParcelShipped(parcel_id=4))
+    assert ledger.lines == [4]
 
 
 def test_a_listener_of_another_modules_event_is_durable_and_of_its_own_in_memory() -> None:
