@@ -167,3 +167,21 @@ def test_a_listener_declares_its_services_the_same_way() -> None:
     assert set(provided.arguments_for(book, skip=1)) == {"ledger"}
     with pytest.raises(MissingProviderError, match=r"declare parameter 'ledger' as Provide"):
         provided.arguments_for(plain, skip=1)
+
+
+def test_the_check_sees_the_dependencies_of_the_app_and_of_an_include() -> None:
+    """FastAPI (from 0.165) includes routers lazily: what a route runs is only known from
+    its context in the app (`iter_route_contexts`), which the check reads."""
+    router = APIRouter()
+
+    @router.get("/plain")
+    async def plain() -> None:
+        return None
+
+    app = FastAPI(dependencies=[Depends(get_time)])
+    app.include_router(router, prefix="/v1", dependencies=[Depends(Stamp())])
+    needs = [(asker, kind.__name__) for asker, kind in route_needs(app.routes)]
+    assert needs == [
+        (f"GET /v1/plain: {__name__}.get_time(clock)", "Clock"),
+        (f"GET /v1/plain: {__name__}.Stamp(ledger)", "Ledger"),
+    ]
