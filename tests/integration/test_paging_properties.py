@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import ColumnElement, String, delete, insert, literal, update
@@ -41,6 +42,10 @@ from tests.integration.paging import (  # noqa: F401
     migrated_sqlite_file_fixture,
     suite_app_parts_fixture,
 )
+
+# Coverage's tracer would quadruple this test's CPU for code the rest of the suite covers
+# already: it checks the answers to generated walks, not which lines they reach.
+pytestmark = pytest.mark.no_cover
 
 START = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 # Colliding instants: whole seconds (SQLite's own text format) and one with a fraction.

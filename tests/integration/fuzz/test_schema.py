@@ -39,6 +39,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+# Coverage's tracer would quadruple this test's CPU for code the rest of the suite covers
+# already: it checks the answers to generated requests, not which lines they reach.
+pytestmark = pytest.mark.no_cover
+
 Operation = GenericOperation[Any, Any, Any, Any]
 Case = GenericCase[Any]
 RANDOM_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
