@@ -74,7 +74,12 @@ class Provided:
     def arguments_for(self, fn: Callable[..., Any], *, skip: int = 0) -> dict[str, object]:
         """The keyword arguments of `fn` (after its first `skip` parameters): each one a
         `Provide[T]`, by its `T`. How a listener gets what it asks for."""
-        hints = get_type_hints(fn, include_extras=True)
+        try:
+            hints = get_type_hints(fn, include_extras=True)
+        except NameError as error:
+            raise MissingProviderError(
+                f"{fn.__qualname__}: {error}; import it at run time, not under TYPE_CHECKING"
+            ) from None
         arguments: dict[str, object] = {}
         for name in list(inspect.signature(fn).parameters)[skip:]:
             kind = _provided_kind(hints.get(name))

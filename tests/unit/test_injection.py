@@ -185,3 +185,11 @@ def test_the_check_sees_the_dependencies_of_the_app_and_of_an_include() -> None:
         (f"GET /v1/plain: {__name__}.get_time(clock)", "Clock"),
         (f"GET /v1/plain: {__name__}.Stamp(ledger)", "Ledger"),
     ]
+
+
+def test_a_listener_whose_annotations_do_not_resolve_says_which_name_to_import() -> None:
+    async def priced(event: object, ledger: Provide[Ledger]) -> Decimal:
+        raise NotImplementedError
+
+    with pytest.raises(MissingProviderError, match=r"priced: name 'Decimal' is not defined; "):
+        _everything().arguments_for(priced, skip=1)
