@@ -103,11 +103,16 @@ def attach_to_app(app: Starlette, provided: Provided) -> None:
     setattr(app.state, STATE_ATTRIBUTE, provided)
 
 
-def provided_by(app: Starlette) -> Provided:
-    """The app's registry: the one place that reads Starlette's untyped `app.state`
-    (for `Provide`'s route dependency and for tests; request code asks by parameter)."""
-    provided: Provided = getattr(app.state, STATE_ATTRIBUTE)
+def _registry_on(state: object) -> Provided:
+    """The registry an app's or a broker's (untyped) state holds."""
+    provided: Provided = getattr(state, STATE_ATTRIBUTE)
     return provided
+
+
+def provided_by(app: Starlette) -> Provided:
+    """The app's registry (for `Provide`'s route dependency and for tests; request code
+    asks by parameter)."""
+    return _registry_on(app.state)
 
 
 def provided_to_tasks(state: object, provided: Provided) -> None:
@@ -130,8 +135,7 @@ def _provision(kind: type[Any]) -> Any:
         return provided_by(request.app).get(kind)
 
     def from_broker(context: Annotated[Context, TaskiqDepends()]) -> Any:
-        provided: Provided = getattr(context.state, STATE_ATTRIBUTE)
-        return provided.get(kind)
+        return _registry_on(context.state).get(kind)
 
     for function in (from_app, from_broker):
         function.__qualname__ = f"Provide[{kind.__qualname__}].{function.__name__}"
