@@ -26,10 +26,11 @@ def test_file_matches_its_schema(
     assert exit_.value.code == 0, capsys.readouterr().out
 
 
-def test_workflow_runs_make_test_on_postgres_and_redis_and_builds_the_image() -> None:
+def test_workflow_runs_make_test_with_coverage_on_postgres_and_redis_and_builds_the_image() -> None:
     jobs = load_yaml(WORKFLOW)["jobs"]
     assert {"postgres", "redis"} <= jobs["test"]["services"].keys()
     assert {"run": "make test"} in jobs["test"]["steps"]
+    assert jobs["test"]["env"]["COVERAGE"] == "1"
     build = [step for step in jobs["image"]["steps"] if "docker/build-push" in step.get("uses", "")]
     assert build
 

@@ -18,15 +18,12 @@ from app.cli import cli
 from app.scaffold import PROJECT_ROOT, ModuleNames, new_module
 from app.scaffold.migration import migrations_of
 from app.scaffold.wiring import wire_modules
-from tests.copies import assert_all_succeed
+from tests.copies import assert_all_succeed, copy_kit_mypy_cache
 
 # Names no project is likely to have made with `new-module` already.
 NEW_MODULE = "scaffold_samples"
 PYTHON = [sys.executable, "-m"]
 COPIED = ("app", "tests", "migrations", "pyproject.toml", "uv.lock", ".test.env")
-# mypy's cache of this tree (written by `make lint` before the suite runs): with it, checking
-# the copy reads the untouched modules from the cache and only analyses the new ones.
-MYPY_CACHE = ".mypy_cache"
 # Up, down, up, then `alembic check`: the new migration and the new models agree. (The
 # generated tests already migrate PostgreSQL up through it.)
 SQLITE_ROUND_TRIP = (
@@ -72,8 +69,7 @@ def generate(project: Path, name: str) -> Path:
 
 def test_a_new_module_passes_ruff_mypy_and_the_import_contracts(project: Path) -> None:
     """The generated code and the edited wiring, checked in the copy as CI checks this tree."""
-    if (PROJECT_ROOT / MYPY_CACHE).is_dir():
-        shutil.copytree(PROJECT_ROOT / MYPY_CACHE, project / MYPY_CACHE)
+    copy_kit_mypy_cache(project)
     migration = generate(project, "book_series")
     assert not (project / "app" / "book_series" / "listeners.py").exists()
 
