@@ -72,6 +72,23 @@ def _missing_table(error: BaseException) -> str | None:
     return found[1] if found else None
 
 
+def _missing_database(error: BaseException) -> str | None:
+    """The database the server said does not exist (PostgreSQL), or None."""
+    found = re.search(r'FATAL:  ?database "([^"]+)" does not exist', _first_line(error))
+    return found[1] if found else None
+
+
+def _createdb(settings: Settings | None, database: str) -> str:
+    """PostgreSQL's command that creates `database` on the server of DATABASE_URL."""
+    command = ["createdb"]
+    if settings is not None:
+        url = make_url(settings.database_url)
+        for flag, value in (("-h", url.host), ("-p", url.port), ("-U", url.username)):
+            if value:
+                command += [flag, str(value)]
+    return " ".join([*command, database])
+
+
 def _database(settings: Settings | None) -> str:
     if settings is None:
         return "the database"
@@ -91,6 +108,12 @@ def explain(error: BaseException, settings: Settings | None) -> CliError | None:
         return CliError(
             f"{_database(settings).capitalize()} has no table {table}: it is not migrated. "
             "Run `python -m app migrate` (or `make migrate`) first, then run the command again."
+        )
+    if (database := _missing_database(error)) is not None:
+        return CliError(
+            f"{_database(settings).capitalize()} does not exist: create it "
+            f"(`{_createdb(settings, database)}`), or set DATABASE_URL to one that does, "
+            "then run the command again."
         )
     if is_database_unavailable(error):
         return CliError(

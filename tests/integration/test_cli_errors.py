@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -123,4 +124,13 @@ def test_a_database_without_its_schema_says_to_migrate_first(
         cli, args, env={"DATABASE_URL": unmigrated_database, "REDIS_URL": ""}, prog_name="app"
     )
     expected = "it is not migrated. Run `python -m app migrate` (or `make migrate`) first"
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
+
+
+def test_a_database_that_does_not_exist_says_how_to_create_it(settings: Settings) -> None:
+    url = make_url(settings.database_url).set(database="modulith_never_created_test")
+    env = {"DATABASE_URL": url.render_as_string(hide_password=False), "REDIS_URL": ""}
+    result = CliRunner().invoke(cli, ["migrate"], env=env, prog_name="app")
+    createdb = f"createdb -h {url.host} -p {url.port} -U {url.username} {url.database}"
+    expected = f"does not exist: create it (`{createdb}`), or set DATABASE_URL"
     assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
