@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.limit_syntax import check_limit_text
 
+# Where the app keeps its data when DATABASE_URL is not set: the embedded SQLite file (a
+# project generated with PostgreSQL as its database names its own database here instead).
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-deploying-0000"  # noqa: S105 - refused in production
 # Every SECRET_KEY printed in the repository's sample files: public, so refused in production
 # (a unit test finds each one in the samples and fails on one missing here).
@@ -140,7 +143,7 @@ class Settings(BaseSettings):
     environment: Environment = "local"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
 
-    database_url: str = "sqlite+aiosqlite:///./var/app.db"
+    database_url: str = DEFAULT_DATABASE_URL
     # Connections kept open per process, and how many more a burst may open (each closed
     # again when it is returned: opening one per request under steady load costs more
     # than the pool's size, so size the pool for the steady load).

@@ -5,7 +5,7 @@ Copier runs this file after copying the kit (`copier.yml`, `_tasks`), with copie
 Python, so it imports the standard library only and runs as a script:
 
     python app/scaffold/new_project.py --title "Book Club" --slug book-club \\
-        --description "..." --author "Ada" --keep posts
+        --description "..." --author "Ada" --keep posts --database postgresql
 
 Every step is idempotent: `copier update` runs it again on fresh renders of the kit, and
 answering `demo_modules` anew (`copier update --data ...`) removes a demo module later.
@@ -85,6 +85,12 @@ NOT_RENAMED = ("app/scaffold/new_project.py", ".copier-answers.yml")
 SKIPPED_FOLDERS = {".git", ".venv", ".tools", "var", "__pycache__", "node_modules"}
 SKIPPED_FOLDERS |= {".mypy_cache", ".ruff_cache", ".pytest_cache", ".import_linter_cache"}
 
+# The database a project serves on without DATABASE_URL: the kit's embedded SQLite, or a
+# PostgreSQL database on this machine named after the project (`Project.database_url`).
+DATABASES = ("sqlite", "postgresql")
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
+SAMPLE_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/app"
+
 MARKER = re.compile(r"(?:#|<!--)\s*(end )?demo: ([a-z_ ]+?)\s*(?:-->)?\s*$")
 
 
@@ -102,13 +108,23 @@ class Project:
     author: str
     license_holder: str
     removed: frozenset[str] = frozenset()
+    database: str = "sqlite"
 
     @property
     def snake(self) -> str:
         """The slug as an identifier: database names, Python packages."""
         return self.slug.replace("-", "_")
 
+    @property
+    def database_url(self) -> str:
+        """Its DATABASE_URL when none is set."""
+        if self.database == "postgresql":
+            return f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.snake}"
+        return EMBEDDED_DATABASE_URL
+
     def check(self) -> None:
+        if self.database not in DATABASES:
+            raise ProjectError(f"{self.database!r}: the database is one of {', '.join(DATABASES)}")
         if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", self.slug):
             raise ProjectError(
                 f"{self.slug!r} is no project slug: lowercase letters and digits, "
@@ -270,6 +286,11 @@ def readme(text: str, project: Project) -> str:
     if GENERATED_NOTE not in text:
         _, _, manual = text.partition("\n")
         intro = f"# {project.title}\n\n{project.description}\n\n{GENERATED_NOTE}"
+        if project.database == "postgresql":
+            intro += (
+                f" Without `DATABASE_URL`, it serves on PostgreSQL: `{project.database_url}`"
+                f" (create it once: `createdb -h 127.0.0.1 -U postgres {project.snake}`)."
+            )
         text = f"{intro}\n\n## The kit's manual\n{manual}"
     if project.removed:
         for heading in README_DEMO_SECTIONS:
@@ -280,10 +301,40 @@ def readme(text: str, project: Project) -> str:
     return text
 
 
+def default_database_edits(project: Project) -> dict[str, list[tuple[str, str]]]:
+    """Per file, the texts that name the kit's default database, and what replaces them
+    in `project` (none for the embedded default). Each replacement is done once: its new
+    text does not contain the old one."""
+    if project.database_url == EMBEDDED_DATABASE_URL:
+        return {}
+    url, embedded = project.database_url, EMBEDDED_DATABASE_URL
+    return {
+        "app/core/config.py": [
+            (f'DEFAULT_DATABASE_URL = "{embedded}"', f'DEFAULT_DATABASE_URL = "{url}"')
+        ],
+        ".sample.env": [
+            (
+                f"# DATABASE_URL={SAMPLE_POSTGRESQL_URL}\nDATABASE_URL={embedded}\n",
+                f"# DATABASE_URL={embedded}\nDATABASE_URL={url}\n",
+            )
+        ],
+        "README.md": [
+            ("127.0.0.1:8000 — SQLite, no services", "127.0.0.1:8000 — on PostgreSQL"),
+            (
+                f"| `{embedded}` | e.g. `postgresql+psycopg://user:pass@host:5432/db` |",
+                f"| `{url}` | or the embedded `{embedded}` |",
+            ),
+        ],
+    }
+
+
 def apply_names(root: Path, project: Project) -> None:
     license_file = root / "LICENSE"
+    database_edits = default_database_edits(project)
     for path, text in text_files(root):
         new = renamed(strip_marked(text, project.removed), project)
+        for old, replacement in database_edits.get(path.relative_to(root).as_posix(), []):
+            new = new.replace(old, replacement)
         if path == root / "README.md":
             new = readme(new, project)
         if path == license_file:
@@ -339,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DEMO_MODULES),
         help=f"the demo modules to keep, comma-separated, of {', '.join(DEMO_MODULES)}",
     )
+    parser.add_argument(
+        "--database",
+        default=DATABASES[0],
+        help=f"the database served without DATABASE_URL, one of {', '.join(DATABASES)}",
+    )
     arguments = parser.parse_args(argv)
     kept = {name.strip() for name in arguments.keep.split(",") if name.strip()}
     project = Project(
@@ -350,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         or arguments.author
         or f"The {arguments.title} authors",
         removed=frozenset(DEMO_MODULES) - kept,
+        database=arguments.database,
     )
     if kept - set(DEMO_MODULES):
         print(

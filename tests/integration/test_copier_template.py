@@ -120,8 +120,12 @@ def check_in_the_project(project: Path, database: str, tests: list[str]) -> None
 
 
 def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
-    project = generate(template, tmp_path / "book-club", demo_modules=[])
+    project = generate(template, tmp_path / "book-club", demo_modules=[], database="postgresql")
     files = assert_renamed(project)
+    assert "database: postgresql" in files[".copier-answers.yml"]
+    default_url = "postgresql+psycopg://postgres@127.0.0.1:5432/book_club"
+    assert f'DEFAULT_DATABASE_URL = "{default_url}"' in files["app/core/config.py"]
+    assert f"\nDATABASE_URL={default_url}\n" in files[".sample.env"]
     for path in [*DEMO_PATHS["movies"], *DEMO_PATHS["posts"], *BOTH_DEMOS]:
         assert not (project / path).exists(), path
     assert not list((project / "migrations" / "versions").glob("*movies*"))
@@ -140,6 +144,7 @@ def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
         "copier_none",
         [
             "tests/integration/auth/test_login.py",
+            "tests/unit/test_config.py::test_defaults_need_no_configuration",
             "tests/integration/test_operations.py",
             "tests/unit/test_scaffold.py::test_a_branched_migration_history_is_refused",
             SQLITE_ROUND_TRIP,
@@ -177,6 +182,8 @@ def test_a_project_with_every_demo_module_updated_to_a_later_kit(
     assert sorted(filter(None, changed)) == [" M .copier-answers.yml", " M docs/testing.md"]
     files = assert_renamed(project)
     assert "from app import auth, movies, posts" in files["app/modules.py"]
+    embedded = "sqlite+aiosqlite:///./var/app.db"  # the default answer
+    assert f'DEFAULT_DATABASE_URL = "{embedded}"' in files["app/core/config.py"]
     assert (project / "app" / "movies").is_dir()
     assert (project / "bench").is_dir()
     check_in_the_project(

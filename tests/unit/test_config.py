@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.config import (
+    DEFAULT_DATABASE_URL,
     DEV_SECRET_KEY,
     MIN_SECRET_KEY_BITS,
     PUBLIC_SECRET_KEYS,
@@ -45,13 +46,12 @@ ASSIGNED_SECRET_KEY = re.compile(
 )
 
 
-def test_defaults_run_embedded_with_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     settings = Settings(_env_file=None)
-    assert settings.database_url == "sqlite+aiosqlite:///./var/app.db"
+    assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.redis_url == ""
-    assert settings.is_sqlite
     assert settings.show_docs
     assert settings.trusted_proxies == ["127.0.0.1"]
 

@@ -12,8 +12,10 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import SecretStr
 
+from app.core.config import DEFAULT_DATABASE_URL
 from app.scaffold.new_project import (
     DEMO_MODULES,
+    EMBEDDED_DATABASE_URL,
     SHARED_MIGRATIONS,
     Project,
     ProjectError,
@@ -155,9 +157,10 @@ def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: 
         shutil.copytree(
             PROJECT_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
         )
-    for name in ("README.md", "LICENSE", "pyproject.toml", "Makefile"):
+    for name in ("README.md", "LICENSE", "pyproject.toml", "Makefile", ".sample.env"):
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     arguments = ["--root", str(tmp_path), "--title", "Book Club", "--slug", "book-club"]
+    arguments += ["--database", "postgresql"]
     assert main([*arguments, "--author", "Ada", "--keep", ""]) == 0
 
     assert not (tmp_path / "app" / "posts").exists()
@@ -169,6 +172,7 @@ def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: 
     assert "Ada" in (tmp_path / "LICENSE").read_text()
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "pyproject.toml").read_text()
     assert "modulith" not in (tmp_path / "Makefile").read_text()
+    assert_serves_on_its_own_postgresql_database(tmp_path)
 
     generated = dotenv_values(tmp_path / ".env")
     key = generated["SECRET_KEY"]
@@ -177,3 +181,34 @@ def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: 
     assert production.secret_key.get_secret_value() == key  # strong enough for production
     assert main([*arguments, "--keep", ""]) == 0  # as `copier update` runs it again
     assert dotenv_values(tmp_path / ".env") == generated
+    assert_serves_on_its_own_postgresql_database(tmp_path)
+
+
+BOOK_CLUB_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/book_club"
+
+
+def assert_serves_on_its_own_postgresql_database(project: Path) -> None:
+    """Its default DATABASE_URL, its sample settings and its README name its PostgreSQL
+    database (and `.env`, which compose reads too, names none)."""
+    config = (project / "app" / "core" / "config.py").read_text()
+    assert f'DEFAULT_DATABASE_URL = "{BOOK_CLUB_DATABASE}"' in config
+    sample = dotenv_values(project / ".sample.env")
+    assert sample["DATABASE_URL"] == BOOK_CLUB_DATABASE
+    assert f"# DATABASE_URL={EMBEDDED_DATABASE_URL}\n" in (project / ".sample.env").read_text()
+    readme = (project / "README.md").read_text()
+    assert f"it serves on PostgreSQL: `{BOOK_CLUB_DATABASE}`" in readme
+    assert "createdb -h 127.0.0.1 -U postgres book_club" in readme
+    assert f"| `DATABASE_URL` | `{BOOK_CLUB_DATABASE}` |" in readme
+    assert "— on PostgreSQL" in readme
+    assert "DATABASE_URL" not in (project / ".env").read_text()
+
+
+def test_the_kit_serves_on_the_embedded_database() -> None:
+    assert DEFAULT_DATABASE_URL == EMBEDDED_DATABASE_URL
+    assert DEFAULT_DATABASE_URL in (PROJECT_ROOT / "README.md").read_text()
+    assert dotenv_values(PROJECT_ROOT / ".sample.env")["DATABASE_URL"] == EMBEDDED_DATABASE_URL
+
+
+def test_an_unknown_database_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--title", "T", "--slug", "t", "--database", "mysql"]) == 1
+    assert "the database is one of sqlite, postgresql" in capsys.readouterr().err
