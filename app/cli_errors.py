@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from alembic.util.exc import CommandError
 from psycopg.errors import UndefinedTable
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -78,6 +77,13 @@ def _missing_database(error: BaseException) -> str | None:
     return found[1] if found else None
 
 
+def _is_alembic_error(error: BaseException) -> bool:
+    """Whether Alembic refused to migrate (a process that has not imported Alembic, which
+    only migrating imports, cannot have met one)."""
+    exceptions = sys.modules.get("alembic.util.exc")
+    return exceptions is not None and isinstance(error, exceptions.CommandError)
+
+
 def _createdb(settings: Settings | None, database: str) -> str:
     """PostgreSQL's command that creates `database` on the server of DATABASE_URL."""
     command = ["createdb"]
@@ -127,7 +133,7 @@ def explain(error: BaseException, settings: Settings | None) -> CliError | None:
             f"Cannot reach Redis ({_first_line(error)}). Start it, or set REDIS_URL to one "
             "that answers (empty runs everything in this process), then run the command again."
         )
-    if isinstance(error, CommandError):
+    if _is_alembic_error(error):
         return CliError(
             f"Cannot migrate the database: {_first_line(error)}. Is DATABASE_URL the "
             "database of this project and this version of it?"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -65,3 +67,25 @@ async def test_migrating_waits_for_the_lock_another_replica_holds(settings: Sett
         assert not migrating.done()
         await other_replica.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
         await asyncio.wait_for(migrating, 10)
+
+
+# In a fresh interpreter: Alembic first imported while stdout is a stream that then closes
+# (as pytest's and click's capture do), then a migration that prints.
+LATE_STDOUT = """
+import io, sys
+from app.core.migrations import alembic_config
+sys.stdout = io.StringIO()
+alembic_config(None)  # imports Alembic
+sys.stdout.close()
+sys.stdout = sys.__stdout__
+from alembic import command
+command.heads(alembic_config(None))
+"""
+
+
+def test_migrations_print_to_the_stdout_of_when_they_run() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_STDOUT], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(head)" in done.stdout

@@ -23,6 +23,9 @@ NOT_FOR_SERVING = (
     "faker",
     "app.scaffold",
     "inflect",
+    # Loaded by migrating (`serve` does, `serve --no-migrate` not) or the first readiness
+    # probe only.
+    "alembic",
     # Tracing and error reporting, while their settings are empty (FastAPI and redis-py
     # import parts of the OpenTelemetry API and SDK themselves once they are installed).
     "opentelemetry.instrumentation",
