@@ -20,7 +20,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(shell python3 -m uv --version >/
 RUN = $(UV) run --frozen --no-sync
 COMPOSE_DEV = docker compose -f docker-compose.yaml -f docker-compose.dev.yaml
 
-.PHONY: help install run test test-scaffold test-template fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose deploy kubectl clean
+.PHONY: help install run test test-scaffold fuzz soak lint fmt migrate seed user revision module shell worker scheduler bench up down logs compose deploy kubectl clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,12 +42,12 @@ run: install ## Migrate and serve the API on http://127.0.0.1:8000 (SQLite, no s
 # tests wait on it to start the generated projects' mypy from the kit's fresh cache.
 # COVERAGE=1 (CI sets it) also measures the suite's coverage of app/ and fails under 90%:
 # on Python 3.11 the tracer doubles the CPU of the in-process tests.
-LINT_LOCK := $(if $(shell command -v flock 2>/dev/null),flock var/lint.lock)
+LINT_LOCK = $(if $(shell command -v flock 2>/dev/null),flock var/lint.lock)
 test: install ## Run every check and the whole suite against PostgreSQL and Redis (COVERAGE=1: with coverage)
 	bash .ci/services
 	@mkdir -p var
 	@$(LINT_LOCK) $(MAKE) --no-print-directory lint > var/lint.log 2>&1 & linting=$$!; \
-	$(RUN) pytest -n auto --maxprocesses 6 --dist worksteal $(if $(COVERAGE),--cov --cov-report=term); tested=$$?; \
+	$(RUN) pytest -n auto --maxprocesses 6 --dist worksteal $(if $(filter 1,$(COVERAGE)),--cov --cov-report=term); tested=$$?; \
 	wait $$linting; linted=$$?; echo "--- make lint"; cat var/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed (exit $$linted)"; fi; \
 	exit $$(( tested != 0 || linted != 0 ))
@@ -55,10 +55,6 @@ test: install ## Run every check and the whole suite against PostgreSQL and Redi
 test-scaffold: install ## Generate a module in a copy of the project and run its own tests there
 	bash .ci/services
 	$(RUN) pytest -m scaffold tests/unit/test_scaffold.py
-
-test-template: install ## Only the Copier template tests (with and without the demos, then an update; part of make test)
-	bash .ci/services
-	$(RUN) pytest -n auto --maxprocesses 2 -m template
 
 fuzz: install ## Fuzz every operation from the OpenAPI schema, longer than make test (FUZZ_EXAMPLES=300)
 	bash .ci/services

@@ -10,6 +10,7 @@ the libraries into one; `OneLineErrors` (the typer group of `app.cli`) prints th
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 import traceback
 from collections.abc import Sequence
@@ -92,7 +93,7 @@ def _createdb(settings: Settings | None, database: str) -> str:
         for flag, value in (("-h", url.host), ("-p", url.port), ("-U", url.username)):
             if value:
                 command += [flag, str(value)]
-    return " ".join([*command, database])
+    return shlex.join([*command, database])
 
 
 def _database(settings: Settings | None) -> str:

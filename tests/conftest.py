@@ -13,9 +13,9 @@ import atexit
 import gc
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -85,10 +85,33 @@ def pytest_sessionfinish() -> None:
     gc.unfreeze()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `runs_long` tests first: at the end, under xdist, their wait would be the
-    suite's tail; at the start the other workers run the rest meanwhile."""
-    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
+T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The `runs_long` tests first on every xdist worker: at the end, their wait would be
+    the suite's tail; at the start the other workers run the rest meanwhile."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    items[:] = long_ones_first(
+        items, workers, lambda item: bool(item.get_closest_marker("runs_long"))
+    )
+
+
+def long_ones_first(items: list[T], workers: int, is_long: Callable[[T], bool]) -> list[T]:
+    """`items` reordered so that each of `workers` starts with its share of the long ones,
+    dealt in turn: `--dist worksteal` gives each worker a contiguous share of the list (the
+    remaining items divided by the remaining workers, in order), and idle workers steal from
+    the tail of the others' shares."""
+    long = [item for item in items if is_long(item)]
+    short = [item for item in items if not is_long(item)]
+    ordered: list[T] = []
+    for worker in range(workers):
+        share = (len(items) - len(ordered)) // (workers - worker)
+        dealt = long[worker::workers]
+        rest = max(share - len(dealt), 0)
+        ordered += dealt + short[:rest]
+        short = short[rest:]
+    return ordered + short
 
 
 def take_suite_servers(environ: MutableMapping[str, str]) -> None:

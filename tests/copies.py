@@ -7,8 +7,10 @@ import fcntl
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -29,12 +31,25 @@ STILL_NAMING_DEMOS = {"app/core/openapi.py", "app/core/events.py", "tests/unit/t
 def copy_kit_mypy_cache(project: Path) -> None:
     """A copy of this tree's mypy cache in `project`, once `make test`'s lint (mypy among
     it) has finished, if it is running. With it, mypy reads the modules the copy did not
-    change from the cache (checked by hash) and analyses only the others."""
+    change from the cache (checked by hash) and analyses only the others. Its SQLite files
+    are copied through SQLite's backup, consistent even while a mypy writes them (where no
+    lock tells when the lint is done)."""
     if LINT_LOCK.exists():
         with LINT_LOCK.open() as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
-    if KIT_MYPY_CACHE.is_dir():
-        shutil.copytree(KIT_MYPY_CACHE, project / ".mypy_cache")
+    for source in sorted(KIT_MYPY_CACHE.rglob("*")):
+        target = project / ".mypy_cache" / source.relative_to(KIT_MYPY_CACHE)
+        if source.is_dir() or source.name.endswith(("-wal", "-shm", "-journal")):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".db":
+            with (
+                closing(sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)) as cache,
+                closing(sqlite3.connect(target)) as copy,
+            ):
+                cache.backup(copy)
+        else:
+            shutil.copy2(source, target)
 
 
 def scratch_environment(project: Path, database: str) -> dict[str, str]:

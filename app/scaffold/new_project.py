@@ -289,7 +289,9 @@ def readme(text: str, project: Project) -> str:
         if project.database == "postgresql":
             intro += (
                 f" Without `DATABASE_URL`, it serves on PostgreSQL: `{project.database_url}`"
-                f" (create it once: `createdb -h 127.0.0.1 -U postgres {project.snake}`)."
+                f" (create it once: `createdb -h 127.0.0.1 -U postgres {project.snake}`; the"
+                " server must let `postgres` in without a password, or set DATABASE_URL"
+                " with a user and password of yours)."
             )
         text = f"{intro}\n\n## The kit's manual\n{manual}"
     if project.removed:
@@ -314,12 +316,24 @@ def default_database_edits(project: Project) -> dict[str, list[tuple[str, str]]]
         ],
         ".sample.env": [
             (
-                f"# DATABASE_URL={SAMPLE_POSTGRESQL_URL}\nDATABASE_URL={embedded}\n",
-                f"# DATABASE_URL={embedded}\nDATABASE_URL={url}\n",
-            )
+                "Nothing here is required for `make run`.",
+                "`make run` needs only the database of DATABASE_URL's default.",
+            ),
+            (
+                "# Any SQLAlchemy async URL: the embedded SQLite default, or PostgreSQL "
+                f"through psycopg 3:\n# DATABASE_URL={SAMPLE_POSTGRESQL_URL}\n"
+                f"DATABASE_URL={embedded}\n",
+                "# Any SQLAlchemy async URL: the project's PostgreSQL database (psycopg 3), "
+                f"or the embedded SQLite:\n# DATABASE_URL={embedded}\nDATABASE_URL={url}\n",
+            ),
         ],
+        "Makefile": [("(SQLite, no services needed)", "(on its PostgreSQL database)")],
         "README.md": [
             ("127.0.0.1:8000 — SQLite, no services", "127.0.0.1:8000 — on PostgreSQL"),
+            (
+                "migrates the embedded SQLite database (`./var/app.db`) and serves",
+                "migrates its PostgreSQL database (above) and serves",
+            ),
             (
                 f"| `{embedded}` | e.g. `postgresql+psycopg://user:pass@host:5432/db` |",
                 f"| `{url}` | or the embedded `{embedded}` |",

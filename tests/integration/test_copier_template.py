@@ -17,7 +17,7 @@ from typing import Any
 import copier
 import pytest
 
-from app.scaffold.new_project import BOTH_DEMOS, DEMO_PATHS
+from app.scaffold.new_project import BOTH_DEMOS, DEMO_PATHS, EMBEDDED_DATABASE_URL
 from tests.copies import DEMO_USE, STILL_NAMING_DEMOS, assert_all_succeed, copy_kit_mypy_cache
 from tests.processes import PROJECT_ROOT
 
@@ -182,8 +182,7 @@ def test_a_project_with_every_demo_module_updated_to_a_later_kit(
     assert sorted(filter(None, changed)) == [" M .copier-answers.yml", " M docs/testing.md"]
     files = assert_renamed(project)
     assert "from app import auth, movies, posts" in files["app/modules.py"]
-    embedded = "sqlite+aiosqlite:///./var/app.db"  # the default answer
-    assert f'DEFAULT_DATABASE_URL = "{embedded}"' in files["app/core/config.py"]
+    assert f'DEFAULT_DATABASE_URL = "{EMBEDDED_DATABASE_URL}"' in files["app/core/config.py"]
     assert (project / "app" / "movies").is_dir()
     assert (project / "bench").is_dir()
     check_in_the_project(

@@ -200,6 +200,10 @@ def assert_serves_on_its_own_postgresql_database(project: Path) -> None:
     assert "createdb -h 127.0.0.1 -U postgres book_club" in readme
     assert f"| `DATABASE_URL` | `{BOOK_CLUB_DATABASE}` |" in readme
     assert "— on PostgreSQL" in readme
+    assert "SQLite database" not in readme
+    assert "embedded SQLite default" not in (project / ".sample.env").read_text()
+    assert "`make run` needs only the database" in (project / ".sample.env").read_text()
+    assert "(on its PostgreSQL database)" in (project / "Makefile").read_text()
     assert "DATABASE_URL" not in (project / ".env").read_text()
 
 
