@@ -85,6 +85,16 @@ def _is_alembic_error(error: BaseException) -> bool:
     return exceptions is not None and isinstance(error, exceptions.CommandError)
 
 
+def _refused_user(error: BaseException) -> str | None:
+    """The user the server did not let in (no such role, or a wrong password), or None."""
+    found = re.search(
+        r'FATAL:  ?(?:role "([^"]+)" does not exist|password authentication failed for '
+        r'user "([^"]+)")',
+        _first_line(error),
+    )
+    return (found[1] or found[2]) if found else None
+
+
 def _createdb(settings: Settings | None, database: str) -> str:
     """PostgreSQL's command that creates `database` on the server of DATABASE_URL."""
     command = ["createdb"]
@@ -120,6 +130,12 @@ def explain(error: BaseException, settings: Settings | None) -> CliError | None:
         return CliError(
             f"{_database(settings).capitalize()} does not exist: create it "
             f"(`{_createdb(settings, database)}`), or set DATABASE_URL to one that does, "
+            "then run the command again."
+        )
+    if (user := _refused_user(error)) is not None:
+        return CliError(
+            f"{_database(settings).capitalize()} refused user {user} "
+            f"({_first_line(error)}): set a user and password it accepts in DATABASE_URL, "
             "then run the command again."
         )
     if is_database_unavailable(error):

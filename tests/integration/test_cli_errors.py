@@ -134,3 +134,12 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(settings: Settings
     createdb = f"createdb -h {url.host} -p {url.port} -U {url.username} {url.database}"
     expected = f"does not exist: create it (`{createdb}`), or set DATABASE_URL"
     assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
+
+
+def test_a_user_the_database_does_not_know_is_named(settings: Settings) -> None:
+    url = make_url(settings.database_url).set(username="modulith_nobody")
+    env = {"DATABASE_URL": url.render_as_string(hide_password=False), "REDIS_URL": ""}
+    result = CliRunner().invoke(cli, ["migrate"], env=env, prog_name="app")
+    expected = "refused user modulith_nobody (connection failed: "
+    assert_one_line_error(result.exit_code, result.stderr, expected, traceback=False)
+    assert "set a user and password it accepts in DATABASE_URL" in result.stderr

@@ -6,7 +6,7 @@ import pytest
 from alembic.util.exc import CommandError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -20,6 +20,12 @@ from tests.conftest import load_test_settings
         (RedisConnectionError("Error 111 connecting"), "Cannot reach Redis (Error 111 connecting)"),
         (CommandError("Can't locate revision 'abc'"), "Cannot migrate the database: Can't locate"),
         (ExceptionGroup("task group", [CliError("inner")]), "inner"),
+        (
+            OperationalError(
+                "SELECT 1", {}, Exception('FATAL:  password authentication failed for user "app"')
+            ),
+            "refused user app (FATAL:  password authentication failed",
+        ),
     ],
 )
 def test_known_failures_are_explained(error: Exception, expected: str) -> None:
