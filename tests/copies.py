@@ -9,7 +9,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -75,12 +74,11 @@ def assert_all_succeed(
     commands: dict[str, list[str]],
     database: str = "scaffold",
     *,
-    once: Callable[[], None] | None = None,
-    then: dict[str, list[str]] | None = None,
+    mypy: list[str] | None = None,
 ) -> None:
-    """Run every command at once in the copy, and the commands of `then` once `once()`
-    returned (it may wait, while the others run); each must exit 0 (else its output is
-    shown)."""
+    """Run every command at once in the copy, and `mypy` once the kit's mypy cache is
+    copied into it (which may wait for the lint, while the others run); each must exit 0
+    (else its output is shown)."""
     environment = scratch_environment(project, database)
 
     def start(command: list[str]) -> subprocess.Popen[str]:
@@ -96,9 +94,9 @@ def assert_all_succeed(
     running = {name: start(command) for name, command in commands.items()}
     failures = {}
     try:
-        if once is not None:
-            once()
-        running |= {name: start(command) for name, command in (then or {}).items()}
+        if mypy is not None:
+            copy_kit_mypy_cache(project)
+            running["mypy"] = start(mypy)
         for name, process in running.items():
             output, _ = process.communicate(timeout=300)
             if process.returncode != 0:

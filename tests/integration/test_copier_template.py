@@ -18,7 +18,7 @@ import copier
 import pytest
 
 from app.scaffold.new_project import BOTH_DEMOS, DEMO_PATHS, EMBEDDED_DATABASE_URL
-from tests.copies import DEMO_USE, STILL_NAMING_DEMOS, assert_all_succeed, copy_kit_mypy_cache
+from tests.copies import DEMO_USE, STILL_NAMING_DEMOS, assert_all_succeed
 from tests.processes import PROJECT_ROOT
 
 # Tens of seconds each (Copier renders the whole tree, up to four times): they start first.
@@ -114,8 +114,7 @@ def check_in_the_project(project: Path, database: str, tests: list[str]) -> None
             "pytest": pytest_run,
         },
         database=database,
-        once=lambda: copy_kit_mypy_cache(project),
-        then={"mypy": [sys.executable, "-m", "mypy"]},
+        mypy=[sys.executable, "-m", "mypy"],
     )
 
 

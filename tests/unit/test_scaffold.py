@@ -18,7 +18,7 @@ from app.cli import cli
 from app.scaffold import PROJECT_ROOT, ModuleNames, new_module
 from app.scaffold.migration import migrations_of
 from app.scaffold.wiring import wire_modules
-from tests.copies import assert_all_succeed, copy_kit_mypy_cache
+from tests.copies import assert_all_succeed
 
 # Names no project is likely to have made with `new-module` already.
 NEW_MODULE = "scaffold_samples"
@@ -80,8 +80,7 @@ def test_a_new_module_passes_ruff_mypy_and_the_import_contracts(project: Path) -
             "ruff format": [*PYTHON, "ruff", "format", "--check", "--no-cache", *written],
             "lint-imports": [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
         },
-        once=lambda: copy_kit_mypy_cache(project),
-        then={"mypy": [*PYTHON, "mypy", *written[:3]]},
+        mypy=[*PYTHON, "mypy", *written[:3]],
     )
 
 
