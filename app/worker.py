@@ -10,6 +10,7 @@ that another worker gets it again.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -152,7 +153,10 @@ async def run_scheduler(settings: Settings) -> None:
 def run_one_worker(
     settings: Settings, heartbeat_file: Path | None, metrics_port: int | None, started: Event
 ) -> None:
-    """The body of one process of `run_workers` (a fresh interpreter: it logs anew)."""
+    """The body of one process of `run_workers` (forked from the fork server: it sets up
+    its own logging). What it inherited from the fork server stays out of its garbage
+    collections, which would otherwise write to, and so copy, every page of it."""
+    gc.freeze()
     configure_logging(settings)
     worker = run_worker(settings, metrics_port, started.set)
     asyncio.run(run_with_heartbeat(worker, heartbeat_file))
@@ -164,8 +168,15 @@ def run_workers(
     """Run `count` worker processes, each a consumer of the same group, until SIGTERM or
     SIGINT (passed on to each; each stops gracefully). A worker that dies after it started
     is replaced; one that fails before it started stops them all (its failure would only
-    repeat). Returns the exit code."""
-    context = multiprocessing.get_context("spawn")
+    repeat). Returns the exit code.
+
+    The processes are forked from a fork server that imported this module once: none
+    imports the app again (over a second of CPU each), a replacement starts at once, and they
+    share the imported code's memory. The fork server itself is a fresh interpreter, so
+    nothing this process started (threads, connections) leaks into them, as it would
+    with a plain fork."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     workers: list[tuple[BaseProcess, Event, int]] = []
     stopping = False
 

@@ -13,7 +13,8 @@ Two ways to expose them:
   of all of them (`serve --workers N` answers one view whichever worker is asked).
   prometheus-client chooses this when it is imported, from `PROMETHEUS_MULTIPROC_DIR`, so
   `serve --workers N` (and `worker --workers N`) empty the directory and set that variable
-  before starting the processes, each a fresh interpreter. The memory, CPU, descriptors
+  before starting the processes: uvicorn's are fresh interpreters, the worker's are forked
+  from a fork server started after that (app/worker.py). The memory, CPU, descriptors
   and collections of each process are there too, by pid (app/core/process_metrics.py).
 
 No `_created` samples: they double the series and no dashboard reads them.
@@ -73,8 +74,8 @@ MULTIPROCESS_DIR = os.environ.get(MULTIPROC_ENV) or None
 
 
 def share_with_child_processes(directory: Path) -> None:
-    """Before starting server or worker processes: each, a fresh interpreter, will write its
-    metrics under `directory`, and any of them will answer one view of all of them."""
+    """Before starting server or worker processes: each (its interpreter started after
+    this) will write its metrics under `directory`, and any will answer one view of all."""
     clear_multiprocess_dir(directory)
     os.environ[MULTIPROC_ENV] = str(directory)
 
