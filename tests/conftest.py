@@ -90,28 +90,46 @@ T = TypeVar("T")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The `runs_long` tests first on every xdist worker: at the end, their wait would be
-    the suite's tail; at the start the other workers run the rest meanwhile."""
+    the suite's tail; at the start the other workers run the rest meanwhile. A module
+    marked `one_worker` goes whole to one worker, right after its long tests."""
     workers = getattr(config, "workerinput", {}).get("workercount", 1)
-    items[:] = long_ones_first(
-        items, workers, lambda item: bool(item.get_closest_marker("runs_long"))
-    )
+    items[:] = long_ones_first(items, workers, dealing_unit)
 
 
-def long_ones_first(items: list[T], workers: int, is_long: Callable[[T], bool]) -> list[T]:
-    """`items` reordered so that each of `workers` starts with its share of the long ones,
-    dealt in turn: `--dist worksteal` gives each worker a contiguous share of the list (the
-    remaining items divided by the remaining workers, in order), and idle workers steal from
-    the tail of the others' shares."""
-    long = [item for item in items if is_long(item)]
-    short = [item for item in items if not is_long(item)]
+def dealing_unit(item: pytest.Item) -> str | None:
+    """What goes to one xdist worker first, as one: every test of a module marked
+    `one_worker` (they share the processes a module fixture starts), or one `runs_long`
+    test. None for the other tests."""
+    if item.get_closest_marker("one_worker"):
+        return item.path.as_posix()
+    if item.get_closest_marker("runs_long"):
+        return item.nodeid
+    return None
+
+
+def long_ones_first(items: list[T], workers: int, unit_of: Callable[[T], str | None]) -> list[T]:
+    """`items` reordered so that each of `workers` starts with its share of the units
+    (`unit_of` names the unit of an item, or None), dealt in turn, each kept whole:
+    `--dist worksteal` gives each worker a contiguous share of the list (the remaining
+    items divided by the remaining workers, in order), and idle workers steal from the
+    tail of the others' shares."""
+    units: dict[str, list[T]] = {}
+    rest: list[T] = []
+    for item in items:
+        unit = unit_of(item)
+        if unit is None:
+            rest.append(item)
+        else:
+            units.setdefault(unit, []).append(item)
+    dealt = list(units.values())
     ordered: list[T] = []
     for worker in range(workers):
         share = (len(items) - len(ordered)) // (workers - worker)
-        dealt = long[worker::workers]
-        rest = max(share - len(dealt), 0)
-        ordered += dealt + short[:rest]
-        short = short[rest:]
-    return ordered + short
+        first = [item for unit in dealt[worker::workers] for item in unit]
+        filler = max(share - len(first), 0)
+        ordered += first + rest[:filler]
+        rest = rest[filler:]
+    return ordered + rest
 
 
 def take_suite_servers(environ: MutableMapping[str, str]) -> None:

@@ -22,6 +22,7 @@ from tests.processes import (
     wait_until_ready,
 )
 
+pytestmark = pytest.mark.one_worker  # the tests share one server
 TIMEOUT = 1.0
 MAX_HEADER_BYTES = 8192
 CONCURRENCY = 6

@@ -1,4 +1,5 @@
-"""The suite's order under xdist: every worker starts with its share of the long tests."""
+"""The suite's order under xdist: every worker starts with its share of the long tests,
+and the tests of a `one_worker` module stay together."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ def shares(items: list[str], workers: int) -> list[list[str]]:
     return result
 
 
+def each_long_one(item: str) -> str | None:
+    return item if item.startswith("long") else None
+
+
 def test_each_worker_starts_with_its_share_of_the_long_tests() -> None:
     items = [f"short{n}" for n in range(20)] + ["long0", "long1", "long2", "long3", "long4"]
-    ordered = long_ones_first(items, 3, lambda item: item.startswith("long"))
+    ordered = long_ones_first(items, 3, each_long_one)
     assert sorted(ordered) == sorted(items)
     assert [share[:2] for share in shares(ordered, 3)] == [
         ["long0", "long3"],
@@ -26,6 +31,20 @@ def test_each_worker_starts_with_its_share_of_the_long_tests() -> None:
     ]
 
 
+def test_the_tests_of_one_unit_start_one_share_together() -> None:
+    """Modules `a` and `b`, whose tests share a module fixture's processes, and a long test,
+    dealt in the order they first appear."""
+    items = [f"short{n}" for n in range(10)] + ["a.1", "long", "b.1", "a.2", "b.2", "a.3"]
+    ordered = long_ones_first(
+        items, 2, lambda item: None if item.startswith("short") else item.split(".")[0]
+    )
+    assert sorted(ordered) == sorted(items)
+    assert [share[:6] for share in shares(ordered, 2)] == [
+        ["a.1", "a.2", "a.3", "b.1", "b.2", "short0"],
+        ["long", "short3", "short4", "short5", "short6", "short7"],
+    ]
+
+
 def test_without_workers_the_long_tests_come_first_in_their_order() -> None:
-    items = ["a", "LONG1", "b", "LONG2"]
-    assert long_ones_first(items, 1, str.isupper) == ["LONG1", "LONG2", "a", "b"]
+    items = ["a", "long1", "b", "long2"]
+    assert long_ones_first(items, 1, each_long_one) == ["long1", "long2", "a", "b"]

@@ -36,6 +36,8 @@ from tests.integration.queue.conftest import (
     wait_for,
 )
 
+pytestmark = pytest.mark.one_worker  # the tests share one pair of workers
+
 
 def log_events(logs: list[Path]) -> list[dict[str, Any]]:
     return [
