@@ -28,7 +28,7 @@ from app.auth.exceptions import (
     SuperuserRequiredError,
 )
 from app.auth.models import UserStatus
-from app.auth.queries import USER_LIST_SPEC, UserQueries, find_authenticated
+from app.auth.queries import UserQueries, find_authenticated
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims, ExpiredAccessTokenError, InvalidAccessTokenError
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
@@ -43,7 +43,6 @@ from app.core.deps import (
 )
 from app.core.errors import RateLimitedError
 from app.core.injection import Provide
-from app.core.listing import ListParams, list_params
 from app.core.metrics import Metrics
 from app.core.rate_limit import RateLimit, RateLimiter, by_client_ip, client_key
 
@@ -245,5 +244,3 @@ async def get_user_queries(database: DatabaseDep) -> UserQueries:
 
 
 UserQueriesDep = Annotated[UserQueries, Depends(get_user_queries)]
-
-UserListParams = Annotated[ListParams, Depends(list_params(USER_LIST_SPEC))]

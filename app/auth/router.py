@@ -15,10 +15,10 @@ from app.auth.deps import (
     CurrentUser,
     LoginLimit,
     Superuser,
-    UserListParams,
     UserQueriesDep,
     UserServiceDep,
 )
+from app.auth.queries import USER_LIST_SPEC
 from app.auth.schemas import (
     LoginForm,
     LogoutRequest,
@@ -34,7 +34,7 @@ from app.auth.schemas import (
 )
 from app.auth.token_errors import TokenErrorMembers, token_error_members
 from app.core.errors import with_problem_members
-from app.core.listing import Page
+from app.core.listing import ListParams, Page, list_params
 from app.core.openapi import problem_responses
 from app.core.rate_limit import (
     Throttle,
@@ -81,6 +81,9 @@ CredentialsThrottle = Annotated[Throttle, Depends(get_credentials_throttle)]
 auth_router = APIRouter(prefix="/auth", tags=["auth"], dependencies=NO_STORE)
 users_router = APIRouter(prefix="/users", tags=["users"], dependencies=NO_STORE)
 profile_router = APIRouter(prefix="/profile", tags=["profile"], dependencies=NO_STORE)
+
+# A list's query parameters, checked against the whitelist of its query (queries.py).
+UserListParams = Annotated[ListParams, Depends(list_params(USER_LIST_SPEC))]
 
 
 @auth_router.post(

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.core.deps import CacheDep, DatabaseDep, EventsDep, UnitOfWorkDep
-from app.core.listing import ListParams, list_params
-from app.movies.queries import MOVIE_LIST_SPEC, MovieQueries
+from app.movies.queries import MovieQueries
 from app.movies.service import MovieService
 
 
@@ -24,5 +23,3 @@ async def get_movie_service(uow: UnitOfWorkDep, events: EventsDep, cache: CacheD
 
 
 MovieServiceDep = Annotated[MovieService, Depends(get_movie_service)]
-
-MovieListParams = Annotated[ListParams, Depends(list_params(MOVIE_LIST_SPEC))]

@@ -7,10 +7,10 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth import ActiveUser, Superuser
-from app.core.listing import Page
+from app.core.listing import ListParams, Page, list_params
 from app.core.openapi import problem_responses
 from app.core.representations import (
     CHANGE_RESPONSES,
@@ -23,11 +23,15 @@ from app.core.representations import (
     representation,
 )
 from app.core.schemas import PathId
-from app.movies.deps import MovieListParams, MovieQueriesDep, MovieServiceDep
+from app.movies.deps import MovieQueriesDep, MovieServiceDep
 from app.movies.models import LAST_YEAR
+from app.movies.queries import MOVIE_LIST_SPEC
 from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
 
 router = APIRouter(prefix="/movies", tags=["movies"])
+
+# A list's query parameters, checked against the whitelist of its query (queries.py).
+MovieListParams = Annotated[ListParams, Depends(list_params(MOVIE_LIST_SPEC))]
 
 
 @router.get("")

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.core.deps import DatabaseDep, EventsDep, UnitOfWorkDep
-from app.core.listing import ListParams, list_params
-from app.posts.queries import POST_LIST_SPEC, PostQueries
+from app.posts.queries import PostQueries
 from app.posts.service import PostService
 
 
@@ -24,5 +23,3 @@ async def get_post_service(uow: UnitOfWorkDep, events: EventsDep) -> PostService
 
 
 PostServiceDep = Annotated[PostService, Depends(get_post_service)]
-
-PostListParams = Annotated[ListParams, Depends(list_params(POST_LIST_SPEC))]

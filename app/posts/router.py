@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth import ActiveUser
-from app.core.listing import Page
+from app.core.listing import ListParams, Page, list_params
 from app.core.representations import (
     CHANGE_RESPONSES,
     CREATED_RESPONSES,
@@ -20,10 +21,14 @@ from app.core.representations import (
     representation,
 )
 from app.core.schemas import PathId
-from app.posts.deps import PostListParams, PostQueriesDep, PostServiceDep
+from app.posts.deps import PostQueriesDep, PostServiceDep
+from app.posts.queries import POST_LIST_SPEC
 from app.posts.schemas import PostCreate, PostRead, PostUpdate
 
 router = APIRouter(prefix="/posts", tags=["posts"])
+
+# A list's query parameters, checked against the whitelist of its query (queries.py).
+PostListParams = Annotated[ListParams, Depends(list_params(POST_LIST_SPEC))]
 
 
 @router.get("")
