@@ -27,7 +27,6 @@ from typing import Any, ClassVar, TypeVar
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
@@ -35,6 +34,7 @@ from starlette.routing import Match
 
 from app.core.config import Settings
 from app.core.logging import current_request_id
+from app.core.route_tree import flattened_routes
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 ABOUT_BLANK = "about:blank"
@@ -370,7 +370,7 @@ def allowed_methods(request: Request) -> str | None:
     """Every method of every route matching the path (Starlette names only the first's)."""
     methods: set[str] = set()
     # Included routers are flattened (with their prefixes) the way FastAPI's OpenAPI does.
-    for route in iter_route_contexts(request.app.routes):
+    for route in flattened_routes(request.app.routes):
         if route.methods:
             match, _ = route.matches(request.scope)
             if match is not Match.NONE:

@@ -21,13 +21,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import iter_route_contexts
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from taskiq import Context, TaskiqDepends
 from taskiq_dependencies import DependencyGraph
 from taskiq_dependencies.dependency import Dependency as TaskDependency
+
+from app.core.route_tree import dependencies_of, flattened_routes
 
 T = TypeVar("T")
 
@@ -173,25 +173,16 @@ def _name(function: object) -> str:
     return f"{named.__module__}.{named.__qualname__}"
 
 
-def _dependant_needs(dependant: Dependant) -> Iterator[tuple[str, type[Any]]]:
-    for sub in dependant.dependencies:
-        kind = _PROVIDERS.get(sub.call) if sub.call is not None else None
-        if kind is None:
-            yield from _dependant_needs(sub)
-        else:
-            yield f"{_name(dependant.call)}({sub.name})", kind
-
-
 def route_needs(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, type[Any]]]:
     """Each `Provide[T]` that serving `routes` takes, with the route and the function
     that asks for it: read from the dependency tree FastAPI built for each route
     (included routers flattened; the app's, the routers' and the route's dependencies)."""
-    for context in iter_route_contexts(routes):
-        dependant: Dependant | None = getattr(context, "dependant", None)
-        if dependant is not None:
-            label = f"{' '.join(sorted(context.methods or {'WEBSOCKET'}))} {context.path}"
-            for asker, kind in _dependant_needs(dependant):
-                yield f"{label}: {asker}", kind
+    for route in flattened_routes(routes):
+        label = f"{' '.join(sorted(route.methods or {'WEBSOCKET'}))} {route.path}"
+        for dependency in dependencies_of(route):
+            kind = _PROVIDERS.get(dependency.call) if dependency.call is not None else None
+            if kind is not None:
+                yield f"{label}: {_name(dependency.asker)}({dependency.parameter})", kind
 
 
 def task_needs(tasks: Iterable[Callable[..., Any]]) -> Iterator[tuple[str, type[Any]]]:

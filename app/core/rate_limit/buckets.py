@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import TypeVar
@@ -44,6 +44,13 @@ class Quota:
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset_seconds),
         }
+
+
+def theoretical_arrival_us(state: Sequence[float]) -> int:
+    """The one field of pyrate-limiter's GCRA state the quota reads: when the bucket will
+    be empty again, in microseconds of the bucket's clock (the state's first value;
+    `tests/unit/test_rate_limit_buckets.py` pins it)."""
+    return int(state[0])
 
 
 async def _resolved(value: T | Awaitable[T]) -> T:
@@ -106,7 +113,7 @@ class KeyedBuckets(BucketFactory):
             if not decision.allowed:
                 retry_after_ms = decision.retry_after_ms or 0
         state = await _resolved(bucket.store.read(self._algorithm, bucket.rates))
-        owed_us = max(0, int(state[0]) - item.timestamp * 1000)
+        owed_us = max(0, theoretical_arrival_us(state) - item.timestamp * 1000)
         consumed = self._algorithm.consumed(bucket.rates, state, item.timestamp)
         if not spend and consumed >= self._rate.limit:
             # GCRA admits one more unit once a unit's emission interval is repaid.

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.dependencies.models import Dependant
 
 from app.core.config import Settings
 from app.core.errors import RateLimitedError, ServiceUnavailableError
@@ -16,6 +15,7 @@ from app.core.rate_limit.buckets import Quota
 from app.core.rate_limit.keys import KeyFunction, by_client_ip, by_user_or_client_ip
 from app.core.rate_limit.limiter import RateLimiter
 from app.core.redis import REDIS_FAILURES
+from app.core.route_tree import dependencies_of
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 LimitSource = str | Callable[[Settings], str]
@@ -28,20 +28,13 @@ def _exempt_from_default(limiter: RateLimiter, route: Any) -> bool:
     """Routes with a limit of their own, or marked with `exempt_from_default_limit`."""
     exempt = limiter.default_exempt.get(id(route))
     if exempt is None:
-        dependant: Dependant | None = getattr(route, "dependant", None)
-        exempt = getattr(getattr(route, "endpoint", None), EXEMPT_MARKER, False) or (
-            dependant is not None and _declares_own_limit(dependant)
+        exempt = getattr(getattr(route, "endpoint", None), EXEMPT_MARKER, False) or any(
+            isinstance(dependency.call, RateLimit)
+            and not isinstance(dependency.call, DefaultRateLimit)
+            for dependency in dependencies_of(route)
         )
         limiter.default_exempt[id(route)] = exempt
     return exempt
-
-
-def _declares_own_limit(dependant: Dependant) -> bool:
-    return any(
-        (isinstance(sub.call, RateLimit) and not isinstance(sub.call, DefaultRateLimit))
-        or _declares_own_limit(sub)
-        for sub in dependant.dependencies
-    )
 
 
 def _record_quota(request: Request, quota: Quota) -> None:
