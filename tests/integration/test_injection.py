@@ -1,11 +1,14 @@
-"""A route or a task asking for a service that nothing provides stops the process at
-start-up, before it serves a request or runs a task (listeners: tests/unit/test_events.py)."""
+"""A route, a task or a listener asking for a service that nothing provides stops the
+process at start-up, before it serves a request, runs a task or hears an event."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 import pytest
 from fastapi import APIRouter
 
+import app.process
 from app.core.config import Settings
 from app.core.injection import MissingProviderError, Provide
 from app.main import create_app
@@ -42,4 +45,20 @@ async def test_a_process_whose_task_asks_for_an_unprovided_service_does_not_star
         r"provides Unprovided\. Register",
     ):
         async with running(with_task):
+            pytest.fail("the process started")
+
+
+async def test_a_process_whose_listener_asks_for_an_unprovided_service_does_not_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = app.process.module_parts
+
+    def with_the_listener(part: str) -> list[ModuleType]:
+        return [*installed(part), unprovided] if part == "listeners" else installed(part)
+
+    monkeypatch.setattr(app.process, "module_parts", with_the_listener)
+    with pytest.raises(
+        MissingProviderError, match=r"hears_the_unprovided\(service\): nothing provides Unprovided"
+    ):
+        async with running(settings):
             pytest.fail("the process started")
