@@ -8,10 +8,10 @@ from types import ModuleType
 import pytest
 from fastapi import APIRouter
 
-import app.process
 from app.core.config import Settings
 from app.core.injection import MissingProviderError, Provide
 from app.main import create_app
+from app.modules import module_parts
 from app.process import running
 from tests.integration import unprovided
 
@@ -51,12 +51,10 @@ async def test_a_process_whose_task_asks_for_an_unprovided_service_does_not_star
 async def test_a_process_whose_listener_asks_for_an_unprovided_service_does_not_start(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    installed = app.process.module_parts
-
     def with_the_listener(part: str) -> list[ModuleType]:
-        return [*installed(part), unprovided] if part == "listeners" else installed(part)
+        return [*module_parts(part), unprovided] if part == "listeners" else module_parts(part)
 
-    monkeypatch.setattr(app.process, "module_parts", with_the_listener)
+    monkeypatch.setattr("app.process.module_parts", with_the_listener)
     with pytest.raises(
         MissingProviderError, match=r"hears_the_unprovided\(service\): nothing provides Unprovided"
     ):
