@@ -1,7 +1,8 @@
 """`copier copy` and `copier update` of this repository as a template (copier.yml), run for
 real from a snapshot of this working tree, and the generated projects checked with this
-venv's tools: names, lint, types, import contracts and some of their own tests (among
-them the app's migrations on SQLite, with no drift from the models).
+venv's tools: names, lint, formatting, types, import contracts and their own suite,
+collected whole, of which some tests run (among them the app's migrations on SQLite, with
+no drift from the models).
 
 Keeping one demo module of two is checked on the task alone (tests/unit/test_new_project.py)."""
 
@@ -32,9 +33,7 @@ ANSWERS = {
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
 # The one file of a project that names the kit: the task that renames it.
 NAMES_THE_KIT = {"app/scaffold/new_project.py"}
-SQLITE_ROUND_TRIP = (
-    "tests/integration/test_migrations.py::test_sqlite_upgrade_downgrade_upgrade_and_no_drift"
-)
+SQLITE_ROUND_TRIP = "test_sqlite_upgrade_downgrade_upgrade_and_no_drift"
 
 
 def git(folder: Path, *args: str) -> str:
@@ -103,13 +102,16 @@ def assert_renamed(project: Path) -> dict[str, str]:
 
 
 def check_in_the_project(project: Path, database: str, tests: list[str]) -> None:
-    """ruff, the import contracts and `tests` of the project's own, then mypy --strict."""
+    """ruff, the formatting, the import contracts and the project's own suite, collected
+    whole (every test module imports), of which the `tests` keywords run; then mypy
+    --strict."""
     pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    pytest_run += ["-p", "no:xdist", "-p", "no:cov", *tests]
+    pytest_run += ["-p", "no:xdist", "tests", "-k", " or ".join(tests)]
     assert_all_succeed(
         project,
         {
             "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+            "ruff format": [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
             "lint-imports": [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
             "pytest": pytest_run,
         },
@@ -142,10 +144,10 @@ def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
         project,
         "copier_none",
         [
-            "tests/integration/auth/test_login.py",
-            "tests/unit/test_config.py::test_defaults_need_no_configuration",
-            "tests/integration/test_operations.py",
-            "tests/unit/test_scaffold.py::test_a_branched_migration_history_is_refused",
+            "test_login.py",
+            "test_defaults_need_no_configuration",
+            "test_operations.py",
+            "test_a_branched_migration_history_is_refused",
             SQLITE_ROUND_TRIP,
         ],
     )
@@ -189,9 +191,9 @@ def test_a_project_with_every_demo_module_updated_to_a_later_kit(
         "copier_all",
         [
             # The renamed manifests, overlays and components: still valid Kubernetes.
-            "tests/unit/test_kubernetes.py::test_every_resource_is_valid_kubernetes[all-1.30]",
-            "tests/integration/test_operations.py::test_docs_use_no_cdn",
-            "tests/integration/posts/test_posts.py",
+            "test_every_resource_is_valid_kubernetes[all-1.30]",
+            "test_docs_use_no_cdn",
+            "test_posts.py",
             SQLITE_ROUND_TRIP,
         ],
     )
