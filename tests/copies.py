@@ -58,6 +58,9 @@ def scratch_environment(project: Path, database: str) -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("PYTEST_", "COV_CORE_", "COVERAGE_"))
+        # This worker's servers are already in DATABASE_URL and REDIS_URL (the copy's
+        # suite would otherwise share the first worker's Redis db).
+        and name not in {"TEST_DATABASE_URL", "TEST_REDIS_URL"}
     }
     url = make_url(os.environ["DATABASE_URL"])
     # `x_test` -> `x_scaffold_test`: a name of its own, still ending in `_test`.

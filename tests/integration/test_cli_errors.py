@@ -116,7 +116,13 @@ def unmigrated_database(request: pytest.FixtureRequest, tmp_path: Path, settings
     return url
 
 
-@pytest.mark.parametrize("args", [["seed"], CREATE_USER])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seed"],  # demo: movies
+        CREATE_USER,
+    ],
+)
 def test_a_database_without_its_schema_says_to_migrate_first(
     args: list[str], unmigrated_database: str
 ) -> None:

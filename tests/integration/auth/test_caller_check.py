@@ -32,10 +32,13 @@ async def default_limited_client(
 
 
 async def test_an_authenticated_write_decodes_its_token_once(
-    default_limited_client: httpx.AsyncClient, user: User, monkeypatch: pytest.MonkeyPatch
+    default_limited_client: httpx.AsyncClient,
+    superuser: User,
+    user: User,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = default_limited_client
-    headers = bearer((await login(client, user.username))["access_token"])
+    headers = bearer((await login(client, superuser.username))["access_token"])
     app = client._transport.app  # type: ignore[attr-defined]  # httpx's ASGITransport
     tokens = provided_by(app).get(AuthSecurity).access_tokens
     decoded: list[AccessClaims] = []
@@ -46,9 +49,9 @@ async def test_an_authenticated_write_decodes_its_token_once(
         return claims
 
     monkeypatch.setattr(tokens, "decode", counting)
-    created = await client.post(
-        f"{API}/posts", json={"title": "Once", "content": "decoded"}, headers=headers
+    changed = await client.patch(
+        f"{API}/users/{user.id}", json={"is_superuser": True}, headers=headers
     )
-    assert created.status_code == 201, created.text
-    assert created.headers["x-ratelimit-limit"] == "1000"  # the default limit keyed it
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["x-ratelimit-limit"] == "1000"  # the default limit keyed it
     assert len(decoded) == 1
