@@ -88,6 +88,8 @@ SKIPPED_FOLDERS |= {".mypy_cache", ".ruff_cache", ".pytest_cache", ".import_lint
 # The database a project serves on without DATABASE_URL: the kit's embedded SQLite, or a
 # PostgreSQL database on this machine named after the project (`Project.database_url`).
 DATABASES = ("sqlite", "postgresql")
+# The licences a project may take: its SPDX expression in pyproject.toml, by answer.
+LICENSES = {"MIT": "MIT", "proprietary": "LicenseRef-Proprietary"}
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
 SAMPLE_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/app"
 
@@ -109,6 +111,7 @@ class Project:
     license_holder: str
     removed: frozenset[str] = frozenset()
     database: str = "sqlite"
+    license: str = "MIT"
 
     @property
     def snake(self) -> str:
@@ -123,6 +126,8 @@ class Project:
         return EMBEDDED_DATABASE_URL
 
     def check(self) -> None:
+        if self.license not in LICENSES:
+            raise ProjectError(f"{self.license!r}: the licence is one of {', '.join(LICENSES)}")
         if self.database not in DATABASES:
             raise ProjectError(f"{self.database!r}: the database is one of {', '.join(DATABASES)}")
         if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", self.slug):
@@ -352,12 +357,19 @@ def apply_names(root: Path, project: Project) -> None:
         if path == root / "README.md":
             new = readme(new, project)
         if path == license_file:
-            new = re.sub(r"(Copyright \(c\) \d{4}) .*", rf"\1 {project.license_holder}", new)
+            new = licence_text(new, project)
         if path == root / "pyproject.toml":
             new = re.sub(
                 r'^description = ".*"$',
                 f"description = {json.dumps(project.description)}",
                 new,
+                flags=re.M,
+            )
+            new = re.sub(
+                r'^license = ".*"$',
+                f"license = {json.dumps(LICENSES[project.license])}",
+                new,
+                count=1,
                 flags=re.M,
             )
             if project.author and "\nauthors = " not in new:
@@ -367,6 +379,25 @@ def apply_names(root: Path, project: Project) -> None:
             new = re.sub(r'^TITLE = ".*"$', f'TITLE = "{project.title}"', new, flags=re.M)
         if new != text:
             path.write_text(new, encoding="utf-8")
+
+
+def licence_text(kit_licence: str, project: Project) -> str:
+    """The project's LICENSE, from the kit's (MIT): the same year, the project's holder,
+    and for a proprietary project a notice that grants nothing instead of MIT's terms."""
+    copyright_line = re.search(r"^Copyright \(c\) (\d{4}) .*$", kit_licence, flags=re.M)
+    if copyright_line is None:
+        raise ProjectError("LICENSE has no `Copyright (c) <year> <holder>` line")
+    year = copyright_line.group(1)
+    if project.license == "proprietary":
+        return (
+            f"Copyright (c) {year} {project.license_holder}. All rights reserved.\n\n"
+            "This software is proprietary and confidential. No licence to use, copy, modify\n"
+            "or distribute it, or any part of it, is granted without the written permission\n"
+            "of the copyright holder.\n"
+        )
+    return kit_licence.replace(
+        copyright_line.group(0), f"Copyright (c) {year} {project.license_holder}"
+    )
 
 
 def write_secrets(root: Path) -> None:
@@ -398,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slug", required=True)
     parser.add_argument("--description", default="")
     parser.add_argument("--author", default="")
+    parser.add_argument("--license", default="MIT", help=f"one of {', '.join(LICENSES)}")
     parser.add_argument("--license-holder", default="")
     parser.add_argument(
         "--keep",
@@ -421,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         or f"The {arguments.title} authors",
         removed=frozenset(DEMO_MODULES) - kept,
         database=arguments.database,
+        license=arguments.license,
     )
     if kept - set(DEMO_MODULES):
         print(

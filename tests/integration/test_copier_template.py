@@ -139,9 +139,17 @@ def check_in_the_project(project: Path, database: str, tests: list[str]) -> None
 
 
 def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
-    project = generate(template, tmp_path / "book-club", demo_modules=[], database="postgresql")
+    project = generate(
+        template,
+        tmp_path / "book-club",
+        demo_modules=[],
+        database="postgresql",
+        license="proprietary",
+    )
     files = assert_renamed(project)
     assert "database: postgresql" in files[".copier-answers.yml"]
+    assert "2026 Ada Lovelace. All rights reserved.\n" in files["LICENSE"]
+    assert '\nlicense = "LicenseRef-Proprietary"\n' in files["pyproject.toml"]
     default_url = "postgresql+psycopg://postgres@127.0.0.1:5432/book_club"
     assert f'DEFAULT_DATABASE_URL = "{default_url}"' in files["app/core/config.py"]
     assert f"\nDATABASE_URL={default_url}\n" in files[".sample.env"]

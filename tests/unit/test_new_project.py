@@ -4,6 +4,7 @@ tests/integration/test_copier_template.py."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -150,15 +151,20 @@ def test_the_code_that_uses_the_demos_goes_with_them() -> None:
     assert still_using == STILL_NAMING_DEMOS
 
 
+def copy_of_the_kit(root: Path) -> None:
+    """The kit's code, migrations, docs, README, licence and settings, in `root`."""
+    for name in ("app", "migrations", "docs"):
+        shutil.copytree(
+            PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("README.md", "LICENSE", "pyproject.toml", "Makefile", ".sample.env"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+
+
 def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: Path) -> None:
     """The task as Copier runs it, here in this process, on a copy of the kit's code,
     migrations, README and licence (Copier itself: tests/integration/test_copier_template.py)."""
-    for name in ("app", "migrations", "docs"):
-        shutil.copytree(
-            PROJECT_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    for name in ("README.md", "LICENSE", "pyproject.toml", "Makefile", ".sample.env"):
-        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    copy_of_the_kit(tmp_path)
     arguments = ["--root", str(tmp_path), "--title", "Book Club", "--slug", "book-club"]
     arguments += ["--database", "postgresql"]
     assert main([*arguments, "--author", "Ada", "--keep", ""]) == 0
@@ -170,6 +176,8 @@ def test_the_task_makes_a_copy_of_the_kit_a_project_without_the_demos(tmp_path: 
     assert "## A tour with curl" not in readme
     assert 'TITLE = "Book Club"' in (tmp_path / "app" / "main.py").read_text()
     assert "Ada" in (tmp_path / "LICENSE").read_text()
+    assert "Permission is hereby granted" in (tmp_path / "LICENSE").read_text()  # MIT
+    assert '\nlicense = "MIT"\n' in (tmp_path / "pyproject.toml").read_text()
     assert 'authors = [{ name = "Ada" }]' in (tmp_path / "pyproject.toml").read_text()
     assert "modulith" not in (tmp_path / "Makefile").read_text()
     assert_serves_on_its_own_postgresql_database(tmp_path)
@@ -205,6 +213,26 @@ def assert_serves_on_its_own_postgresql_database(project: Path) -> None:
     assert "`make run` needs only the database" in (project / ".sample.env").read_text()
     assert "(on its PostgreSQL database)" in (project / "Makefile").read_text()
     assert "DATABASE_URL" not in (project / ".env").read_text()
+
+
+def test_a_proprietary_project_grants_no_licence_and_keeps_the_kit_year(tmp_path: Path) -> None:
+    copy_of_the_kit(tmp_path)
+    arguments = ["--root", str(tmp_path), "--title", "Book Club", "--slug", "book-club"]
+    arguments += ["--license", "proprietary", "--license-holder", "Ada Lovelace"]
+    assert main(arguments) == 0
+    licence = (tmp_path / "LICENSE").read_text()
+    year = re.search(r"Copyright \(c\) (\d{4})", (PROJECT_ROOT / "LICENSE").read_text())
+    assert year is not None
+    assert licence.startswith(f"Copyright (c) {year[1]} Ada Lovelace. All rights reserved.\n")
+    assert "Permission is hereby granted" not in licence
+    assert '\nlicense = "LicenseRef-Proprietary"\n' in (tmp_path / "pyproject.toml").read_text()
+    assert main(arguments) == 0  # as `copier update` runs it again
+    assert (tmp_path / "LICENSE").read_text() == licence
+
+
+def test_an_unknown_licence_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--title", "T", "--slug", "t", "--license", "GPL"]) == 1
+    assert "the licence is one of MIT, proprietary" in capsys.readouterr().err
 
 
 def test_the_kit_serves_on_the_embedded_database() -> None:
