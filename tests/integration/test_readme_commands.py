@@ -53,7 +53,7 @@ async def test_readme_commands_work_in_a_fresh_shell_without_uv(tmp_path: Path) 
     if missing:
         pytest.skip(f"the README's tour uses {' and '.join(missing)}, not installed here")
     port = free_port()
-    settings = embedded_env(tmp_path) | {"RATE_LIMIT_ENABLED": "false"}
+    settings = embedded_env(tmp_path)
     server = start_app_process(
         ["serve", "--port", str(port)], env=settings, log=tmp_path / "serve.log"
     )
