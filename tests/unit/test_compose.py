@@ -102,7 +102,7 @@ def test_secrets_are_required_and_never_defaulted() -> None:
         assert set(re.findall(rf"\$\{{{secret}(:.)?", text)) == {":?"}, secret
 
 
-def test_app_containers_are_read_only_unprivileged_and_limited() -> None:
+def test_app_containers_are_read_only_unprivileged_and_every_container_limited() -> None:
     services = PRODUCTION["services"]
     for name in APP_SERVICES:
         spec = services[name]
@@ -111,7 +111,7 @@ def test_app_containers_are_read_only_unprivileged_and_limited() -> None:
         assert spec["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in spec["security_opt"], name
         assert spec["deploy"]["resources"]["limits"]["memory"], name
-    for name in ("db", "redis"):
+    for name in ("db", "redis", "proxy", "mailpit"):
         assert services[name]["deploy"]["resources"]["limits"]["memory"], name
 
 
