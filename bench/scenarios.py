@@ -28,6 +28,9 @@ from bench.servers import Server
 
 PER_PAGE = 20
 POSTS_PATH = "/api/v1/posts"
+# The first page of one author's posts: the filtered list whose cost must not grow with
+# the table either (an index serves it; its total is counted up to 10,000 rows).
+BY_AUTHOR = "filters=user_id:eq:1"
 PROFILE_PATH = "/api/v1/profile"
 REFRESH_PATH = "/api/v1/auth/refresh-token"  # no login, no rate limit: anyone may send
 BAD_FIELDS = 100_000
@@ -129,24 +132,36 @@ def profile_under_logins(bench: Bench, kit: Server) -> None:
 
 
 def deep_pages(bench: Bench, kit: Server) -> None:
+    """Page 1 of the posts (unfiltered, and one author's) with `plan.posts` and then with
+    `plan.deep_posts` of them, and a keyset page deep in the big list."""
     plan = bench.plan
+    first = f"{POSTS_PATH}?per_page={PER_PAGE}"
+    by_author = f"{first}&{BY_AUTHOR}"
+    filtered = bench.add("posts_author_page1", f"{by_author} page 1 ({plan.posts:,} posts)")
+    for _ in range(plan.rounds):
+        filtered.kit += bench.run(Job(kit.base_url, [by_author], plan.connections, plan.seconds))
     page1 = bench.add(
         "posts_page1_deep",
         f"/api/v1/posts?per_page={PER_PAGE} page 1 ({plan.deep_posts:,} posts)",
     )
+    filtered_deep = bench.add(
+        "posts_author_page1_deep", f"{by_author} page 1 ({plan.deep_posts:,} posts)"
+    )
     deep = bench.add("posts_cursor_deep", f"... cursor page {plan.deep_page:,}")
     bench.database.grow_posts(plan.deep_posts, plan.users)
-    cursor, reached, note = walk_to_page(kit.base_url, plan.deep_page, plan.walk_seconds)
-    if cursor is None:
-        deep.note = note
-        return
-    deep.label = f"/api/v1/posts?per_page={PER_PAGE}&cursor=... page {reached:,}"
-    deep.note = note
-    first = f"{POSTS_PATH}?per_page={PER_PAGE}"
-    deep_path = f"{first}&{urlencode({'cursor': cursor})}"
     for _ in range(plan.rounds):
-        page1.kit += bench.run(Job(kit.base_url, [first], plan.connections, plan.seconds))
-        deep.kit += bench.run(Job(kit.base_url, [deep_path], plan.connections, plan.seconds))
+        filtered_deep.kit += bench.run(
+            Job(kit.base_url, [by_author], plan.connections, plan.seconds)
+        )
+    cursor, reached, note = walk_to_page(kit.base_url, plan.deep_page, plan.walk_seconds)
+    deep.note = note
+    pages = [(page1, first)]  # interleaved, round by round
+    if cursor is not None:
+        deep.label = f"/api/v1/posts?per_page={PER_PAGE}&cursor=... page {reached:,}"
+        pages.append((deep, f"{first}&{urlencode({'cursor': cursor})}"))
+    for _ in range(plan.rounds):
+        for row, path in pages:
+            row.kit += bench.run(Job(kit.base_url, [path], plan.connections, plan.seconds))
 
 
 def bad_fields(bench: Bench, kit: Server) -> None:

@@ -88,6 +88,7 @@ def targets(
             note=f"{busy.kit_p99():.1f} ms vs {idle.kit_p99():.1f} ms",
         )
     )
+    result += big_list_targets(plan, rows)
     page1, deep = rows["posts_page1_deep"], rows["posts_cursor_deep"]
     result.append(
         Target(
@@ -110,6 +111,25 @@ def targets(
     )
     if resources:
         result += resource_targets(resources)
+    return result
+
+
+def big_list_targets(plan: Plan, rows: Mapping[str, Row]) -> list[Target]:
+    """Page 1 of the big list against page 1 of the small one (requests/s, inverted: the
+    cost), unfiltered and filtered by author: a first page must not count the table."""
+    result = []
+    for label, small, big in (
+        ("", "posts_page", "posts_page1_deep"),
+        (" by author", "posts_author_page1", "posts_author_page1_deep"),
+    ):
+        result.append(
+            Target(
+                f"page 1{label} of {plan.deep_posts:,} posts vs of {plan.posts:,} (cost)",
+                ratio(rows[small].kit_rps(), rows[big].kit_rps()),
+                1.5,
+                at_least=False,
+            )
+        )
     return result
 
 

@@ -81,6 +81,8 @@ def measured_rows() -> dict[str, Row]:
         "profile_logins": Row("profile_logins", "logins", kit=rounds(100)),
         "logins": Row("logins", "POST login", kit=rounds(8)),
         "posts_page1_deep": Row("posts_page1_deep", "page 1", kit=rounds(20)),
+        "posts_author_page1": Row("posts_author_page1", "by author", kit=rounds(500)),
+        "posts_author_page1_deep": Row("posts_author_page1_deep", "by author", kit=rounds(250)),
         "posts_cursor_deep": Row("posts_cursor_deep", "deep", kit=rounds(300)),
         "one_bad_field": Row("one_bad_field", "one", kit=rounds(700, cpu_us=800)),
         "bad_fields": Row("bad_fields", "many", kit=rounds(300, cpu_us=1600)),
@@ -105,6 +107,10 @@ def test_targets_of_a_run_judge_every_scenario() -> None:
     assert verdicts["warm cached movie vs uncached reference"].measured == 1.5
     assert verdicts["/profile p99 while logging in vs idle"].measured == 1 / 9
     assert verdicts["cursor page 3 of 100 posts vs page 1 (cost)"].measured == 20 / 300
+    unfiltered = verdicts[f"page 1 of 100 posts vs of {SMOKE.posts:,} (cost)"]
+    assert (unfiltered.measured, unfiltered.verdict) == (80 / 20, "missed")
+    by_author = verdicts[f"page 1 by author of 100 posts vs of {SMOKE.posts:,} (cost)"]
+    assert (by_author.measured, by_author.verdict) == (2, "missed")
     bad_fields = verdicts[f"server CPU of a 422 for {BAD_FIELDS:,} bad fields vs one"]
     assert (bad_fields.measured, bad_fields.note) == (2, "1,600 vs 800 µs per request")
     assert verdicts["RSS after load vs reference"].verdict == "met"  # 1.3 <= 1.3
