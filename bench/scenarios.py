@@ -136,7 +136,7 @@ def deep_pages(bench: Bench, kit: Server) -> None:
     `plan.deep_posts` of them, and a keyset page deep in the big list."""
     plan = bench.plan
     first = f"{POSTS_PATH}?per_page={PER_PAGE}"
-    by_author = f"{first}&{BY_AUTHOR}"
+    by_author = f"{POSTS_PATH}?{BY_AUTHOR}&per_page={PER_PAGE}"  # told apart in the table
     filtered = bench.add("posts_author_page1", f"{by_author} page 1 ({plan.posts:,} posts)")
     for _ in range(plan.rounds):
         filtered.kit += bench.run(Job(kit.base_url, [by_author], plan.connections, plan.seconds))
