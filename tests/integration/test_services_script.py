@@ -10,7 +10,9 @@ from contextlib import suppress
 
 import pytest
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from tests.processes import PROJECT_ROOT, free_port
 
@@ -29,7 +31,7 @@ def test_the_local_redis_that_test_redis_url_names_is_started_if_it_does_not_ans
         timeout=60,
         check=False,
     )
-    started = Redis(port=port)
+    started = Redis(port=port, retry=Retry(NoBackoff(), 0))  # its shutdown is not retried
     try:
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines() == ["starting Redis"]
