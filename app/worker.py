@@ -17,6 +17,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -32,7 +33,7 @@ from taskiq.receiver import Receiver
 from app.core.config import Settings
 from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
-from app.core.metrics import Metrics
+from app.core.metrics import Metrics, mode_chosen_at_import_holds
 from app.core.queue.backoff import Backoff
 from app.core.queue.task_broker import TaskBroker, wait_for_event
 from app.process import running
@@ -153,13 +154,28 @@ async def run_scheduler(settings: Settings) -> None:
 def run_one_worker(
     settings: Settings, heartbeat_file: Path | None, metrics_port: int | None, started: Event
 ) -> None:
-    """The body of one process of `run_workers` (forked from the fork server: it sets up
-    its own logging). What it inherited from the fork server stays out of its garbage
-    collections, which would otherwise write to, and so copy, every page of it."""
+    """The body of one process of `run_workers`. It sets up its own logging and signals
+    (a forked one inherits the supervisor's handlers), and keeps what it inherited out of
+    its garbage collections, which would otherwise write to, and so copy, every page."""
     gc.freeze()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the worker's loop handles it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     configure_logging(settings)
     worker = run_worker(settings, metrics_port, started.set)
     asyncio.run(run_with_heartbeat(worker, heartbeat_file))
+
+
+def worker_processes(*, threaded: bool) -> ForkContext | SpawnContext:
+    """How `run_workers` starts its processes: forked from this one, which has imported
+    the app and started nothing else (no thread, no connection), so that none imports
+    the app again (over a second of CPU each), a replacement starts at once and they
+    share the imported code's memory. Spawned, as fresh interpreters, when another thread
+    runs here (`threaded`: a fork copies no thread, so a lock one held stays held), or
+    when the processes must share a metrics directory (prometheus-client picks its mode
+    on import, and this process imported it before the directory was set)."""
+    if not threaded and mode_chosen_at_import_holds():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def run_workers(
@@ -168,27 +184,25 @@ def run_workers(
     """Run `count` worker processes, each a consumer of the same group, until SIGTERM or
     SIGINT (passed on to each; each stops gracefully). A worker that dies after it started
     is replaced; one that fails before it started stops them all (its failure would only
-    repeat). Returns the exit code.
-
-    The processes are forked from a fork server that imported this module once: none
-    imports the app again (over a second of CPU each), a replacement starts at once, and they
-    share the imported code's memory. The fork server itself is a fresh interpreter, so
-    nothing this process started (threads, connections) leaks into them, as it would
-    with a plain fork."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    repeat). Returns the exit code."""
+    context = worker_processes(threaded=threading.active_count() > 1)
     workers: list[tuple[BaseProcess, Event, int]] = []
     stopping = False
 
     def start(index: int) -> None:
-        """Worker `index` (its metrics on `metrics_port + index`); a replacement reuses it."""
+        """Worker `index` (its metrics on `metrics_port + index`); a replacement reuses it.
+        Listed before it starts, so that a signal meanwhile stops it too."""
+        if stopping:
+            return
         started = context.Event()
         port = None if metrics_port is None else metrics_port + index
         process = context.Process(
             target=run_one_worker, args=(settings, heartbeat_file, port, started), name="worker"
         )
-        process.start()
         workers.append((process, started, index))
+        process.start()
+        if stopping:
+            process.terminate()
 
     def stop_all(_: int = 0, __: FrameType | None = None) -> None:
         nonlocal stopping

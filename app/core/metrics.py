@@ -13,8 +13,8 @@ Two ways to expose them:
   of all of them (`serve --workers N` answers one view whichever worker is asked).
   prometheus-client chooses this when it is imported, from `PROMETHEUS_MULTIPROC_DIR`, so
   `serve --workers N` (and `worker --workers N`) empty the directory and set that variable
-  before starting the processes: uvicorn's are fresh interpreters, the worker's are forked
-  from a fork server started after that (app/worker.py). The memory, CPU, descriptors
+  before starting the processes, each a fresh interpreter (`worker --workers N` forks its
+  processes otherwise: app/worker.py). The memory, CPU, descriptors
   and collections of each process are there too, by pid (app/core/process_metrics.py).
 
 No `_created` samples: they double the series and no dashboard reads them.
@@ -71,6 +71,12 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # when `PROMETHEUS_MULTIPROC_DIR` is set by then. This module is imported with it, so this
 # is the directory this process writes to (None: one process, one registry per app).
 MULTIPROCESS_DIR = os.environ.get(MULTIPROC_ENV) or None
+
+
+def mode_chosen_at_import_holds() -> bool:
+    """Whether the environment still asks for the mode prometheus-client chose when it was
+    imported here: a process forked from this one keeps that mode, whatever it asks."""
+    return (os.environ.get(MULTIPROC_ENV) or None) == MULTIPROCESS_DIR
 
 
 def share_with_child_processes(directory: Path) -> None:
