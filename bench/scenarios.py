@@ -138,6 +138,7 @@ def deep_pages(bench: Bench, kit: Server) -> None:
     first = f"{POSTS_PATH}?per_page={PER_PAGE}"
     by_author = f"{POSTS_PATH}?{BY_AUTHOR}&per_page={PER_PAGE}"  # told apart in the table
     filtered = bench.add("posts_author_page1", f"{by_author} page 1 ({plan.posts:,} posts)")
+    warm_up(Job(kit.base_url, [by_author], plan.connections, plan.warmup_seconds))
     for _ in range(plan.rounds):
         filtered.kit += bench.run(Job(kit.base_url, [by_author], plan.connections, plan.seconds))
     page1 = bench.add(
@@ -149,13 +150,10 @@ def deep_pages(bench: Bench, kit: Server) -> None:
     )
     deep = bench.add("posts_cursor_deep", f"... cursor page {plan.deep_page:,}")
     bench.database.grow_posts(plan.deep_posts, plan.users)
-    for _ in range(plan.rounds):
-        filtered_deep.kit += bench.run(
-            Job(kit.base_url, [by_author], plan.connections, plan.seconds)
-        )
+    warm_up(Job(kit.base_url, [by_author], plan.connections, plan.warmup_seconds))
     cursor, reached, note = walk_to_page(kit.base_url, plan.deep_page, plan.walk_seconds)
     deep.note = note
-    pages = [(page1, first)]  # interleaved, round by round
+    pages = [(page1, first), (filtered_deep, by_author)]  # interleaved, round by round
     if cursor is not None:
         deep.label = f"/api/v1/posts?per_page={PER_PAGE}&cursor=... page {reached:,}"
         pages.append((deep, f"{first}&{urlencode({'cursor': cursor})}"))

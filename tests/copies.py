@@ -78,10 +78,10 @@ def assert_all_succeed(
     database: str = "scaffold",
     *,
     mypy: list[str] | None = None,
-) -> None:
+) -> dict[str, str]:
     """Run every command at once in the copy, and `mypy` once the kit's mypy cache is
     copied into it (which may wait for the lint, while the others run); each must exit 0
-    (else its output is shown)."""
+    (else its output is shown). Returns their outputs, by name."""
     environment = scratch_environment(project, database)
 
     def start(command: list[str]) -> subprocess.Popen[str]:
@@ -95,16 +95,18 @@ def assert_all_succeed(
         )
 
     running = {name: start(command) for name, command in commands.items()}
-    failures = {}
+    outputs, failures = {}, {}
     try:
         if mypy is not None:
             copy_kit_mypy_cache(project)
             running["mypy"] = start(mypy)
         for name, process in running.items():
             output, _ = process.communicate(timeout=300)
+            outputs[name] = output
             if process.returncode != 0:
                 failures[name] = output
     finally:
         for process in running.values():
             process.kill()  # only those still running, after a timeout
     assert failures == {}, "\n\n".join(f"{name}:\n{output}" for name, output in failures.items())
+    return outputs

@@ -40,8 +40,8 @@ class Dependency:
 
 def dependencies_of(route: object) -> Iterator[Dependency]:
     """Every dependency FastAPI solves for `route` (a route, or a flattened one): the
-    app's, its routers' and its own, each followed by its own dependencies. None for a
-    route FastAPI does not solve (a mount, a plain Starlette route)."""
+    app's, its routers' and its own, each followed by its own dependencies. Nothing for
+    a route FastAPI does not solve (a mount, a plain Starlette route)."""
     dependant: Dependant | None = getattr(route, "dependant", None)
     if dependant is not None:
         yield from _walk(dependant)

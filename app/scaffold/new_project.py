@@ -88,8 +88,22 @@ SKIPPED_FOLDERS |= {".mypy_cache", ".ruff_cache", ".pytest_cache", ".import_lint
 # The database a project serves on without DATABASE_URL: the kit's embedded SQLite, or a
 # PostgreSQL database on this machine named after the project (`Project.database_url`).
 DATABASES = ("sqlite", "postgresql")
-# The licences a project may take: its SPDX expression in pyproject.toml, by answer.
-LICENSES = {"MIT": "MIT", "proprietary": "LicenseRef-Proprietary"}
+
+
+@dataclass(frozen=True)
+class License:
+    """How a licence is named: in pyproject.toml (SPDX) and in the OpenAPI document
+    (`LICENSE` in app/main.py)."""
+
+    spdx: str
+    openapi: str
+
+
+# The licences a project may take, by answer.
+LICENSES = {
+    "MIT": License("MIT", '{"name": "MIT", "identifier": "MIT"}'),
+    "proprietary": License("LicenseRef-Proprietary", '{"name": "Proprietary"}'),
+}
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
 SAMPLE_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/app"
 
@@ -357,7 +371,7 @@ def apply_names(root: Path, project: Project) -> None:
         if path == root / "README.md":
             new = readme(new, project)
         if path == license_file:
-            new = licence_text(new, project)
+            new = license_text(new, project)
         if path == root / "pyproject.toml":
             new = re.sub(
                 r'^description = ".*"$',
@@ -367,7 +381,7 @@ def apply_names(root: Path, project: Project) -> None:
             )
             new = re.sub(
                 r'^license = ".*"$',
-                f"license = {json.dumps(LICENSES[project.license])}",
+                f"license = {json.dumps(LICENSES[project.license].spdx)}",
                 new,
                 count=1,
                 flags=re.M,
@@ -377,11 +391,13 @@ def apply_names(root: Path, project: Project) -> None:
                 new = re.sub(r"^(description = .*)$", rf"\1\n{author}", new, count=1, flags=re.M)
         if path == root / "app" / "main.py":
             new = re.sub(r'^TITLE = ".*"$', f'TITLE = "{project.title}"', new, flags=re.M)
+            licence = LICENSES[project.license].openapi
+            new = re.sub(r"^LICENSE = \{.*\}$", f"LICENSE = {licence}", new, flags=re.M)
         if new != text:
             path.write_text(new, encoding="utf-8")
 
 
-def licence_text(kit_licence: str, project: Project) -> str:
+def license_text(kit_licence: str, project: Project) -> str:
     """The project's LICENSE, from the kit's (MIT): the same year, the project's holder,
     and for a proprietary project a notice that grants nothing instead of MIT's terms."""
     copyright_line = re.search(r"^Copyright \(c\) (\d{4}) .*$", kit_licence, flags=re.M)

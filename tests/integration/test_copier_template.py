@@ -115,17 +115,17 @@ def as_installed(project: Path) -> None:
     (project / ".venv").symlink_to(Path(sys.prefix))
 
 
-def check_in_the_project(project: Path, database: str, tests: list[str]) -> None:
+def check_in_the_project(project: Path, database: str, keywords: list[str]) -> None:
     """ruff, the formatting, the import contracts and the project's own suite, collected
-    whole (every test module imports), of which the `tests` keywords run; then mypy
-    --strict."""
+    whole (every test module imports), of which the tests `keywords` name run (each must
+    name one at least); then mypy --strict."""
     pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     if WHOLE_SUITES:
         as_installed(project)
-        pytest_run += ["-n", "2"]
+        pytest_run += ["-n", "2", "--dist", "worksteal"]  # as the project's `make test`
     else:
-        pytest_run += ["-p", "no:xdist", "-k", " or ".join(tests)]
-    assert_all_succeed(
+        pytest_run += ["-p", "no:xdist", "-rA", "-k", " or ".join(keywords)]
+    outputs = assert_all_succeed(
         project,
         {
             "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
@@ -136,6 +136,10 @@ def check_in_the_project(project: Path, database: str, tests: list[str]) -> None
         database=database,
         mypy=[sys.executable, "-m", "mypy"],
     )
+    if not WHOLE_SUITES:
+        passed = [line for line in outputs["pytest"].splitlines() if line.startswith("PASSED ")]
+        unmatched = [word for word in keywords if not any(word in line for line in passed)]
+        assert unmatched == [], f"no test of the project is named by {unmatched}"
 
 
 def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
@@ -150,6 +154,7 @@ def test_a_project_without_demo_modules(template: Path, tmp_path: Path) -> None:
     assert "database: postgresql" in files[".copier-answers.yml"]
     assert "2026 Ada Lovelace. All rights reserved.\n" in files["LICENSE"]
     assert '\nlicense = "LicenseRef-Proprietary"\n' in files["pyproject.toml"]
+    assert '\nLICENSE = {"name": "Proprietary"}\n' in files["app/main.py"]
     default_url = "postgresql+psycopg://postgres@127.0.0.1:5432/book_club"
     assert f'DEFAULT_DATABASE_URL = "{default_url}"' in files["app/core/config.py"]
     assert f"\nDATABASE_URL={default_url}\n" in files[".sample.env"]

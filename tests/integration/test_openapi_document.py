@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from openapi_spec_validator import validate
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.processes import PROJECT_ROOT
 
 ROOT = Path(__file__).resolve().parents[2]
 # Installed by .ci/run (`npm install --prefix .tools/node @redocly/cli@2.77.0`): the suite
@@ -100,7 +102,10 @@ def test_tags_servers_and_info_are_defined(document: dict[str, Any]) -> None:
     assert all(defined.values())
     assert document["servers"] == [{"url": "/"}]
     assert document["info"]["description"]
-    assert document["info"]["license"] == {"name": "MIT", "identifier": "MIT"}
+    # The project's licence (pyproject.toml): the kit's MIT, or a proprietary one.
+    licence = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["license"]
+    expected = {"name": "MIT", "identifier": "MIT"} if licence == "MIT" else {"name": "Proprietary"}
+    assert document["info"]["license"] == expected
 
 
 async def test_behind_a_proxy_the_root_path_is_the_first_server(app: FastAPI) -> None:

@@ -171,7 +171,7 @@ def test_a_listener_declares_its_services_the_same_way() -> None:
 
 def test_the_check_sees_the_dependencies_of_the_app_and_of_an_include() -> None:
     """FastAPI (from 0.165) includes routers lazily: what a route runs is only known from
-    its context in the app (`iter_route_contexts`), which the check reads."""
+    its context in the app (`app/core/route_tree.py` flattens them), which the check reads."""
     router = APIRouter()
 
     @router.get("/plain")

@@ -226,6 +226,8 @@ def test_a_proprietary_project_grants_no_licence_and_keeps_the_kit_year(tmp_path
     assert licence.startswith(f"Copyright (c) {year[1]} Ada Lovelace. All rights reserved.\n")
     assert "Permission is hereby granted" not in licence
     assert '\nlicense = "LicenseRef-Proprietary"\n' in (tmp_path / "pyproject.toml").read_text()
+    # The OpenAPI document's licence too.
+    assert '\nLICENSE = {"name": "Proprietary"}\n' in (tmp_path / "app" / "main.py").read_text()
     assert main(arguments) == 0  # as `copier update` runs it again
     assert (tmp_path / "LICENSE").read_text() == licence
 

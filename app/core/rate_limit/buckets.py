@@ -48,8 +48,9 @@ class Quota:
 
 def theoretical_arrival_us(state: Sequence[float]) -> int:
     """The one field of pyrate-limiter's GCRA state the quota reads: when the bucket will
-    be empty again, in microseconds of the bucket's clock (the state's first value;
-    `tests/unit/test_rate_limit_buckets.py` pins it)."""
+    be empty again, in microseconds of the bucket's clock: the state's first value, in
+    process and in Redis alike (`tests/unit/test_rate_limit_buckets.py` pins it in
+    process; the Redis store's quotas are checked through the API)."""
     return int(state[0])
 
 
