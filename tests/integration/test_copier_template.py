@@ -116,9 +116,10 @@ def as_installed(project: Path) -> None:
 
 
 def check_in_the_project(project: Path, database: str, keywords: list[str]) -> None:
-    """ruff, the formatting, the import contracts and the project's own suite, collected
-    whole (every test module imports), of which the tests `keywords` name run (each must
-    name one at least); then mypy --strict."""
+    """What `make lint` runs (ruff, the formatting, the import contracts, the Dockerfile
+    and compose checks, mypy --strict once the kit's cache is copied) and the project's
+    own suite: collected whole (every test module imports), of which the tests `keywords`
+    name run (each must name one at least), or all of it with `TEMPLATE_SUITES=whole`."""
     pytest_run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
     if WHOLE_SUITES:
         as_installed(project)
@@ -131,6 +132,12 @@ def check_in_the_project(project: Path, database: str, keywords: list[str]) -> N
             "ruff check": [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
             "ruff format": [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
             "lint-imports": [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+            "hadolint": [str(Path(sys.executable).with_name("hadolint")), "Dockerfile"],
+            "compose schema": [
+                str(Path(sys.executable).with_name("check-jsonschema")),
+                *("--builtin-schema", "vendor.compose-spec"),
+                *("docker-compose.yaml", "docker-compose.dev.yaml"),
+            ],
             "pytest": pytest_run,
         },
         database=database,
