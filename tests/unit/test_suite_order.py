@@ -3,7 +3,13 @@ and the tests of a `one_worker` module stay together."""
 
 from __future__ import annotations
 
-from tests.conftest import long_ones_first
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from tests.conftest import dealing_unit, long_ones_first
 
 
 def shares(items: list[str], workers: int) -> list[list[str]]:
@@ -48,3 +54,23 @@ def test_the_tests_of_one_unit_start_one_share_together() -> None:
 def test_without_workers_the_long_tests_come_first_in_their_order() -> None:
     items = ["a", "long1", "b", "long2"]
     assert long_ones_first(items, 1, each_long_one) == ["long1", "long2", "a", "b"]
+
+
+def an_item(nodeid: str, *markers: str) -> pytest.Item:
+    """What `dealing_unit` reads of a collected test: its id, file and markers."""
+    item = SimpleNamespace(
+        nodeid=nodeid,
+        path=Path(nodeid.split("::", maxsplit=1)[0]),
+        get_closest_marker=lambda name: name if name in markers else None,
+    )
+    return cast(pytest.Item, item)
+
+
+def test_a_one_worker_module_is_one_unit_and_a_long_test_its_own() -> None:
+    shared = [an_item(f"tests/test_workers.py::test_{n}", "one_worker") for n in range(2)]
+    long = an_item("tests/test_copy.py::test_copy", "runs_long")
+    assert {dealing_unit(item) for item in shared} == {"tests/test_workers.py"}
+    assert dealing_unit(long) == "tests/test_copy.py::test_copy"
+    long_and_shared = an_item("tests/test_server.py::test_slow", "one_worker", "runs_long")
+    assert dealing_unit(long_and_shared) == "tests/test_server.py"  # the module wins
+    assert dealing_unit(an_item("tests/test_fast.py::test_fast")) is None
