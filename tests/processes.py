@@ -89,6 +89,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
     return process.returncode
 
 
+def redis_server_binary(why: str) -> str:
+    """The path of `redis-server`; without it, the test skips saying `why` it needs one."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(
+            f"needs the redis-server binary, {why} (Debian and Ubuntu: apt install redis-server)"
+        )
+    return binary
+
+
 def start_redis_server(
     workdir: Path, seconds: float = 5.0, port: int | None = None, extra: Sequence[str] = ()
 ) -> tuple[str, subprocess.Popen[bytes]]:
@@ -98,12 +108,7 @@ def start_redis_server(
     Pass the `port` of a server the test killed to bring Redis back at the same address;
     `extra` options override the defaults (`--appendonly yes` for a Redis that keeps its data).
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip(
-            "needs the redis-server binary, to stop and restart a Redis of the test's own "
-            "(Debian and Ubuntu: apt install redis-server)"
-        )
+    binary = redis_server_binary("to stop and restart a Redis of the test's own")
     port = port or free_port()
     process = subprocess.Popen(
         [

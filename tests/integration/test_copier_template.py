@@ -45,6 +45,13 @@ def git(folder: Path, *args: str) -> str:
     return done.stdout
 
 
+def commit_all(folder: Path, message: str) -> None:
+    """`folder` as a new repository of one commit holding all of it."""
+    git(folder, "init", "--quiet")
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "-m", message)
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This working tree, uncommitted changes included and ignored files not, as a
@@ -55,9 +62,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (PROJECT_ROOT / name).is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(PROJECT_ROOT / name, root / name)
-    git(root, "init", "--quiet")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "-m", "The kit")
+    commit_all(root, "The kit")
     return root
 
 
@@ -109,9 +114,7 @@ def as_installed(project: Path) -> None:
     """What its whole suite expects of a project: a repository (the bootstrap test clones
     it) and `.venv` (the pre-commit hooks run its tools): this venv."""
     if not (project / ".git").exists():
-        git(project, "init", "--quiet")
-        git(project, "add", "--all")
-        git(project, "commit", "--quiet", "-m", "Start from the kit")
+        commit_all(project, "Start from the kit")
     (project / ".venv").symlink_to(Path(sys.prefix))
 
 
@@ -204,9 +207,7 @@ def test_a_project_with_every_demo_module_updated_to_a_later_kit(
     ours = "\nOur own notes.\n"
     with (project / "docs" / "operations.md").open("a") as notes:
         notes.write(ours)
-    git(project, "init", "--quiet")
-    git(project, "add", "--all")
-    git(project, "commit", "--quiet", "-m", "Start from the kit")
+    commit_all(project, "Start from the kit")
 
     testing = kit / "docs" / "testing.md"
     testing.write_text(testing.read_text() + "\nDeploy fastapi-modulith with care.\n")

@@ -4,22 +4,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from contextlib import suppress
 
-import pytest
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
-from tests.processes import PROJECT_ROOT, free_port
+from tests.processes import PROJECT_ROOT, free_port, redis_server_binary
 
 
 def test_the_local_redis_that_test_redis_url_names_is_started_if_it_does_not_answer() -> None:
-    if shutil.which("redis-server") is None:
-        pytest.skip("needs the redis-server binary (Debian and Ubuntu: apt install redis-server)")
+    redis_server_binary("which the script starts")
     port = free_port()
     environment = {**os.environ, "TEST_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
     done = subprocess.run(
