@@ -1,13 +1,13 @@
 """The auth module's dependencies: who is calling, and the services of its routes.
 
-Resolving the caller costs one indexed query per request, and nothing is cached
-on purpose: the same query checks that the account is not deleted, that the
+Resolving the caller is one indexed query, or a cache read when warm
+(`app.auth.callers`): the query checks that the account is not deleted, that the
 access token was not logged out (its `jti` in `revoked_access_tokens`), that its
 session (the refresh family named by its `sid`) was not revoked, and that it was
-not issued before the last password reset. Status and `is_superuser`
-come from that row, never from the token. So a block, a deletion or a logout
-applies at once in every process, in embedded mode and with Redis alike, and a
-Redis outage or flush can never bring a revoked token back.
+not issued before the last password reset. Status and `is_superuser` come from
+that row, never from the token. Every change to any of it drops the cached outcome
+after its commit, durably: a block, a deletion or a logout applies at once in every
+process, and a Redis outage or flush can never bring a revoked token back.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.audit import audit, audit_login_limited
+from app.auth.callers import cached_caller
 from app.auth.exceptions import (
     AccessTokenExpiredError,
     AccessTokenInvalidError,
@@ -34,10 +35,12 @@ from app.auth.security import AccessClaims, ExpiredAccessTokenError, InvalidAcce
 from app.auth.service import AuthSecurity, AuthService, ClientInfo, UserService
 from app.core.client_address import canonical_address
 from app.core.deps import (
+    CacheDep,
     DatabaseDep,
     EventsDep,
     MailDep,
     QueueDep,
+    RequestCacheDep,
     SettingsDep,
     UnitOfWorkDep,
 )
@@ -102,29 +105,38 @@ def token_identity(security: AuthSecurity) -> Callable[[Request], Awaitable[str 
     return identity
 
 
-async def get_current_user(database: DatabaseDep, claims: AccessClaimsDep) -> UserRead:
-    """The account behind the access token, read from its current record, whatever its
+async def get_current_user(
+    database: DatabaseDep, cache: RequestCacheDep, claims: AccessClaimsDep
+) -> UserRead:
+    """The account behind the access token, as its current record has it, whatever its
     status (a disabled account may still log out).
 
-    On a connection of its own, given back before the handler runs: a route that only
-    reads the caller opens no session and no unit of work.
+    From the cache when warm, else on a connection of its own, given back before the
+    handler runs: a route that only reads the caller opens no session and no unit of work.
     """
-    async with database.reading() as connection:
-        user = await find_authenticated(
-            connection, claims.user_id, claims.jti, claims.session_id, claims.issued_at
-        )
+
+    async def load() -> UserRead | None:
+        async with database.reading() as connection:
+            row = await find_authenticated(
+                connection, claims.user_id, claims.jti, claims.session_id, claims.issued_at
+            )
+        return None if row is None else UserRead.model_validate(row)
+
+    user = await cached_caller(cache, claims, load)
     if user is None:
         raise AccessTokenInvalidError("The access token is no longer valid")
-    return UserRead.model_validate(user)
+    return user
 
 
 CurrentUser = Annotated[UserRead, Depends(get_current_user)]
 
 
-async def get_active_user(database: DatabaseDep, claims: AccessClaimsDep) -> UserRead:
+async def get_active_user(
+    database: DatabaseDep, cache: RequestCacheDep, claims: AccessClaimsDep
+) -> UserRead:
     """The caller, refused when the account is disabled. Calls `get_current_user` rather
     than depending on `CurrentUser`: one dependency fewer on nearly every route."""
-    user = await get_current_user(database, claims)
+    user = await get_current_user(database, cache, claims)
     if user.status != UserStatus.ACTIVE:
         raise AccessTokenInvalidError("This account is disabled")
     return user
@@ -221,9 +233,17 @@ async def get_auth_service(  # noqa: PLR0917 - FastAPI passes dependencies by ke
     mailer: MailDep,
     queue: QueueDep,
     events: EventsDep,
+    cache: CacheDep,
 ) -> AuthService:
     return AuthService(
-        uow, security, settings, database=database, mailer=mailer, queue=queue, events=events
+        uow,
+        security,
+        settings,
+        database=database,
+        mailer=mailer,
+        queue=queue,
+        events=events,
+        cache=cache,
     )
 
 
@@ -231,9 +251,9 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_user_service(
-    uow: UnitOfWorkDep, security: AuthSecurityDep, events: EventsDep
+    uow: UnitOfWorkDep, security: AuthSecurityDep, events: EventsDep, cache: CacheDep
 ) -> UserService:
-    return UserService(uow, security, events)
+    return UserService(uow, security, events, cache)
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]

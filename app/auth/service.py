@@ -11,6 +11,7 @@ from typing import NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.audit import audit, audit_login_limited
+from app.auth.callers import forget_caller
 from app.auth.emails import WelcomeEmail
 from app.auth.events import UserBlocked, UserCreated, UserDeleted
 from app.auth.exceptions import (
@@ -44,6 +45,7 @@ from app.auth.security import (
     new_opaque_token,
 )
 from app.auth.tasks import send_password_reset
+from app.core.cache import Cache
 from app.core.client_address import UNKNOWN_CLIENT, address_key
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork, utc_now
@@ -153,8 +155,10 @@ class AuthService:
         mailer: Mailer,
         queue: Queue,
         events: Events,
+        cache: Cache,
     ) -> None:
         self.uow = uow
+        self.cache = cache
         self.database = database
         self.queue = queue
         self.passwords = security.passwords
@@ -268,6 +272,7 @@ class AuthService:
         if known is None or not known.used:
             return
         await self.families.revoke(known.family_id)
+        forget_caller(self.cache, self.uow, known.user_id)
         # The revocation must outlive the 401 that follows, which rolls back.
         await self.uow.commit()
         audit.warning(
@@ -282,6 +287,7 @@ class AuthService:
         token's session when it is the caller's."""
         await self.revoked_access_tokens.revoke(claims.jti, claims.expires_at)
         await self.families.revoke(claims.session_id)
+        forget_caller(self.cache, self.uow, user_id)
         if refresh_token is None:
             return
         known = await self.refresh_tokens.get_by_hash(hash_opaque_token(refresh_token))
@@ -312,6 +318,7 @@ class AuthService:
         await self.users.update(user, {"password_hash": new_hash, "tokens_valid_after": utc_now()})
         await self.families.revoke_all_of_user(user.id)
         await self.reset_tokens.consume_all_of_user(user.id)
+        forget_caller(self.cache, self.uow, user.id)
         audit.info("password reset", user_id=user.id)
 
     async def _issue_tokens(
@@ -366,7 +373,11 @@ class UserService:
     """The commands of user administration and of the signed-in user's profile (their
     reads are `UserQueries`)."""
 
-    def __init__(self, uow: UnitOfWork, security: AuthSecurity, events: Events) -> None:
+    def __init__(
+        self, uow: UnitOfWork, security: AuthSecurity, events: Events, cache: Cache
+    ) -> None:
+        self.uow = uow
+        self.cache = cache
         self.passwords = security.passwords
         self.events = events
         self.users = UserRepository(uow.session)
@@ -393,6 +404,7 @@ class UserService:
             changes["status"] = UserStatus(data.status)
         was = (user.status, user.is_superuser)
         user = await self.users.update(user, changes)
+        forget_caller(self.cache, self.uow, user.id)
         _audit_role_and_status(user, was, admin_id)
         if newly_blocked:
             await self.families.revoke_all_of_user(user.id)
@@ -448,6 +460,7 @@ class UserService:
             updated = await self.users.update(user, changes)
         except IntegrityError as error:
             raise_taken(error)
+        forget_caller(self.cache, self.uow, user.id)
         if data.password is not None:
             audit.info("password changed", user_id=user.id, other_sessions="revoked")
         if data.email is not None:
@@ -478,5 +491,6 @@ class UserService:
     async def _delete(self, user: User, *, by_user_id: int) -> None:
         await self.users.soft_delete(user)
         await self.families.revoke_all_of_user(user.id)
+        forget_caller(self.cache, self.uow, user.id)
         audit.info("user deleted", user_id=user.id, by_user_id=by_user_id)
         self.events.publish(UserDeleted(user_id=user.id))

@@ -44,11 +44,13 @@ class CacheBackend(Protocol):
     """Raw string storage with expiry; `Cache` adds keys, JSON and the helpers.
 
     A backend never raises for an unreachable store: a read is a miss, a write is
-    skipped, and `delete`/`delete_prefix` report whether they worked.
+    skipped, a claim answers None, and `delete`/`delete_prefix` report whether they
+    worked.
     """
 
     async def get_many(self, keys: Sequence[str]) -> list[str | bytes | None]: ...
     async def set(self, key: str, value: str, ttl: float) -> None: ...
+    async def claim(self, key: str, value: str, ttl: float) -> str | bytes | None: ...
     async def delete(self, keys: Sequence[str]) -> bool: ...
     async def delete_prefix(self, prefix: str) -> bool: ...
 
@@ -79,6 +81,13 @@ class MemoryCacheBackend:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    async def claim(self, key: str, value: str, ttl: float) -> str:
+        current = self._get(key)
+        if current is None:
+            await self.set(key, value, ttl)
+            return value
+        return current
 
     async def delete(self, keys: Sequence[str]) -> bool:
         for key in keys:
@@ -119,6 +128,14 @@ class RedisCacheBackend:
     async def set(self, key: str, value: str, ttl: float) -> None:
         await self._attempt(self._redis.set(key, value, px=_milliseconds(ttl)), "skipped")
 
+    async def claim(self, key: str, value: str, ttl: float) -> str | bytes | None:
+        async def claiming() -> str | bytes:
+            # `SET NX GET` answers the value it found, or nil when it stored `value`.
+            found = await self._redis.set(key, value, px=_milliseconds(ttl), nx=True, get=True)
+            return found if isinstance(found, str | bytes) else value
+
+        return await self._attempt(claiming(), "not claimed")
+
     async def set_if_absent(self, key: str, value: str, ttl: float) -> bool:
         done = self._redis.set(key, value, px=_milliseconds(ttl), nx=True)
         return bool(await self._attempt(done, "cache not renewed"))
@@ -152,6 +169,10 @@ def _json_or_none(key: str, raw: str | bytes) -> Any:
         return None
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _milliseconds(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -172,29 +193,64 @@ class Cache:
         `metrics`: where hits and misses are counted."""
         self._backend = backend
         self._metrics = metrics or Metrics()
+        self._version = version
         self._prefix = f"cache:v{version}:"
-        self._default_ttl = default_ttl
+        self.default_ttl = default_ttl
         self._lease = lease
+
+    @property
+    def shared(self) -> bool:
+        """Whether every process reads and invalidates the same entries (Redis)."""
+        return self._lease is not None
+
+    def for_request(self) -> RequestCache:
+        """This cache as one request sees it (see `RequestCache`)."""
+        return RequestCache(
+            self._backend,
+            version=self._version,
+            default_ttl=self.default_ttl,
+            lease=self._lease,
+            metrics=self._metrics,
+        )
 
     def _key(self, key: str) -> str:
         return self._prefix + key
 
     async def get(self, key: str) -> Any:
         """The stored JSON value, or None on a miss (so never cache None itself)."""
-        if self._lease is None:
-            [raw] = await self._backend.get_many([self._key(key)])
-        else:
-            lease, raw = await self._backend.get_many([self._lease.key, self._key(key)])
-            if not self._lease.admits(lease):
-                raw = None
-        value = None if raw is None else _json_or_none(key, raw)
-        self._metrics.cache_lookup(key, hit=value is not None)
+        [value] = await self.get_many([key])
         return value
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """The stored JSON values of `keys` (None for each miss), in one round trip."""
+        values = await self._fetch(keys)
+        for key, value in zip(keys, values, strict=True):
+            self._metrics.cache_lookup(key, hit=value is not None)
+        return values
+
+    async def _fetch(self, keys: Sequence[str]) -> list[Any]:
+        full_keys = [self._key(key) for key in keys]
+        if self._lease is None:
+            raws = await self._backend.get_many(full_keys)
+        else:
+            lease, *raws = await self._backend.get_many([self._lease.key, *full_keys])
+            if not self._lease.admits(lease):
+                raws = [None] * len(keys)
+        return [
+            None if raw is None else _json_or_none(key, raw)
+            for key, raw in zip(keys, raws, strict=True)
+        ]
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         """Store a JSON-serialisable value for `ttl` seconds (default `CACHE_TTL`)."""
-        raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        await self._backend.set(self._key(key), raw, ttl or self._default_ttl)
+        await self._backend.set(self._key(key), _json(value), ttl or self.default_ttl)
+
+    async def claim(self, key: str, value: Any, ttl: float | None = None) -> Any:
+        """The value under `key`, `value` stored first if there is none; None when the
+        store is unreachable. Whatever the lease: a claim is a fence, never a served
+        entry (see `app.auth.callers`)."""
+        raw = await self._backend.claim(self._key(key), _json(value), ttl or self.default_ttl)
+        return None if raw is None else _json_or_none(key, raw)
 
     async def delete(self, *keys: str) -> None:
         await self._backend.delete([self._key(key) for key in keys])
@@ -268,6 +324,33 @@ class Cache:
         """Wait for a trust-lease renewal under way (at shutdown; in tests)."""
         if self._lease is not None:
             await self._lease.renewed()
+
+
+class RequestCache(Cache):
+    """The cache as one request sees it: keys announced with `expect` travel with the
+    request's next read. So a route that reads a cached resource after its caller check
+    (itself served from the cache) makes one round trip for both.
+
+    Built per request by a dependency, which every dependant of the request shares.
+    """
+
+    def __init__(self, backend: CacheBackend, **options: Any) -> None:
+        super().__init__(backend, **options)
+        self._expected: list[str] = []
+        self._read_ahead: dict[str, Any] = {}
+
+    def expect(self, key: str) -> None:
+        """Read `key` with the next read; the first read of `key` then takes that value."""
+        self._expected.append(key)
+
+    async def _fetch(self, keys: Sequence[str]) -> list[Any]:
+        missing = [key for key in keys if key not in self._read_ahead]
+        if missing:
+            batch = missing + [key for key in self._expected if key not in missing]
+            self._expected = []
+            values = await super()._fetch(batch)
+            self._read_ahead.update(zip(batch, values, strict=True))
+        return [self._read_ahead.pop(key, None) for key in keys]
 
 
 def create_cache(

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.cache import Cache
+from app.core.cache import Cache, RequestCache
 from app.core.config import Settings
 from app.core.db import Database, UnitOfWork
 from app.core.events import EventBus, Events
@@ -28,6 +28,15 @@ SettingsDep = Provide[Settings]
 DatabaseDep = Provide[Database]
 # The process's cache (Redis-backed when `REDIS_URL` is set).
 CacheDep = Provide[Cache]
+
+
+async def get_request_cache(cache: CacheDep) -> RequestCache:
+    """The cache as this request sees it: the caller check and a cached read that the
+    route announced share one round trip."""
+    return cache.for_request()
+
+
+RequestCacheDep = Annotated[RequestCache, Depends(get_request_cache)]
 
 
 async def get_read_connection(database: DatabaseDep) -> AsyncIterator[AsyncConnection]:

@@ -23,7 +23,7 @@ from app.core.representations import (
     representation,
 )
 from app.core.schemas import PathId
-from app.movies.deps import MovieQueriesDep, MovieServiceDep
+from app.movies.deps import MovieQueriesDep, MovieServiceDep, read_movie_ahead
 from app.movies.models import LAST_YEAR
 from app.movies.queries import MOVIE_LIST_SPEC
 from app.movies.schemas import MovieCreate, MovieRead, MovieUpdate
@@ -62,6 +62,7 @@ async def new_movies(
     response_model=MovieRead,
     responses=READ_RESPONSES,
     openapi_extra=READ_PARAMETERS,
+    dependencies=[Depends(read_movie_ahead)],
 )
 async def get_movie(
     movie_id: PathId, _: ActiveUser, movies: MovieQueriesDep, request: Request

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from redis.asyncio.connection import AbstractConnection
+from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.auth.models import User
 from app.core.events import BaseEvent, listener
@@ -52,6 +53,36 @@ async def user_headers(user_tokens: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 async def admin_headers(client: httpx.AsyncClient, superuser: User) -> dict[str, str]:
     return bearer((await login(client, superuser.username))["access_token"])
+
+
+@pytest.fixture
+def statements(connection: AsyncConnection) -> Iterator[list[str]]:
+    """The SQL the app sends from now on (the test's connection carries all of it)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    sync = connection.sync_connection
+    assert sync is not None
+    event.listen(sync, "before_cursor_execute", record)
+    yield sent
+    event.remove(sync, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What each Redis round trip of the app sends from now on, one entry per trip."""
+    trips: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        parts = [command] if isinstance(command, bytes | str) else list(command)
+        trips.append(b"".join(part if isinstance(part, bytes) else part.encode() for part in parts))
+        await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return trips
 
 
 @pytest.fixture

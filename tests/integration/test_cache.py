@@ -89,6 +89,25 @@ async def test_entries_expire_after_their_ttl(cache: Cache) -> None:
     assert await cache.get("long") == "still here"
 
 
+async def test_a_claim_stores_its_value_only_where_there_is_none(cache: Cache) -> None:
+    assert await cache.claim("fence", "first") == "first"
+    assert await cache.claim("fence", "second") == "first"
+    await cache.delete("fence")
+    assert await cache.claim("fence", "third") == "third"
+
+
+async def test_keys_a_request_expects_travel_with_its_next_read(cache: Cache) -> None:
+    await cache.set("movies:1", "Heat")
+    await cache.set("caller", "alice")
+    reads = cache.for_request()
+    reads.expect("movies:1")
+    assert await reads.get_many(["caller", "missing"]) == ["alice", None]
+    await cache.set("movies:1", "Heat 2")
+
+    assert await reads.get("movies:1") == "Heat"  # read ahead, with the read above
+    assert await reads.get("movies:1") == "Heat 2"  # taken once: read again
+
+
 async def test_a_new_cache_version_sees_none_of_the_old_entries(memory_cache: Cache) -> None:
     backend_cache = memory_cache
     await backend_cache.set("movies:1", "old")
@@ -279,5 +298,6 @@ async def test_cache_writes_to_an_unreachable_redis_are_skipped(
         await cache.delete("movies:1")
         await cache.delete_prefix("movies:")
         assert await cache.get("movies:1") is None
+        assert await cache.claim("fence", "mine") is None
     finally:
         await client.aclose()

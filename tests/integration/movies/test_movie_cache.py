@@ -66,6 +66,24 @@ async def test_a_warm_read_comes_from_the_cache(
     assert response.json()["title"] == "Original"
 
 
+async def test_a_warm_read_and_its_caller_check_are_one_round_trip_and_no_query(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    warm_url: str,
+    statements: list[str],
+    redis_round_trips: list[bytes],
+) -> None:
+    statements.clear()
+    redis_round_trips.clear()
+    response = await client.get(warm_url, headers=user_headers)
+    assert response.json()["title"] == "Original"
+    assert statements == []
+    [trip] = [trip for trip in redis_round_trips if b"cache:" in trip]
+    assert b"MGET" in trip
+    assert b"auth:callers:" in trip
+    assert f"movies:{warm_url.rpartition('/')[2]}".encode() in trip
+
+
 async def test_patch_and_delete_invalidate_after_commit(
     client: httpx.AsyncClient,
     user_headers: dict[str, str],
