@@ -73,7 +73,8 @@ LIVE = HealthRead(status="ok")
 @router.get("/live", response_model=HealthRead, response_model_exclude_none=True)
 @exempt_from_default_limit
 async def live() -> HealthRead:
-    """The process is up (no I/O)."""
+    """The process is up (no I/O). The request middleware answers it before routing
+    (`app.core.middleware`), out of the access log: this route documents it."""
     return LIVE
 
 

@@ -14,6 +14,10 @@ costs a multiple of the latency and breaks streaming). In order, it:
   the security headers to every response, errors included;
 - turns an unhandled exception into the generic 500 problem, logged with a traceback;
 - records the request's metrics and writes one access-log line.
+
+`GET /health/live` is answered here, before routing: a kubelet calls it every few
+seconds, and it has nothing to route, check or parse. It is counted in the metrics but
+not written to the access log, where it would drown the requests of users.
 """
 
 from __future__ import annotations
@@ -46,6 +50,17 @@ RAW_SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
+# The liveness probe, answered before routing (its route documents it in the schema).
+LIVENESS_PATH = "/health/live"
+_ALIVE = b'{"status":"ok"}'
+_ALIVE_START: Message = {
+    "type": "http.response.start",
+    "status": HTTPStatus.OK.value,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_ALIVE)).encode()),
+    ],
+}
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 error_logger = structlog.get_logger("app.errors")
@@ -146,7 +161,12 @@ class RequestMiddleware:
             structlog.contextvars.clear_contextvars()
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, behind the checks that need no parsing: NUL in the query, body size."""
+        """The app, behind the checks that need no parsing: NUL in the query, body size;
+        or the liveness answer."""
+        if scope["path"] == LIVENESS_PATH and scope["method"] == "GET":
+            await send(dict(_ALIVE_START))
+            await send({"type": "http.response.body", "body": _ALIVE})
+            return
         if nul_errors := nul_query_errors(scope.get("query_string", b"")):
             await validation_problem(scope["path"], nul_errors)(scope, receive, send)
             return
@@ -194,6 +214,9 @@ class RequestMiddleware:
         return limited_receive
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        if scope["path"] == LIVENESS_PATH and status == HTTPStatus.OK:
+            self.metrics.observe(scope["method"], LIVENESS_PATH, status, seconds)
+            return
         path_template = self.metrics.route_template(scope.get("route"), scope.get("endpoint"))
         self.metrics.observe(scope["method"], path_template, status, seconds)
         self.access_log.info(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiosqlite
 import httpx
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
@@ -23,6 +24,27 @@ async def test_live_answers_without_io(client: httpx.AsyncClient) -> None:
     response = await client.get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_live_carries_every_response_header_and_stays_out_of_the_access_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Answered before routing, it is still a response like the others; only the access
+    log, which a kubelet's probes would flood, leaves it out."""
+    async with serving(create_app(load_test_settings(log_level="INFO"))) as client:
+        capsys.readouterr()
+        live = await client.get("/health/live", headers={"X-Request-ID": "probe-1"})
+        head = await client.head("/health/live")
+        other = await client.get("/health/ready")
+    assert live.json() == {"status": "ok"}
+    assert live.headers["content-type"] == "application/json"
+    assert live.headers["x-request-id"] == "probe-1"
+    assert live.headers["x-content-type-options"] == "nosniff"
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == live.headers["content-length"]
+    access_lines = [line for line in capsys.readouterr().err.splitlines() if "app.access" in line]
+    assert other.status_code == 200
+    assert ["path=/health/ready" in line for line in access_lines] == [True]
 
 
 async def test_ready_checks_database_and_redis(client: httpx.AsyncClient) -> None:
