@@ -163,12 +163,12 @@ class RequestMiddleware:
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app, behind the checks that need no parsing: NUL in the query, body size;
         or the liveness answer."""
+        if nul_errors := nul_query_errors(scope.get("query_string", b"")):
+            await validation_problem(scope["path"], nul_errors)(scope, receive, send)
+            return
         if scope["path"] == LIVENESS_PATH and scope["method"] == "GET":
             await send(dict(_ALIVE_START))
             await send({"type": "http.response.body", "body": _ALIVE})
-            return
-        if nul_errors := nul_query_errors(scope.get("query_string", b"")):
-            await validation_problem(scope["path"], nul_errors)(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
