@@ -92,7 +92,8 @@ def create_app(
         asks for, and release them all at shutdown."""
         async with running(settings, database=database, provided=provided) as services:
             check_provided(provided, route_needs(app.routes))
-            await services.tasks.start_in_app()
+            if services.task_broker is not None:  # embedded mode: tasks run in the app
+                await services.task_broker.start_in_app(services.outbox)
             logger.info(
                 "app started", environment=settings.environment, redis=bool(settings.redis_url)
             )

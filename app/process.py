@@ -22,9 +22,14 @@ from app.modules import module_lifespans, module_parts, task_functions
 
 @asynccontextmanager
 async def running(
-    settings: Settings, *, database: Database | None = None, provided: Provided | None = None
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    provided: Provided | None = None,
+    runs_tasks: bool = False,
 ) -> AsyncIterator[CoreServices]:
-    """The process's core services, started; `database` and `provided` as in `build`."""
+    """The process's core services, started; `database`, `provided` and `runs_tasks` as
+    in `build`."""
     tasks = task_functions(settings)
     services = CoreServices.build(
         settings,
@@ -32,9 +37,10 @@ async def running(
         listeners=listeners_in(module_parts("listeners")),
         tasks=tasks,
         provided=provided,
+        runs_tasks=runs_tasks,
     )
     telemetry = Telemetry.of(settings, services.provided)
-    telemetry.instrument_process(services.database.engine, services.tasks)
+    telemetry.instrument_process(services.database.engine, services.outbox, services.task_broker)
     try:
         async with AsyncExitStack() as modules:
             for module_lifespan in module_lifespans():

@@ -35,7 +35,8 @@ from app.core.heartbeat import run_with_heartbeat
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, mode_chosen_at_import_holds
 from app.core.queue.backoff import Backoff
-from app.core.queue.task_broker import TaskBroker, wait_for_event
+from app.core.queue.sending import wait_for_event
+from app.core.queue.task_broker import TaskBroker
 from app.process import running
 
 logger = structlog.get_logger("app.worker")
@@ -89,7 +90,7 @@ async def run_worker(
     """Consume tasks and relay the outbox until SIGTERM; serve the task metrics on
     `metrics_port` (every interface) when given."""
     stop = stop_on_signals()
-    async with running(settings) as services:
+    async with running(settings, runs_tasks=True) as services:
         with serving_metrics(services.metrics, metrics_port) as port:
             logger.info(
                 "worker started",
@@ -102,7 +103,7 @@ async def run_worker(
                 on_started()
             async with asyncio.TaskGroup() as group:
                 group.create_task(consume(settings, services.tasks, stop))
-                group.create_task(services.tasks.run_relay(stop))
+                group.create_task(services.outbox.run_relay(stop))
             logger.info("worker stopping")
     logger.info("worker stopped")
 
@@ -143,7 +144,7 @@ def serving_metrics(metrics: Metrics, port: int | None) -> Iterator[int | None]:
 async def run_scheduler(settings: Settings) -> None:
     """Send the scheduled tasks on time until SIGTERM; run exactly one."""
     stop = stop_on_signals()
-    async with running(settings) as services:
+    async with running(settings, runs_tasks=True) as services:
         runner = asyncio.create_task(services.tasks.run_scheduler())
         logger.info("scheduler started")
         await stop.wait()

@@ -23,7 +23,7 @@ from taskiq.kicker import AsyncKicker
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.queue import task_options
-from app.core.queue.broker import CONSUMER_GROUP
+from app.core.queue.stream import CONSUMER_GROUP
 from app.core.queue.task_broker import TaskBroker
 from app.core.queue.tasks import heartbeat
 from bench.servers import PROJECT_ROOT

@@ -25,7 +25,7 @@ from app.core.db import Database
 from app.core.events import EventBus, Events
 from app.core.injection import Provided
 from app.core.mail import Mailer, MailService
-from app.core.queue import Queue, TaskBroker
+from app.core.queue import Queue, TaskOutbox
 from app.core.rate_limit import RateLimiter
 
 logger = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ async def create_account(
     `UserCreated`); `UsernameTakenError`/`EmailTakenError` when taken."""
     security = provided.get(AuthSecurity)
     async with provided.get(Database).unit_of_work() as uow:
-        mailer = Mailer(provided.get(MailService), Queue(uow, provided.get(TaskBroker)))
+        mailer = Mailer(provided.get(MailService), Queue(uow, provided.get(TaskOutbox)))
         events = Events(provided.get(EventBus), uow)
         user = await open_account(
             uow, security.passwords, mailer, events, data, is_superuser=is_superuser

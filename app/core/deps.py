@@ -20,7 +20,7 @@ from app.core.db import Database, UnitOfWork
 from app.core.events import EventBus, Events
 from app.core.injection import Provide
 from app.core.mail import Mailer, MailService
-from app.core.queue import Queue, TaskBroker
+from app.core.queue import Queue, TaskOutbox
 
 SettingsDep = Provide[Settings]
 # The process's database, for the read side: a query opens `reading()` when it needs a
@@ -73,9 +73,9 @@ async def get_events(bus: Provide[EventBus], uow: UnitOfWorkDep) -> Events:
 EventsDep = Annotated[Events, Depends(get_events)]
 
 
-async def get_queue(broker: Provide[TaskBroker], uow: UnitOfWorkDep) -> Queue:
+async def get_queue(outbox: Provide[TaskOutbox], uow: UnitOfWorkDep) -> Queue:
     """Tasks enqueued in this request's transaction, sent after its commit."""
-    return Queue(uow, broker)
+    return Queue(uow, outbox)
 
 
 QueueDep = Annotated[Queue, Depends(get_queue)]

@@ -5,7 +5,8 @@ need the same way, `database: Provide[Database]`, and all three are served from 
 typed registry, `Provided`, that the composition root fills (Cosmic Python's bootstrap,
 by type instead of by name). `Provide[T]` is `T` for the type checker; at run time it
 carries a marker for each framework: FastAPI's `Depends` for routes, taskiq's
-`TaskiqDepends` for tasks, and `Provides(T)` for the event bus.
+`TaskiqDepends` for tasks (from `taskiq_dependencies`: a process that runs no task never
+imports taskiq), and `Provides(T)` for the event bus.
 
 A type that nothing provides fails at start-up, not at the first request: once its
 modules have started, the process checks what its routes and tasks ask for
@@ -18,13 +19,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar, get_type_hints
 
 from fastapi import Depends, Request
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
-from taskiq import Context, TaskiqDepends
 from taskiq_dependencies import DependencyGraph
+from taskiq_dependencies import Depends as TaskiqDepends
 from taskiq_dependencies.dependency import Dependency as TaskDependency
 
 from app.core.route_tree import dependencies_of, flattened_routes
@@ -94,7 +95,8 @@ class Provided:
         return arguments
 
 
-# Where the registry hangs: on the app's state (routes) and on the broker's (tasks).
+# Where the registry hangs on the app's state (for routes; tasks find it in the broker's
+# dependency context).
 STATE_ATTRIBUTE = "provided"
 
 
@@ -103,21 +105,23 @@ def attach_to_app(app: Starlette, provided: Provided) -> None:
     setattr(app.state, STATE_ATTRIBUTE, provided)
 
 
-def _registry_on(state: object) -> Provided:
-    """The registry an app's or a broker's (untyped) state holds."""
-    provided: Provided = getattr(state, STATE_ATTRIBUTE)
-    return provided
-
-
 def provided_by(app: Starlette) -> Provided:
     """The app's registry (for `Provide`'s route dependency and for tests; request code
     asks by parameter)."""
-    return _registry_on(app.state)
+    provided: Provided = getattr(app.state, STATE_ATTRIBUTE)
+    return provided
 
 
-def provided_to_tasks(state: object, provided: Provided) -> None:
-    """Make `provided` what the tasks of a taskiq broker (its `state`) are served from."""
-    setattr(state, STATE_ATTRIBUTE, provided)
+class TaskDependencyContext(Protocol):
+    """What `provided_to_tasks` needs of a taskiq broker (its `add_dependency_context`)."""
+
+    def add_dependency_context(self, new_ctx: dict[Any, Any]) -> None: ...
+
+
+def provided_to_tasks(broker: TaskDependencyContext, provided: Provided) -> None:
+    """Make `provided` what the tasks of a taskiq broker are served from: taskiq hands it
+    to every dependency that asks for a `Provided` (`from_broker` below)."""
+    broker.add_dependency_context({Provided: provided})
 
 
 # The functions the frameworks call for a `Provide[T]`, each with its `T`: how the
@@ -134,8 +138,8 @@ def _provision(kind: type[Any]) -> Any:
     async def from_app(request: Request) -> Any:
         return provided_by(request.app).get(kind)
 
-    def from_broker(context: Annotated[Context, TaskiqDepends()]) -> Any:
-        return _registry_on(context.state).get(kind)
+    def from_broker(registry: Annotated[Provided, TaskiqDepends()]) -> Any:
+        return registry.get(kind)
 
     for function in (from_app, from_broker):
         function.__qualname__ = f"Provide[{kind.__qualname__}].{function.__name__}"

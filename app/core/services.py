@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -21,14 +22,19 @@ from app.core.db import Database
 from app.core.event_deliveries import EventDeliveries
 from app.core.events import EventBus, Listener
 from app.core.health import Check, Readiness
-from app.core.injection import Provided, provided_to_tasks
+from app.core.injection import Provided
 from app.core.mail.service import MailService
 from app.core.metrics import Metrics
 from app.core.migrations import SchemaReadiness
-from app.core.queue.broker import stream_backlog_metrics
-from app.core.queue.task_broker import TaskBroker, TaskFunction
+from app.core.queue.outbox import SendMessage
+from app.core.queue.registry import TaskFunction
+from app.core.queue.sending import TaskOutbox
+from app.core.queue.stream import StreamSender, stream_backlog_metrics
 from app.core.rate_limit import RateLimiter
 from app.core.redis import create_redis, create_request_redis
+
+if TYPE_CHECKING:
+    from app.core.queue.task_broker import TaskBroker
 
 
 @dataclass
@@ -42,11 +48,20 @@ class CoreServices:
     request_redis: Redis | None
     cache: Cache
     rate_limiter: RateLimiter
-    tasks: TaskBroker
+    outbox: TaskOutbox
+    # Built where tasks run: the workers, the scheduler, and every process in embedded mode.
+    task_broker: TaskBroker | None
     mail: MailService
     events: EventBus
     provided: Provided
     metrics: Metrics
+
+    @property
+    def tasks(self) -> TaskBroker:
+        """The task runner of a process that runs tasks."""
+        if self.task_broker is None:
+            raise RuntimeError("this process runs no tasks (build it with runs_tasks=True)")
+        return self.task_broker
 
     @classmethod
     def build(
@@ -57,6 +72,7 @@ class CoreServices:
         listeners: Iterable[Listener] = (),
         tasks: Iterable[TaskFunction] = (),
         provided: Provided | None = None,
+        runs_tasks: bool = False,
     ) -> CoreServices:
         """Build the services; they connect lazily, on first use.
 
@@ -64,6 +80,9 @@ class CoreServices:
         the settings, disposed by `close`. `listeners` and `tasks`: the modules', collected
         by the composition root. `provided`: where to register the services for injection
         (it may already hold the caller's own objects, such as the app's metrics).
+        `runs_tasks`: build the task runner (a worker, the scheduler); in embedded mode
+        every process has one. Without it, a process with Redis only sends tasks, and
+        never imports taskiq.
         """
         provided = provided or Provided()
         database = database or Database.from_settings(settings)
@@ -73,20 +92,25 @@ class CoreServices:
         request_redis = create_request_redis(settings)
         cache = create_cache(settings, request_redis, database, metrics)
         rate_limiter = RateLimiter(settings, request_redis, metrics)
-        task_broker = TaskBroker(settings, database, metrics)
-        metrics.scraped.add("outbox", task_broker.relay.backlog_metrics)
+        redis = create_redis(settings)
+        task_broker = None
+        if runs_tasks or redis is None:
+            from app.core.queue.task_broker import TaskBroker  # noqa: PLC0415 - see `runs_tasks`
+
+            task_broker = TaskBroker(settings, database, metrics)
+            task_broker.register(tasks)
+            task_broker.serve_from(provided)
+        outbox = TaskOutbox(settings, database, _sender(settings, redis, task_broker), metrics)
+        metrics.scraped.add("outbox", outbox.relay.backlog_metrics)
         deliveries = EventDeliveries(database.session_factory, settings)
         metrics.scraped.add("event deliveries", deliveries.backlog_metrics)
-        task_broker.also_relay(deliveries.relay)
+        outbox.also_relay(deliveries.relay)
         if request_redis is not None:
             stream = settings.queue_stream
             metrics.scraped.add(
                 "task stream", partial(stream_backlog_metrics, request_redis, stream)
             )
-        task_broker.register(tasks)
-        provided_to_tasks(task_broker.broker.state, provided)
         mail = MailService(settings)
-        redis = create_redis(settings)
         checks = {"database": Check(SchemaReadiness(database))}
         if redis is not None:  # down, the cache is bypassed and limits fail open or closed
             checks["redis"] = Check(redis.ping, required=False)
@@ -95,7 +119,8 @@ class CoreServices:
             (Database, database),
             (Cache, cache),
             (RateLimiter, rate_limiter),
-            (TaskBroker, task_broker),
+            (TaskOutbox, outbox),
+            *([(TaskBroker, task_broker)] if task_broker is not None else []),
             (MailService, mail),
             # Signing key derived once, not per list request.
             (CursorCodec, CursorCodec(settings.secret_key.get_secret_value())),
@@ -111,7 +136,8 @@ class CoreServices:
             request_redis=request_redis,
             cache=cache,
             rate_limiter=rate_limiter,
-            tasks=task_broker,
+            outbox=outbox,
+            task_broker=task_broker,
             mail=mail,
             # Last: listeners ask for the services above (and the bus adds itself).
             events=EventBus(listeners, provided),
@@ -120,7 +146,8 @@ class CoreServices:
         )
 
     async def close(self) -> None:
-        await self.tasks.close()
+        if self.task_broker is not None:
+            await self.task_broker.close()
         await self.cache.renewed()
         if self.redis is not None:
             await self.redis.aclose()
@@ -128,3 +155,12 @@ class CoreServices:
             await self.request_redis.aclose()
         await self.database.dispose()
         self.metrics.close()
+
+
+def _sender(settings: Settings, redis: Redis | None, task_broker: TaskBroker | None) -> SendMessage:
+    """Where outbox rows go: the task stream with Redis, else the in-process broker."""
+    if redis is not None:
+        return StreamSender(redis, settings).send
+    if task_broker is None:
+        raise RuntimeError("embedded mode runs its tasks in process: it needs the task broker")
+    return task_broker.send

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
     from taskiq import TaskiqMiddleware
 
+    from app.core.queue.sending import TaskOutbox
     from app.core.queue.task_broker import TaskBroker
 
 DEFAULT_SERVICE_NAME = "fastapi-modulith"
@@ -69,8 +70,12 @@ class Telemetry:
 
         FastAPIInstrumentor.instrument_app(app, tracer_provider=self.tracer_provider)
 
-    def instrument_process(self, engine: AsyncEngine | None, tasks: TaskBroker) -> None:
-        """Trace the engine's statements, Redis and httpx calls, and the broker's tasks."""
+    def instrument_process(
+        self, engine: AsyncEngine | None, outbox: TaskOutbox, tasks: TaskBroker | None
+    ) -> None:
+        """Trace the engine's statements, Redis and httpx calls, and the tasks: those
+        `outbox` sends carry the trace they were enqueued in, and `tasks` (where they run)
+        continue it."""
         if self.tracer_provider is None:
             return
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor  # noqa: PLC0415
@@ -95,7 +100,9 @@ class Telemetry:
             inject(carrier)
             return carrier
 
-        tasks.trace_context = trace_context
+        outbox.trace_context = trace_context
+        if tasks is None:
+            return
         # First, so that the task's span is current when the other middlewares log.
         middleware = _task_tracing_middleware(provider)
         middleware.set_broker(tasks.broker)

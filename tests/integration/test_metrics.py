@@ -21,9 +21,10 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import PROBLEM_CONTENT_TYPE
 from app.core.metrics import MULTIPROC_ENV, Metrics, share_with_child_processes
-from app.core.queue import TaskBroker, task, task_options
-from app.core.queue.broker import CONSUMER_GROUP
-from app.core.queue.task_broker import task_labels
+from app.core.queue import task, task_options
+from app.core.queue.registry import task_labels
+from app.core.queue.stream import CONSUMER_GROUP
+from app.core.queue.task_broker import TaskBroker
 from app.main import API_PREFIX as API
 from app.main import create_app
 from app.worker import serving_metrics

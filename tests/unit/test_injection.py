@@ -134,7 +134,7 @@ async def book_later(number: int, time: Annotated[int, TaskiqDepends(get_time)])
 
 async def test_a_task_gets_the_registered_instances_from_its_brokers_registry() -> None:
     broker, provided = InMemoryBroker(), _everything()
-    provided_to_tasks(broker.state, provided)
+    provided_to_tasks(broker, provided)
     booking, later = broker.task(book), broker.task(book_later)
     await broker.startup()
     # The signatures name the injected parameters, which the caller does not pass.

@@ -23,6 +23,9 @@ NOT_FOR_SERVING = (
     "faker",
     "app.scaffold",
     "inflect",
+    # The task runner: the API only sends tasks (see tests/integration/test_process_imports.py).
+    "taskiq",
+    "aiohttp",
     # Loaded by migrating (`serve` does, `serve --no-migrate` not) or the first readiness
     # probe only.
     "alembic",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from taskiq import Context, TaskiqDepends
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -15,7 +14,7 @@ from app.core.logging import mask_email
 from app.core.mail.deliveries import DeliveryRecord
 from app.core.mail.message import OutgoingEmail
 from app.core.mail.service import MailService
-from app.core.queue.broker import attempt_number
+from app.core.queue.attempts import current_attempt
 from app.core.queue.registry import task
 
 logger = structlog.get_logger(__name__)
@@ -27,7 +26,6 @@ async def send_email(
     mail: Provide[MailService],
     settings: Provide[Settings],
     database: Provide[Database],
-    context: Annotated[Context, TaskiqDepends()],
 ) -> None:
     """Deliver one rendered email through the configured backend, unless a run of this
     same task already did (delivery is at least once); raise to be retried."""
@@ -42,8 +40,8 @@ async def send_email(
     try:
         await mail.deliver(outgoing)
     except Exception as error:
-        attempt = attempt_number(context.message)
-        attempts = int(context.message.labels.get("max_retries", settings.queue_task_retries + 1))
+        attempt = current_attempt().number
+        attempts = current_attempt().limit or settings.queue_task_retries + 1
         reason = f"{type(error).__name__}: {error}"
         if attempt < attempts:
             log.warning("email not delivered; will retry", attempt=attempt, error=reason)

@@ -11,9 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.exceptions import NoResultError
 from taskiq.kicker import AsyncKicker
@@ -22,15 +19,13 @@ from taskiq_redis import RedisStreamBroker
 
 from app.core.config import Settings
 from app.core.metrics import Metrics
+from app.core.queue.attempts import attempt_number, start_attempt
+from app.core.queue.registry import HIDDEN_DURATION_LABEL, QUIET_LABEL, REQUEST_ID_LABEL
+from app.core.queue.stream import CONSUMER_GROUP
 from app.core.retries import retry_delay
 
 logger = structlog.get_logger("app.queue")
 
-REQUEST_ID_LABEL = "request_id"
-QUIET_LABEL = "quiet"  # a `@task(quiet=True)`: its runs are logged only when they fail
-# A `@task(hide_duration=True)`: its runs are counted, their run time is not exposed.
-HIDDEN_DURATION_LABEL = "hidden_duration"
-CONSUMER_GROUP = "workers"
 # How long one read of the stream blocks, and so the longest a Redis socket stays silent.
 STREAM_READ_BLOCK_SECONDS = 2
 
@@ -46,6 +41,7 @@ class TaskLogMiddleware(TaskiqMiddleware):
         self._metrics = metrics
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        start_attempt(message.labels)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             request_id=message.labels.get(REQUEST_ID_LABEL),
@@ -53,7 +49,7 @@ class TaskLogMiddleware(TaskiqMiddleware):
             task_id=message.task_id,
         )
         if QUIET_LABEL not in message.labels:
-            logger.info("task started", attempt=attempt_number(message))
+            logger.info("task started", attempt=attempt_number(message.labels))
         return message
 
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
@@ -70,16 +66,12 @@ class TaskLogMiddleware(TaskiqMiddleware):
             logger.error(
                 "task failed",
                 duration_s=duration_s,
-                attempt=attempt_number(message),
+                attempt=attempt_number(message.labels),
                 error=type(result.error).__name__,
             )
         exposed_duration = None if HIDDEN_DURATION_LABEL in message.labels else duration_s
         self._metrics.task_run(message.task_name, outcome, exposed_duration)
         structlog.contextvars.clear_contextvars()
-
-
-def attempt_number(message: TaskiqMessage) -> int:
-    return int(message.labels.get("_retries", 0)) + 1
 
 
 class OutboxRetryMiddleware(SmartRetryMiddleware):
@@ -110,34 +102,6 @@ class OutboxRetryMiddleware(SmartRetryMiddleware):
         self, kicker: AsyncKicker[Any, Any], message: TaskiqMessage, delay: float
     ) -> None:
         await self._schedule_retry(message, dict(kicker.labels), delay)
-
-
-async def stream_backlog_metrics(redis: Redis, stream: str) -> list[Metric]:
-    """The workers' backlog in the task stream (at scrape time, one XINFO GROUPS)."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # no stream yet: nothing was ever sent
-        groups = []
-    group = next((g for g in groups if _text(g["name"]) == CONSUMER_GROUP), {})
-    families: list[Metric] = [
-        GaugeMetricFamily(
-            "queue_stream_unacknowledged",
-            "Tasks a worker has taken and not finished (or that a dead worker left)",
-            int(group.get("pending", 0)),
-        )
-    ]
-    lag = group.get("lag", 0)  # None when Redis cannot tell (entries deleted meanwhile)
-    if lag is not None:
-        families.append(
-            GaugeMetricFamily(
-                "queue_stream_waiting", "Tasks in the stream no worker has taken yet", int(lag)
-            )
-        )
-    return families
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def create_broker(

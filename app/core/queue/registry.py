@@ -14,6 +14,13 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 TASK_OPTIONS_ATTRIBUTE = "__queue_task__"
+TaskFunction = Callable[..., Awaitable[Any]]
+
+# The labels a message carries besides taskiq's own.
+REQUEST_ID_LABEL = "request_id"
+QUIET_LABEL = "quiet"  # a `@task(quiet=True)`: its runs are logged only when they fail
+# A `@task(hide_duration=True)`: its runs are counted, their run time is not exposed.
+HIDDEN_DURATION_LABEL = "hidden_duration"
 
 
 @dataclass(frozen=True)
@@ -88,3 +95,13 @@ def tasks_in(modules: Iterable[ModuleType]) -> list[Callable[..., Awaitable[Any]
             ):
                 found.append(value)
     return found
+
+
+def task_labels(options: TaskOptions) -> dict[str, Any]:
+    """The labels a task carries on every call (its own retry count, if it set one)."""
+    labels: dict[str, Any] = {} if options.retries is None else {"max_retries": options.retries + 1}
+    if options.quiet:
+        labels[QUIET_LABEL] = "true"
+    if options.hide_duration:
+        labels[HIDDEN_DURATION_LABEL] = "true"
+    return labels

@@ -1,53 +1,34 @@
-"""The task broker of one process (`TaskBroker`) and the per-transaction `Queue`."""
+"""The task runner of a process that runs tasks: a worker, the scheduler, or the app in
+embedded mode. The only module of the queue that a process imports taskiq for."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from pydantic_core import to_jsonable_python
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqScheduler
 from taskiq.api import run_scheduler_task
 from taskiq.kicker import AsyncKicker
 from taskiq.schedule_sources import LabelScheduleSource
 
 from app.core.config import Settings
-from app.core.db import Database, UnitOfWork, utc_now
-from app.core.logging import current_request_id
+from app.core.db import Database, utc_now
+from app.core.injection import Provided, provided_to_tasks
 from app.core.metrics import Metrics
-from app.core.queue.backoff import Backoff
-from app.core.queue.broker import (
-    HIDDEN_DURATION_LABEL,
-    QUIET_LABEL,
-    REQUEST_ID_LABEL,
-    create_broker,
-)
-from app.core.queue.outbox import OutboxMessage, OutboxRelay
-from app.core.queue.registry import TaskOptions, task_options
+from app.core.queue.broker import create_broker
+from app.core.queue.outbox import OutboxMessage
+from app.core.queue.registry import TaskFunction, task_labels, task_options
+from app.core.queue.sending import TaskOutbox
 
 logger = structlog.get_logger("app.queue")
 
-TaskFunction = Callable[..., Awaitable[Any]]
-# One pass of a relay: how many rows it handled (a full batch: more may be due at once).
-RelayPass = Callable[[], Awaitable[int]]
-
-
-def task_labels(options: TaskOptions) -> dict[str, Any]:
-    """The labels a task carries on every call (its own retry count, if it set one)."""
-    labels: dict[str, Any] = {} if options.retries is None else {"max_retries": options.retries + 1}
-    if options.quiet:
-        labels[QUIET_LABEL] = "true"
-    if options.hide_duration:
-        labels[HIDDEN_DURATION_LABEL] = "true"
-    return labels
-
 
 class TaskBroker:
-    """The broker of this process, the outbox relay, and (embedded mode) the in-app runners.
+    """The taskiq broker of this process and, in embedded mode, the in-app runners.
 
     Built from `Settings` and the process's `Database` without connecting anywhere.
     """
@@ -55,18 +36,12 @@ class TaskBroker:
     def __init__(
         self, settings: Settings, database: Database, metrics: Metrics | None = None
     ) -> None:
-        """`metrics`: where task runs and relay passes are counted."""
+        """`metrics`: where task runs are counted."""
         self.settings = settings
         self._database = database
-        self._metrics = metrics or Metrics()
-        self.broker: AsyncBroker = create_broker(settings, self._schedule_retry, self._metrics)
-        self.relay = OutboxRelay(
-            database.session_factory, self._send, batch_size=settings.queue_relay_batch_size
-        )
-        self._other_relays: list[RelayPass] = []
+        metrics = metrics or Metrics()
+        self.broker: AsyncBroker = create_broker(settings, self._schedule_retry, metrics)
         self._background: list[asyncio.Task[None]] = []
-        # Tracing on: the labels that carry the current trace into the tasks enqueued in it.
-        self.trace_context: Callable[[], dict[str, str]] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -82,7 +57,12 @@ class TaskBroker:
                 labels["schedule"] = [{"cron": options.schedule}]
             self.broker.register_task(fn, task_name=options.name, **labels)
 
-    async def _send(self, row: OutboxMessage) -> None:
+    def serve_from(self, provided: Provided) -> None:
+        """Resolve the tasks' `Provide[T]` parameters from `provided`."""
+        provided_to_tasks(self.broker, provided)
+
+    async def send(self, row: OutboxMessage) -> None:
+        """Send an outbox row to this broker (embedded mode's sender)."""
         kicker: AsyncKicker[Any, Any] = AsyncKicker(row.task_name, self.broker, dict(row.labels))
         await kicker.with_task_id(row.task_id).kiq(**row.kwargs)
 
@@ -101,53 +81,14 @@ class TaskBroker:
             )
         logger.info("task retry scheduled", attempt=labels.get("_retries"), delay_s=delay)
 
-    def also_relay(self, relay_pass: RelayPass) -> None:
-        """Run `relay_pass` too on every pass of the relay (the event deliveries' relay)."""
-        self._other_relays.append(relay_pass)
-
-    async def run_relay(self, stop: asyncio.Event) -> None:
-        """Send pending outbox rows (and run the other relays) until `stop` is set, full
-        batches back to back; after a failed pass wait longer each time, up to
-        `QUEUE_RECONNECT_MAX_DELAY`."""
-        backoff = Backoff(
-            self.settings.queue_poll_interval, self.settings.queue_reconnect_max_delay
-        )
-        batch_size = self.settings.queue_relay_batch_size
-        while not stop.is_set():
-            relay = self.relay
-            try:
-                sent = await relay.relay()
-            except Exception:
-                logger.exception("outbox relay pass failed")
-                sent = -1
-            others = await self._run_other_relays()
-            failed = sent < 0 or relay.send_failed or others < 0
-            self._metrics.relay_pass(failed=failed)
-            if failed:
-                await wait_for_event(stop, backoff.next_delay())
-                continue
-            backoff.reset()
-            if max(sent, others) < batch_size:
-                await wait_for_event(stop, self.settings.queue_poll_interval)
-
-    async def _run_other_relays(self) -> int:
-        """One pass of each other relay: the most any of them handled, or -1 if one failed."""
-        most = 0
-        for relay_pass in self._other_relays:
-            try:
-                most = max(most, await relay_pass())
-            except Exception:
-                logger.exception("relay pass failed", relay=getattr(relay_pass, "__qualname__", ""))
-                return -1
-        return most
-
-    async def start_in_app(self) -> None:
-        """In embedded mode, run the tasks, the relay and the scheduler in this process."""
+    async def start_in_app(self, outbox: TaskOutbox) -> None:
+        """In embedded mode, run the tasks, `outbox`'s relay and the scheduler in this
+        process."""
         if not self.embedded:
             return
         await self.broker.startup()
         self._background = [
-            asyncio.create_task(self.run_relay(asyncio.Event())),
+            asyncio.create_task(outbox.run_relay(asyncio.Event())),
             asyncio.create_task(self.run_scheduler()),
         ]
 
@@ -175,44 +116,3 @@ class TaskBroker:
                     "in-process task failed while stopping", error_type=type(error).__name__
                 )
         await self.broker.shutdown()
-
-
-async def wait_for_event(event: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `event` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
-
-
-class Queue:
-    """Enqueues tasks inside one unit of work's transaction (the transactional outbox).
-
-    Rows are sent right after the commit; a rolled-back transaction sends
-    nothing, and a relay sends whatever the after-commit send could not.
-    """
-
-    def __init__(self, uow: UnitOfWork, broker: TaskBroker) -> None:
-        self._uow = uow
-        self._broker = broker
-        self._unsent: list[int] = []
-
-    async def enqueue(self, fn: Callable[..., Awaitable[Any]], /, **kwargs: Any) -> None:
-        """Write a call of the `@task` function `fn` with JSON-able `kwargs` to the outbox."""
-        options = task_options(fn)
-        labels = task_labels(options)
-        request_id = current_request_id()
-        if request_id is not None:
-            labels[REQUEST_ID_LABEL] = request_id
-        if self._broker.trace_context is not None:
-            labels |= self._broker.trace_context()
-        row = OutboxMessage(
-            task_name=options.name, kwargs=to_jsonable_python(kwargs), labels=labels
-        )
-        self._uow.session.add(row)
-        await self._uow.session.flush()
-        if not self._unsent:
-            self._uow.after_commit(self._send_committed)
-        self._unsent.append(row.id)
-
-    async def _send_committed(self) -> None:
-        ids, self._unsent = self._unsent, []
-        await self._broker.relay.relay(ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from taskiq import TaskiqDepends
+from taskiq_dependencies import Depends as TaskiqDepends
 
 from app.core.db import Database, UnitOfWork
 from app.core.events import EventBus, Events

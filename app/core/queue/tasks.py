@@ -10,7 +10,7 @@ from app.core.config import Settings
 from app.core.event_deliveries import EventDeliveries
 from app.core.injection import Provide
 from app.core.queue.registry import task
-from app.core.queue.task_broker import TaskBroker
+from app.core.queue.sending import TaskOutbox
 
 logger = structlog.get_logger("app.queue")
 
@@ -24,11 +24,11 @@ async def heartbeat() -> None:
 @task(schedule="*/10 * * * *")
 async def purge_sent_outbox(
     settings: Provide[Settings],
-    broker: Provide[TaskBroker],
+    outbox: Provide[TaskOutbox],
 ) -> None:
     """Delete outbox rows sent longer ago than `QUEUE_OUTBOX_RETENTION_HOURS`."""
     retention = dt.timedelta(hours=settings.queue_outbox_retention_hours)
-    removed = await broker.relay.purge_sent(retention)
+    removed = await outbox.relay.purge_sent(retention)
     logger.info("sent outbox rows purged", removed=removed)
 
 

@@ -22,9 +22,9 @@ from taskiq import InMemoryBroker
 
 from app.auth.models import PasswordResetToken, User, UserStatus
 from app.core.injection import provided_by
-from app.core.queue import TaskBroker
 from app.core.queue.outbox import OutboxMessage
 from app.core.queue.registry import task_options
+from app.core.queue.task_broker import TaskBroker
 from app.main import create_app
 from app.modules import task_functions
 from tests.apps import outbox_rows_removed, serving

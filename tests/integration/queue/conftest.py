@@ -31,8 +31,8 @@ from app.core.db import Database
 from app.core.deps import QueueDep
 from app.core.errors import ConflictError
 from app.core.injection import provided_by
-from app.core.queue.broker import stream_backlog_metrics
 from app.core.queue.outbox import OutboxMessage
+from app.core.queue.stream import stream_backlog_metrics
 from app.core.services import CoreServices
 from app.main import create_app
 from app.modules import task_functions
@@ -103,7 +103,7 @@ async def outbox_counts(engine: AsyncEngine, task_name_prefix: str) -> tuple[int
 async def queue_backlog(services: CoreServices) -> dict[str, float]:
     """The backlog gauges `/metrics` shows (the outbox read first, then the task stream)."""
     assert services.request_redis is not None, "a task stream needs Redis"
-    families = await services.tasks.relay.backlog_metrics()
+    families = await services.outbox.relay.backlog_metrics()
     families += await stream_backlog_metrics(services.request_redis, services.settings.queue_stream)
     return {family.name: family.samples[0].value for family in families}
 
@@ -193,7 +193,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 @asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[CoreServices]:
     """`CoreServices` on the real engine, as a worker or the app has them; cleaned up after."""
-    services = CoreServices.build(settings, tasks=task_functions(settings))
+    services = CoreServices.build(settings, tasks=task_functions(settings), runs_tasks=True)
     try:
         yield services
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 
 from app.core.injection import Provide
-from app.core.queue import Queue, TaskBroker, TaskUnitOfWorkDep, task
+from app.core.queue import Queue, TaskOutbox, TaskUnitOfWorkDep, task
 
 logger = structlog.get_logger(__name__)
 
@@ -69,10 +69,10 @@ async def enqueue_follow_up(
     path: str,
     value: str,
     uow: TaskUnitOfWorkDep,
-    broker: Provide[TaskBroker],
+    outbox: Provide[TaskOutbox],
 ) -> None:
     """Enqueues `record` through the task's own unit of work."""
-    await Queue(uow, broker).enqueue(record, path=path, value=f"{value}-follow-up")
+    await Queue(uow, outbox).enqueue(record, path=path, value=f"{value}-follow-up")
 
 
 async def not_a_task() -> None:

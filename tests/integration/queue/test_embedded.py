@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.injection import provided_by
-from app.core.queue import TaskBroker
 from app.core.queue.registry import task_options
+from app.core.queue.task_broker import TaskBroker
 from app.core.queue.tasks import heartbeat
 from app.main import create_app
 from tests.apps import started

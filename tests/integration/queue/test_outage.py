@@ -103,7 +103,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 async def send_mail(services: CoreServices, to: str) -> None:
     async with services.database.unit_of_work() as uow:
-        mailer = Mailer(services.mail, Queue(uow, services.tasks))
+        mailer = Mailer(services.mail, Queue(uow, services.outbox))
         await mailer.send(to, GreetingEmail(name="Ann", code=7))
 
 
@@ -138,7 +138,7 @@ async def test_tasks_and_mail_sent_while_redis_then_smtp_is_down_are_delivered_o
     logs = [log for _, log in workers.processes]
     async with running_services(queue_settings) as services:
         async with services.database.unit_of_work() as uow:
-            queue = Queue(uow, services.tasks)
+            queue = Queue(uow, services.outbox)
             for number in range(TASK_COUNT):
                 await queue.enqueue(tasks.record, path=str(done), value=str(number))
         await send_mail(services, "redis-down@example.com")
@@ -186,13 +186,13 @@ async def test_a_worker_without_redis_backs_off_up_to_a_cap(
     )
     async with running_services(queue_settings) as services:
         async with services.database.unit_of_work() as uow:  # a row the relay fails to send
-            await Queue(uow, services.tasks).enqueue(tasks.record, path="unused", value="0")
+            await Queue(uow, services.outbox).enqueue(tasks.record, path="unused", value="0")
         stop = asyncio.Event()
         with capture_logs() as lines:
             began = time.monotonic()
             async with asyncio.TaskGroup() as group:
                 group.create_task(consume(services.settings, services.tasks, stop))
-                group.create_task(services.tasks.run_relay(stop))
+                group.create_task(services.outbox.run_relay(stop))
 
                 def both_retried_past_the_cap() -> bool:
                     return all(

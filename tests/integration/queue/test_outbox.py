@@ -21,13 +21,13 @@ async def test_purge_removes_sent_rows_and_keeps_pending_ones(
     purging = queue_test_settings(settings, queue_outbox_retention_hours=0)
     async with running_services(purging) as services:
         async with services.database.unit_of_work() as uow:
-            await Queue(uow, services.tasks).enqueue(tasks.record, path=str(tmp_path), value="a")
+            await Queue(uow, services.outbox).enqueue(tasks.record, path=str(tmp_path), value="a")
             # A row nobody sent yet (as if the send after the commit had failed).
             uow.session.add(OutboxMessage(task_name=f"{tasks.MODULE}:record", kwargs={}, labels={}))
         assert await outbox_counts(engine, tasks.MODULE) == (1, 1)
 
         await heartbeat()
-        await purge_sent_outbox(services.settings, services.tasks)
+        await purge_sent_outbox(services.settings, services.outbox)
 
         assert await outbox_counts(engine, tasks.MODULE) == (1, 0)
 
@@ -38,4 +38,4 @@ async def test_only_marked_functions_can_be_enqueued(
     async with running_services(queue_test_settings(settings)) as services:
         with pytest.raises(NotATaskError):
             async with services.database.unit_of_work() as uow:
-                await Queue(uow, services.tasks).enqueue(tasks.not_a_task)
+                await Queue(uow, services.outbox).enqueue(tasks.not_a_task)

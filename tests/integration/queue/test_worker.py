@@ -153,7 +153,7 @@ async def test_a_failing_task_is_retried_with_exponential_backoff(
 ) -> None:
     recovers, gives_up = tmp_path / "recovers", tmp_path / "gives-up"
     async with services.database.unit_of_work() as uow:
-        queue = Queue(uow, services.tasks)
+        queue = Queue(uow, services.outbox)
         # retries=2: three attempts in all.
         await queue.enqueue(tasks.fail_then_record, path=str(recovers), value="ok", failures=2)
         await queue.enqueue(tasks.fail_then_record, path=str(gives_up), value="never", failures=9)
@@ -182,7 +182,7 @@ async def test_a_task_left_by_a_killed_worker_is_completed_by_the_other(
 ) -> None:
     done, started = tmp_path / "done", f"{tmp_path / 'done'}.started"
     async with services.database.unit_of_work() as uow:
-        await Queue(uow, services.tasks).enqueue(
+        await Queue(uow, services.outbox).enqueue(
             tasks.hang_the_first_time, path=str(done), value="finished"
         )
     await wait_for(lambda: len(tasks.read_lines(started)) == 1, what="task began")
@@ -192,7 +192,7 @@ async def test_a_task_left_by_a_killed_worker_is_completed_by_the_other(
     await asyncio.sleep(services.settings.queue_idle_timeout)  # now it counts as abandoned
     # A worker reclaims abandoned tasks after it reads one: the scheduler's heartbeat.
     async with services.database.unit_of_work() as uow:
-        await Queue(uow, services.tasks).enqueue(heartbeat)
+        await Queue(uow, services.outbox).enqueue(heartbeat)
 
     await wait_for(lambda: tasks.read_lines(done) == ["finished"], what="redelivered")
     second_pid = int(tasks.read_lines(started)[1])

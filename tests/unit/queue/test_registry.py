@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 
 from app.core.queue import NotATaskError, TaskOptions, task, task_options, tasks_in
-from app.core.queue.task_broker import task_labels
+from app.core.queue.registry import task_labels
 
 
 @task(retries=5, schedule="*/5 * * * *")
