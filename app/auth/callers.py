@@ -28,14 +28,17 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.auth.schemas import UserRead
 from app.auth.security import AccessClaims
-from app.core.cache import Cache
+from app.core.cache import UNVERSIONED, Cache
 from app.core.db import UnitOfWork, utc_now
 
 USER_READ = TypeAdapter(UserRead)
+# What the metrics count a caller check under (one lookup per check).
+LOOKUP = "auth:callers"
 
 
 def _generation_key(user_id: int) -> str:
-    return f"auth:callers:{user_id}"
+    """Outside `CACHE_VERSION`: a release that runs another version still drops it."""
+    return f"{UNVERSIONED}auth:callers:{user_id}"
 
 
 def _entry_key(claims: AccessClaims) -> str:
@@ -60,9 +63,13 @@ async def cached_caller(
     if not cache.shared:
         return await load()
     generation_key = _generation_key(claims.user_id)
-    generation, entry = await cache.get_many([generation_key, _entry_key(claims)])
-    if (caller := _served(entry, generation)) is not None:
+    generation, entry = await cache.get_many([generation_key, _entry_key(claims)], counted=False)
+    caller = _served(entry, generation)
+    cache.record_lookup(LOOKUP, hit=caller is not None)
+    if caller is not None:
         return caller
+    if not cache.reachable:  # Redis is down: no claim, no fill, no time lost on either
+        return await load()
     generation = await cache.claim(generation_key, secrets.token_hex(8))
     caller = await load()
     ttl = min(cache.default_ttl, (claims.expires_at - utc_now()).total_seconds())

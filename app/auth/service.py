@@ -246,6 +246,7 @@ class AuthService:
             raise InvalidCredentialsError()
         if upgraded_hash is not None:
             locked.password_hash = upgraded_hash
+            forget_caller(self.cache, self.uow, locked.id)  # its `updated_at` moves
         max_age = dt.timedelta(days=self.settings.refresh_family_max_age_days)
         family = await self.families.start(locked.id, utc_now() + max_age)
         tokens = await self._issue_tokens(locked.id, family, None, client)

@@ -1,4 +1,4 @@
-"""Background tasks of the auth module (taskiq; dependencies come through `TaskiqDepends`)."""
+"""Background tasks of the auth module; each asks for its services as `Provide[T]`."""
 
 from __future__ import annotations
 

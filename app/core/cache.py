@@ -4,7 +4,9 @@ One interface (`Cache`) over two backends: a bounded in-process LRU with expiry 
 `REDIS_URL` is empty, Redis (shared by every process) when it is set. Keys are stored as
 `cache:v<CACHE_VERSION>:<key>`; bumping `CACHE_VERSION` on a deploy makes every old entry
 unreachable (they expire on their own). By convention a key starts with the module that owns
-it (`movies:42`), so a module can drop all its entries with `delete_prefix("movies:")`.
+it (`movies:42`), so a module can drop all its entries with `delete_prefix("movies:")`. A
+key marked `~` (`~auth:callers:7`) lives outside the version (`cache:any-version:...`):
+during a rolling deploy that bumps it, the releases still drop the same one.
 
 Values are JSON, never pickle: a poisoned cache entry can at worst fail validation.
 When Redis is unreachable a read is a miss and a write is skipped, with one warning per
@@ -38,6 +40,9 @@ logger = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SCAN_BATCH = 500
+# The mark of a key kept outside the `CACHE_VERSION` namespace, and where such keys live.
+UNVERSIONED = "~"
+UNVERSIONED_PREFIX = "cache:any-version:"
 
 
 class CacheBackend(Protocol):
@@ -51,12 +56,16 @@ class CacheBackend(Protocol):
     async def get_many(self, keys: Sequence[str]) -> list[str | bytes | None]: ...
     async def set(self, key: str, value: str, ttl: float) -> None: ...
     async def claim(self, key: str, value: str, ttl: float) -> str | bytes | None: ...
+    @property
+    def reachable(self) -> bool: ...
     async def delete(self, keys: Sequence[str]) -> bool: ...
     async def delete_prefix(self, prefix: str) -> bool: ...
 
 
 class MemoryCacheBackend:
     """A per-process LRU with expiry, bounded to `max_entries` (the oldest used go first)."""
+
+    reachable = True
 
     def __init__(self, max_entries: int) -> None:
         self._max_entries = max_entries
@@ -111,6 +120,11 @@ class RedisCacheBackend:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._outage = OutageLog(logger, "cache")
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the last call worked."""
+        return not self._outage.down
 
     async def _attempt(self, operation: Awaitable[T], consequence: str) -> T | None:
         try:
@@ -213,7 +227,14 @@ class Cache:
             metrics=self._metrics,
         )
 
+    @property
+    def reachable(self) -> bool:
+        """False while the store does not answer (its last call failed)."""
+        return self._backend.reachable
+
     def _key(self, key: str) -> str:
+        if key.startswith(UNVERSIONED):
+            return UNVERSIONED_PREFIX + key.removeprefix(UNVERSIONED)
         return self._prefix + key
 
     async def get(self, key: str) -> Any:
@@ -221,12 +242,18 @@ class Cache:
         [value] = await self.get_many([key])
         return value
 
-    async def get_many(self, keys: Sequence[str]) -> list[Any]:
-        """The stored JSON values of `keys` (None for each miss), in one round trip."""
+    async def get_many(self, keys: Sequence[str], *, counted: bool = True) -> list[Any]:
+        """The stored JSON values of `keys` (None for each miss), in one round trip;
+        each counted as a lookup, unless the caller counts the read itself (`counted`)."""
         values = await self._fetch(keys)
-        for key, value in zip(keys, values, strict=True):
-            self._metrics.cache_lookup(key, hit=value is not None)
+        if counted:
+            for key, value in zip(keys, values, strict=True):
+                self.record_lookup(key, hit=value is not None)
         return values
+
+    def record_lookup(self, key: str, *, hit: bool) -> None:
+        """Count a lookup of `key` in the metrics (under the namespace the key starts with)."""
+        self._metrics.cache_lookup(key.removeprefix(UNVERSIONED), hit=hit)
 
     async def _fetch(self, keys: Sequence[str]) -> list[Any]:
         full_keys = [self._key(key) for key in keys]

@@ -58,6 +58,11 @@ class OutageLog:
         self._service = service
         self._down = False
 
+    @property
+    def down(self) -> bool:
+        """Whether the last call failed."""
+        return self._down
+
     def failed(self, error: BaseException, consequence: str) -> None:
         if self._down:
             return

@@ -90,6 +90,7 @@ async def test_entries_expire_after_their_ttl(cache: Cache) -> None:
 
 
 async def test_a_claim_stores_its_value_only_where_there_is_none(cache: Cache) -> None:
+    assert cache.reachable
     assert await cache.claim("fence", "first") == "first"
     assert await cache.claim("fence", "second") == "first"
     await cache.delete("fence")
@@ -299,5 +300,6 @@ async def test_cache_writes_to_an_unreachable_redis_are_skipped(
         await cache.delete_prefix("movies:")
         assert await cache.get("movies:1") is None
         assert await cache.claim("fence", "mine") is None
+        assert not cache.reachable
     finally:
         await client.aclose()

@@ -11,7 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from prometheus_client.parser import text_string_to_metric_families
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.callers import cached_caller, forget_caller
 from app.auth.models import User
@@ -23,6 +26,10 @@ from app.core.cache import Cache
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.injection import provided_by
+from app.core.metrics import Metrics
+from app.main import create_app
+from tests.apps import client_of, started
+from tests.conftest import load_test_settings
 from tests.factories import DEFAULT_PASSWORD
 from tests.integration.accounts import API, bearer, delete_profile, login, refresh_grant
 
@@ -201,3 +208,64 @@ async def test_a_change_during_a_fill_leaves_no_entry_that_is_served(
     assert reads == [claims]
     assert again is not None
     assert again.username == "changed"
+
+
+async def test_a_login_that_upgrades_the_hash_drops_the_warm_entries(
+    *,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    user: User,
+    user_headers: dict[str, str],
+    warm: Warm,
+    statements: list[str],
+) -> None:
+    """The upgrade writes the account, so its `updated_at` (and entity tag) moves: every
+    session reads it again. (Here, inside one transaction, PostgreSQL's `now()` stands
+    still, so what shows is the read.)"""
+    await warm(user_headers)
+    weaker = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=32, parallelism=1),))
+    user.password_hash = weaker.hash(DEFAULT_PASSWORD)
+    await session.flush()
+    await login(client, user.username)  # upgrades the hash
+    statements.clear()
+    assert (await profile(client, user_headers)).status_code == 200
+    assert statements != []
+
+
+def auth_lookups(app: FastAPI) -> tuple[float, float]:
+    """The hits and misses the app's metrics count under `auth`."""
+    samples = {
+        (sample.name, sample.labels.get("namespace")): sample.value
+        for family in text_string_to_metric_families(
+            provided_by(app).get(Metrics).render().decode()
+        )
+        for sample in family.samples
+    }
+    return samples.get(("cache_hits_total", "auth"), 0), samples.get(
+        ("cache_misses_total", "auth"), 0
+    )
+
+
+async def test_a_caller_check_counts_as_one_lookup(
+    app: FastAPI, user_headers: dict[str, str], warm: Warm
+) -> None:
+    hits, misses = auth_lookups(app)
+    await warm(user_headers)  # a miss (filled), then a hit
+    assert auth_lookups(app) == (hits + 1, misses + 1)
+
+
+async def test_a_change_by_a_release_of_another_cache_version_applies_at_once(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    user_headers: dict[str, str],
+    warm: Warm,
+) -> None:
+    """During a rolling deploy that bumps `CACHE_VERSION`, a logout on a new pod ends the
+    session on the old ones too."""
+    await warm(user_headers)
+    next_release = create_app(
+        load_test_settings(cache_version="next"), database=Database(session_factory)
+    )
+    async with started(next_release), client_of(next_release) as other:
+        assert (await other.post(f"{API}/auth/logout", headers=user_headers)).status_code == 204
+    assert (await profile(client, user_headers)).status_code == 401
