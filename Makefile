@@ -104,9 +104,12 @@ scheduler: install ## Run the one periodic-task scheduler (needs REDIS_URL)
 	$(RUN) python -m app scheduler
 
 # demo: movies posts
+# The servers run from a default install (no dev packages, as in the image): see bench/servers.py.
+BENCH_VENV := bench/.venv-default
 bench: install ## The kit side by side with a bare reference on PostgreSQL + Redis (QUICK=1: < 1 min)
 	bash .ci/services
-	$(RUN) python -m bench.run $(if $(QUICK),--quick)
+	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(UV) sync --frozen --no-dev --compile-bytecode --quiet
+	BENCH_PYTHON=$(CURDIR)/$(BENCH_VENV)/bin/python $(RUN) python -m bench.run $(if $(QUICK),--quick)
 # end demo: movies posts
 
 up: compose .env ## Start the development stack in Docker (hot reload, docs, Mailpit; docker-compose.dev.yaml)

@@ -10,9 +10,9 @@ import asyncio
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 import uvicorn
 from pydantic import ValidationError
 
@@ -30,26 +30,16 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-cli = typer.Typer(
-    cls=OneLineErrors,
-    help="fastapi-modulith: serve the API, run workers, manage data.",
-    no_args_is_help=True,
-    # A traceback's locals would show DATABASE_URL, password included.
-    pretty_exceptions_show_locals=False,
-)
 
-
-@cli.callback()
-def global_options(
-    ctx: typer.Context,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of a failure (or LOG_LEVEL=DEBUG)")
-    ] = False,
-) -> None:
+@click.group(cls=OneLineErrors, no_args_is_help=True)
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure (or LOG_LEVEL=DEBUG)")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """fastapi-modulith: serve the API, run workers, manage data."""
     ctx.meta[DEBUG] = debug
 
 
-def load_settings(ctx: typer.Context, serving_on: str | None = None) -> Settings:
+def load_settings(ctx: click.Context, serving_on: str | None = None) -> Settings:
     """Settings from the environment (fit to serve on host `serving_on`, when given), or
     the one line that says which one is wrong."""
     try:
@@ -67,21 +57,28 @@ def load_settings(ctx: typer.Context, serving_on: str | None = None) -> Settings
 
 
 @cli.command()
-def migrate(ctx: typer.Context) -> None:
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
     """Migrate the database to the newest revision (alembic upgrade head)."""
     upgrade_to_head(load_settings(ctx))
 
 
 @cli.command()
-def serve(  # noqa: PLR0917 - typer passes the options by keyword
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
-    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
-    migrate: Annotated[
-        bool, typer.Option(help="Migrate to head first (--no-migrate: a migrate job did it)")
-    ] = True,
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind")
+@click.option("--port", default=8000, show_default=True, help="Port to bind")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes"
+)
+@click.option("--reload/--no-reload", help="Restart on code changes (development)")
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Migrate to head first (--no-migrate: a migrate job did it)",
+)
+@click.pass_context
+def serve(  # noqa: PLR0917 - click passes the options by keyword
+    ctx: click.Context, host: str, port: int, workers: int, reload: bool, migrate: bool
 ) -> None:
     """Migrate the database to head (under a lock, so replicas never race), then serve the
     API with uvicorn."""
@@ -124,17 +121,15 @@ def ensure_can_listen(host: str, port: int) -> None:
 
 
 @cli.command("create-user")
+@click.option("--email", required=True, help="Email address (unique, whatever its case)")
+@click.option("--username", required=True, help="3-50 characters of A-Z a-z 0-9 _ . -")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="8-128 characters"
+)
+@click.option("--superuser", is_flag=True, help="Grant every right")
+@click.pass_context
 def create_user(
-    ctx: typer.Context,
-    email: Annotated[str, typer.Option(help="Email address (unique, whatever its case)")],
-    username: Annotated[str, typer.Option(help="3-50 characters of A-Z a-z 0-9 _ . -")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, help="8-128 characters"
-        ),
-    ],
-    superuser: Annotated[bool, typer.Option("--superuser", help="Grant every right")] = False,
+    ctx: click.Context, email: str, username: str, password: str, superuser: bool
 ) -> None:
     """Create a user (exit 1 when the username or email is taken)."""
     from app.auth import InvalidAccountError  # noqa: PLC0415 - only the commands that need it load it
@@ -147,7 +142,7 @@ def create_user(
     except (InvalidAccountError, ConflictError) as error:
         raise CliError(f"Cannot create the user: {error}", exit_code=1) from None
     kind = "superuser" if user.is_superuser else "user"
-    typer.echo(f"Created {kind} {user.username} <{user.email}> with id {user.id}")
+    click.echo(f"Created {kind} {user.username} <{user.email}> with id {user.id}")
 
 
 async def create_user_in_process(
@@ -167,7 +162,7 @@ async def create_user_in_process(
 NO_REDIS_EXIT_CODE = 2
 
 
-def load_queue_settings(ctx: typer.Context) -> Settings:
+def load_queue_settings(ctx: click.Context) -> Settings:
     """Settings for a queue process; exit 2 at once when there is no Redis to share tasks."""
     settings = load_settings(ctx)
     command = ctx.info_name
@@ -181,35 +176,32 @@ def load_queue_settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-HeartbeatFile = Annotated[
-    Path | None,
-    typer.Option(
-        help="Touch this file every 10 s while running, for a liveness probe: "
-        "`python -m app.core.heartbeat FILE` fails once it is a minute old",
-        dir_okay=False,
-    ),
-]
+heartbeat_file_option = click.option(
+    "--heartbeat-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Touch this file every 10 s while running, for a liveness probe: "
+    "`python -m app.core.heartbeat FILE` fails once it is a minute old",
+)
 
 
 @cli.command()
+@heartbeat_file_option
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes, each a consumer of the stream (a dead one is replaced)",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve the task metrics for Prometheus on this port (every interface; with "
+    "--workers N, worker i on PORT+i); off by default",
+)
+@click.pass_context
 def worker(
-    ctx: typer.Context,
-    heartbeat_file: HeartbeatFile = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            min=1, help="Worker processes, each a consumer of the stream (a dead one is replaced)"
-        ),
-    ] = 1,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=65535,
-            help="Serve the task metrics for Prometheus on this port (every interface; with "
-            "--workers N, worker i on PORT+i); off by default",
-        ),
-    ] = None,
+    ctx: click.Context, heartbeat_file: Path | None, workers: int, metrics_port: int | None
 ) -> None:
     """Run a queue worker: consume tasks, relay the outbox (needs REDIS_URL; exit 2 without)."""
     from app.worker import run_worker, run_workers  # noqa: PLC0415 - only this command loads them
@@ -218,12 +210,14 @@ def worker(
     if workers > 1:
         if settings.metrics_multiproc_dir:
             share_with_child_processes(Path(settings.metrics_multiproc_dir))
-        raise typer.Exit(run_workers(settings, workers, heartbeat_file, metrics_port))
+        ctx.exit(run_workers(settings, workers, heartbeat_file, metrics_port))
     asyncio.run(run_with_heartbeat(run_worker(settings, metrics_port), heartbeat_file))
 
 
 @cli.command()
-def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
+@heartbeat_file_option
+@click.pass_context
+def scheduler(ctx: click.Context, heartbeat_file: Path | None) -> None:
     """Run the one periodic-task scheduler (needs REDIS_URL; exit 2 without)."""
     from app.worker import run_scheduler  # noqa: PLC0415 - only this command loads it
 
@@ -232,12 +226,15 @@ def scheduler(ctx: typer.Context, heartbeat_file: HeartbeatFile = None) -> None:
 
 # demo: movies
 @cli.command()
-def seed(
-    ctx: typer.Context,
-    movies: Annotated[
-        int, typer.Option("--movies", min=0, help="Also add N generated movies (rated below 9.0)")
-    ] = 0,
-) -> None:
+@click.option(
+    "--movies",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also add N generated movies (rated below 9.0)",
+)
+@click.pass_context
+def seed(ctx: click.Context, movies: int) -> None:
     """Load demo data: the bundled movies, plus N generated ones (idempotent)."""
     from app.movies.seed import SeedReport, seed_demo_data  # noqa: PLC0415 - only this command seeds
     from app.process import running  # noqa: PLC0415 - see above
@@ -247,28 +244,25 @@ def seed(
             return await seed_demo_data(services.provided, generated=movies)
 
     report = asyncio.run(seed_in_process(load_settings(ctx)))
-    typer.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
+    click.echo(f"Added {report.bundled} bundled and {report.generated} generated movies")
 
 
 # end demo: movies
 
 
 @cli.command("new-module")
-def new_module_command(
-    name: Annotated[str, typer.Argument(help="Plural package name, e.g. books")],
-    singular: Annotated[
-        str | None,
-        typer.Option(help="Its singular, when the guessed one is wrong"),
-    ] = None,
-    root: Annotated[
-        Path,
-        typer.Option(
-            help="The project to add it to", file_okay=False, exists=True, resolve_path=True
-        ),
-    ] = PROJECT_ROOT,
-) -> None:
-    """Scaffold app/NAME/ with its tests and migration, wired into app/modules.py and the
-    import contracts."""
+@click.argument("name")
+@click.option("--singular", help="Its singular, when the guessed one is wrong")
+@click.option(
+    "--root",
+    default=PROJECT_ROOT,
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True, resolve_path=True, path_type=Path),
+    help="The project to add it to",
+)
+def new_module_command(name: str, singular: str | None, root: Path) -> None:
+    """Scaffold app/NAME/ (a plural package name, e.g. books) with its tests and migration,
+    wired into app/modules.py and the import contracts."""
     from app.scaffold import ScaffoldError, new_module, next_steps  # noqa: PLC0415 - see above
 
     try:
@@ -276,12 +270,12 @@ def new_module_command(
     except ScaffoldError as error:
         raise CliError(f"Cannot create the module: {error}", exit_code=1) from None
     for path in [*created.files, created.migration]:
-        typer.echo(f"created {path.relative_to(root)}")
-    typer.echo("wired into app/modules.py and the import contracts of pyproject.toml")
+        click.echo(f"created {path.relative_to(root)}")
+    click.echo("wired into app/modules.py and the import contracts of pyproject.toml")
     if not created.formatted:
-        typer.echo("ruff is not installed: run `make fmt` to format the new files")
+        click.echo("ruff is not installed: run `make fmt` to format the new files")
     steps = next_steps(created, root)
-    typer.echo("Next steps:\n" + "\n".join(f"  {step}" for step in steps))
+    click.echo("Next steps:\n" + "\n".join(f"  {step}" for step in steps))
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Every failure a user can cause (a bad argument, an invalid setting, a database o
 that does not answer, a missing service) ends with that line on stderr and exit code 2;
 the traceback is shown only with `--debug` or `LOG_LEVEL=DEBUG`. A command raises
 `CliError` for the failures it detects itself; `explain` turns the known exceptions of
-the libraries into one; `OneLineErrors` (the typer group of `app.cli`) prints them.
+the libraries into one; `OneLineErrors` (the click group of `app.cli`) prints them.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-import typer
+import click
 from psycopg.errors import UndefinedTable
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from typer import TyperException
-from typer.core import TyperGroup
 
 from app.core.config import Settings
 from app.core.errors import is_database_unavailable
@@ -163,16 +161,16 @@ def _one_line(message: str) -> str:
 
 
 def report(message: str) -> None:
-    typer.secho(f"Error: {_one_line(message)}", err=True, fg=typer.colors.RED)
+    click.secho(f"Error: {_one_line(message)}", err=True, fg="red")
 
 
-class OneLineErrors(TyperGroup):
+class OneLineErrors(click.Group):
     """The CLI's group: prints failures as one line (see the module's docstring)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
         except Exception as error:
             failure = explain(error, ctx.meta.get(SETTINGS))
@@ -181,7 +179,7 @@ class OneLineErrors(TyperGroup):
             if ctx.meta.get(DEBUG):
                 traceback.print_exception(error)
             report(str(failure))
-            raise typer.Exit(failure.exit_code) from None
+            raise click.exceptions.Exit(failure.exit_code) from None
 
     def main(
         self,
@@ -189,24 +187,22 @@ class OneLineErrors(TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
-        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         try:
-            # Not standalone, so that usage errors come here instead of a boxed message.
+            # Not standalone, so that usage errors come here, to be printed as one line.
             # The commands return None: what comes back is an exit code or None.
-            result = super().main(
-                args, prog_name, complete_var, False, windows_expand_args, **extra
-            )
-        except TyperException as error:  # click's usage errors, as typer vendors them
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as error:  # usage errors
             result = USAGE_EXIT_CODE
-            if type(error).__name__ == "NoArgsIsHelpError":
-                return self._exit(result, standalone_mode)  # the help is printed already
+            if isinstance(error, click.exceptions.NoArgsIsHelpError):
+                error.show()  # the help, on stderr
+                return self._exit(result, standalone_mode)
             usage = getattr(error, "ctx", None)
             hint = f" (see `{usage.command_path} --help`)" if usage else ""
             report(f"{error.format_message().rstrip('.')}{hint}")
-        except typer.Abort:
-            typer.echo("Aborted.", err=True)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
             result = 1
         return self._exit(result, standalone_mode)
 

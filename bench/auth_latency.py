@@ -20,10 +20,9 @@ import asyncio
 import secrets
 import statistics
 import time
-from typing import Annotated
 
+import click
 import httpx
-import typer
 
 from bench.data import PASSWORD
 from bench.load import percentile
@@ -95,11 +94,23 @@ async def run(base_url: str, logins: int, requests: int) -> list[str]:
     return lines
 
 
-def main(
-    logins: Annotated[int, typer.Option(min=1, help="Sequential logins to time")] = 40,
-    requests: Annotated[int, typer.Option(min=1, help="Requests per read route")] = 1000,
-    database_url: Annotated[str, typer.Option(help="Empty: embedded SQLite")] = "",
-) -> None:
+@click.command()
+@click.option(
+    "--logins",
+    default=40,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Sequential logins to time",
+)
+@click.option(
+    "--requests",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests per read route",
+)
+@click.option("--database-url", default="", help="Empty: embedded SQLite")
+def main(logins: int, requests: int, database_url: str) -> None:
     """Measure login latency and the cost of an authenticated request."""
     with scratch_directory() as workdir:
         env = kit_environment(
@@ -118,8 +129,8 @@ def main(
         finally:
             server.stop()
     for line in lines:
-        typer.echo(line)
+        click.echo(line)
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    main()

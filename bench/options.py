@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/modulith_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
-DatabaseUrlOption = Annotated[
-    str, typer.Option(envvar="BENCH_DATABASE_URL", help="Recreated on every run")
-]
-RedisUrlOption = Annotated[
-    str, typer.Option(envvar="BENCH_REDIS_URL", help="A Redis db of its own; flushed")
-]
+database_url_option = click.option(
+    "--database-url",
+    envvar="BENCH_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="Recreated on every run",
+)
+redis_url_option = click.option(
+    "--redis-url",
+    envvar="BENCH_REDIS_URL",
+    default=DEFAULT_REDIS_URL,
+    show_default=True,
+    help="A Redis db of its own; flushed",
+)

@@ -22,15 +22,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from bench.data import BenchDatabase
 from bench.harness import Bench
 from bench.load import Job, LoadResult, wrk_available
 from bench.measure import warm_up
-from bench.options import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DatabaseUrlOption, RedisUrlOption
+from bench.options import database_url_option, redis_url_option
 from bench.plans import QUICK
 from bench.servers import Server, scratch_directory
 
@@ -81,7 +80,7 @@ def parse_raw(raw: str) -> list[tuple[list[Frame], int]]:
 def in_request(frames: list[Frame]) -> list[Frame]:
     """The frames from uvicorn's per-request task down (none for the event loop itself,
     threads and start-up): inclusive shares are counted over these only, so that the
-    process's outer frames (runpy, typer, the loop) do not cover every sample."""
+    process's outer frames (runpy, click, the loop) do not cover every sample."""
     for index, frame in enumerate(frames):
         if frame.function.endswith(REQUEST_ENTRY):
             return frames[index:]
@@ -221,25 +220,39 @@ def profile_server(  # noqa: PLR0917 - the bench, the server and the load's shap
     return Profile(raw_output.read_text(), results[0])
 
 
+@click.command()
+@click.argument("route", default="/api/v1/profile")
+@click.option("--seconds", default=15.0, show_default=True, help="Seconds of load and of sampling")
+@click.option("--connections", default=32, show_default=True, help="Connections kept busy")
+@click.option("--top", default=25, show_default=True, help="Functions listed")
+@click.option(
+    "--raw-output",
+    default=Path("bench/results/profile.raw"),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The raw stacks",
+)
+@click.option(
+    "--reference", is_flag=True, help="Profile the bare reference instead (the same route)"
+)
+@click.option(
+    "--compare", is_flag=True, help="Profile both and split their CPU per request by category"
+)
+@database_url_option
+@redis_url_option
 def main(  # noqa: PLR0917 - the command line's options
-    route: Annotated[str, typer.Argument(help="A GET path of the kit")] = "/api/v1/profile",
-    seconds: Annotated[float, typer.Option(help="Seconds of load and of sampling")] = 15,
-    connections: Annotated[int, typer.Option(help="Connections kept busy")] = 32,
-    top: Annotated[int, typer.Option(help="Functions listed")] = 25,
-    raw_output: Annotated[Path, typer.Option(help="The raw stacks")] = Path(
-        "bench/results/profile.raw"
-    ),
-    reference: Annotated[
-        bool, typer.Option(help="Profile the bare reference instead (the same route)")
-    ] = False,
-    compare: Annotated[
-        bool, typer.Option(help="Profile both and split their CPU per request by category")
-    ] = False,
-    database_url: DatabaseUrlOption = DEFAULT_DATABASE_URL,
-    redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
+    route: str,
+    seconds: float,
+    connections: int,
+    top: int,
+    raw_output: Path,
+    reference: bool,
+    compare: bool,
+    database_url: str,
+    redis_url: str,
 ) -> None:
     """Profile one route of the kit (or of the reference) under load with py-spy and print
-    where the time goes."""
+    where the time goes: ROUTE is a GET path of the kit."""
     use_wrk = wrk_available(install=True)
     profiles: dict[str, Profile] = {}
     with scratch_directory() as workdir:
@@ -264,20 +277,20 @@ def main(  # noqa: PLR0917 - the command line's options
             bare.stop()
             kit.stop()
     for name, profile in profiles.items():
-        typer.echo(f"{name}: {route}, {connections} connections: {profile.result}")
+        click.echo(f"{name}: {route}, {connections} connections: {profile.result}")
     if compare:
         kit_profile, ref_profile = profiles["kit"], profiles["reference"]
-        typer.echo(
+        click.echo(
             comparison(
                 breakdown(kit_profile.raw, kit_profile.result.server_cpu_us or 0),
                 breakdown(ref_profile.raw, ref_profile.result.server_cpu_us or 0),
             )
         )
-        typer.echo(f"raw stacks: {raw_output.with_suffix('.kit.raw')}, .ref.raw")
+        click.echo(f"raw stacks: {raw_output.with_suffix('.kit.raw')}, .ref.raw")
         return
-    typer.echo(summary(next(iter(profiles.values())).raw, top))
-    typer.echo(f"raw stacks: {raw_output}")
+    click.echo(summary(next(iter(profiles.values())).raw, top))
+    click.echo(f"raw stacks: {raw_output}")
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    main()

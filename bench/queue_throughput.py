@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 from redis.asyncio import Redis
 from taskiq.kicker import AsyncKicker
 
@@ -89,19 +89,25 @@ async def time_worker(settings: Settings, count: int, env: dict[str, str]) -> fl
         await redis.aclose()
 
 
-def main(
-    tasks: Annotated[int, typer.Option(min=1, help="No-op tasks to run")] = 5000,
-    log_level: Annotated[str, typer.Option(help="The worker's LOG_LEVEL")] = "WARNING",
-) -> None:
+@click.command()
+@click.option(
+    "--tasks",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="No-op tasks to run",
+)
+@click.option("--log-level", default="WARNING", show_default=True, help="The worker's LOG_LEVEL")
+def main(tasks: int, log_level: str) -> None:
     """Print the tasks per second one worker runs."""
     stream = f"bench-tasks:{uuid.uuid4().hex}"
     settings = Settings(queue_stream=stream)
     if not settings.redis_url:
-        raise typer.BadParameter("set REDIS_URL (and a migrated DATABASE_URL)")
+        raise click.BadParameter("set REDIS_URL (and a migrated DATABASE_URL)")
     env = {**os.environ, "QUEUE_STREAM": stream, "LOG_LEVEL": log_level}
     asyncio.run(fill_stream(settings, tasks))
     seconds = asyncio.run(time_worker(settings, tasks, env))
-    typer.echo(
+    click.echo(
         f"{tasks} no-op tasks in {seconds:.2f} s: {tasks / seconds:,.0f} tasks/s "
         f"(one worker, LOG_LEVEL={log_level}, "
         f"QUEUE_MAX_CONCURRENT_TASKS={settings.queue_max_concurrent_tasks})"
@@ -109,4 +115,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    main()

@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlparse
 
-import typer
+import click
 from rich.console import Console
 
 from bench.data import BenchDatabase
 from bench.harness import Bench
 from bench.load import wrk_available
-from bench.options import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, DatabaseUrlOption, RedisUrlOption
+from bench.options import database_url_option, redis_url_option
 from bench.plans import FULL, QUICK, SMOKE, Plan
 from bench.report import print_report, table
 from bench.results_file import results, write_results
@@ -99,15 +99,26 @@ def run_bench(
     return data
 
 
+@click.command()
+@click.option("--quick", is_flag=True, help="Short runs, fewer rows (under a minute)")
+@click.option("--smoke", is_flag=True, help="A few seconds; proves the driver works")
+@click.option(
+    "--client",
+    default="auto",
+    show_default=True,
+    help="auto (wrk, installed when missing), wrk, python",
+)
+@database_url_option
+@redis_url_option
+@click.option(
+    "--results",
+    default=RESULTS_PATH,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the JSON results",
+)
 def main(  # noqa: PLR0917 - the command line's options
-    quick: Annotated[bool, typer.Option(help="Short runs, fewer rows (under a minute)")] = False,
-    smoke: Annotated[bool, typer.Option(help="A few seconds; proves the driver works")] = False,
-    client: Annotated[
-        str, typer.Option(help="auto (wrk, installed when missing), wrk, python")
-    ] = "auto",
-    database_url: DatabaseUrlOption = DEFAULT_DATABASE_URL,
-    redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
-    results: Annotated[Path, typer.Option(help="Where to write the JSON results")] = RESULTS_PATH,
+    quick: bool, smoke: bool, client: str, database_url: str, redis_url: str, results: Path
 ) -> None:
     """Benchmark the kit against the bare reference and print the table."""
     plan = SMOKE if smoke else QUICK if quick else FULL
@@ -117,4 +128,4 @@ def main(  # noqa: PLR0917 - the command line's options
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    main()

@@ -30,6 +30,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -37,11 +38,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
+import click
 import httpx
 import psycopg
-import typer
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
@@ -475,7 +476,7 @@ async def soak(minutes: float, users: int, chaos_seconds: float) -> int:
         + len(not_one_welcome)
         + len(still_public)
     )
-    typer.echo(
+    click.echo(
         f"soak: {(time.monotonic() - started) / 60:.1f} min, {users} users, "
         f"{ledger.requests} requests, statuses {dict(sorted(ledger.statuses.items()))}\n"
         f"chaos: {processes.redis_restarts} Redis restarts, "
@@ -498,22 +499,35 @@ async def soak(minutes: float, users: int, chaos_seconds: float) -> int:
         f"logs: {workdir}"
     )
     for line in ledger.unexpected_5xx[:10]:
-        typer.echo(f"  {line}")
+        click.echo(f"  {line}")
     return 1 if lost or duplicated or ledger.unexpected_5xx else 0
 
 
-def main(
-    minutes: Annotated[
-        float, typer.Option(help="How long the traffic runs", envvar="SOAK_MINUTES")
-    ] = 5.0,
-    users: Annotated[int, typer.Option(min=1, help="Virtual users at once")] = 20,
-    chaos_seconds: Annotated[
-        float, typer.Option(help="Mean seconds between two faults (Redis, worker or API)")
-    ] = 15.0,
-) -> None:
+@click.command()
+@click.option(
+    "--minutes",
+    default=5.0,
+    show_default=True,
+    envvar="SOAK_MINUTES",
+    help="How long the traffic runs",
+)
+@click.option(
+    "--users",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Virtual users at once",
+)
+@click.option(
+    "--chaos-seconds",
+    default=15.0,
+    show_default=True,
+    help="Mean seconds between two faults (Redis, worker or API)",
+)
+def main(minutes: float, users: int, chaos_seconds: float) -> None:
     """Soak the API and a worker under faults; exit 1 if anything was lost."""
-    raise typer.Exit(asyncio.run(soak(minutes, users, chaos_seconds)))
+    sys.exit(asyncio.run(soak(minutes, users, chaos_seconds)))
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    main()

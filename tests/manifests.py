@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import typer
 import yaml
 
 from app.cli import cli
@@ -27,11 +26,9 @@ def load_yaml_documents(path: Path) -> list[Any]:
 
 def cli_options() -> dict[str, set[str]]:
     """Every command of `python -m app`, with its options."""
-    group = typer.main.get_command(cli)
-    assert isinstance(group, typer.core.TyperGroup)
     return {
         name: {option for param in command.params for option in param.opts}
-        for name, command in group.commands.items()
+        for name, command in cli.commands.items()
     }
 
 

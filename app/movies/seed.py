@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
+import click
 
 from app.core.cache import Cache
 from app.core.db import Database
@@ -107,8 +107,5 @@ async def seed_movies(
 async def seed_demo_data(provided: Provided, *, generated: int = 0) -> SeedReport:
     """`python -m app seed`: seed with a progress bar, on a started process's services."""
     total = len(bundled_movies()) + generated
-    with Progress() as progress:
-        bar = progress.add_task("Seeding movies", total=total)
-        return await seed_movies(
-            provided, generated=generated, on_progress=lambda rows: progress.advance(bar, rows)
-        )
+    with click.progressbar(length=total, label="Seeding movies", show_pos=True) as bar:
+        return await seed_movies(provided, generated=generated, on_progress=bar.update)

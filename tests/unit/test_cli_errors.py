@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from alembic.util.exc import CommandError
+from click.testing import CliRunner
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from typer.testing import CliRunner
 
 from app.cli import cli
 from app.cli_errors import CliError, explain

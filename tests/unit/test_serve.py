@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from app import cli as cli_module
 from app.core.metrics import MULTIPROC_ENV

@@ -101,6 +101,8 @@ def test_a_default_install_has_no_tracing_or_sentry_packages_and_the_extra_bring
     default = locked_install()
     assert {"fastapi", "redis", "taskiq", "opentelemetry-api"} <= default  # the closure works
     assert observability(default) == set()
+    # structlog imports rich (and pygments) into every process wherever it is installed.
+    assert not {"rich", "pygments"} & default
     with_extra = locked_install(extras=["observability"])
     brought = observability(with_extra)
     for pattern in OBSERVABILITY_PACKAGES:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner
 
 from app.cli import cli
 from app.core.events import BaseEvent
