@@ -7,8 +7,12 @@ API server, loads none of it.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import socket
 import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +20,7 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, invalid_settings
+from app.cli_errors import DEBUG, SETTINGS, CliError, OneLineErrors, explain, invalid_settings
 from app.core.config import ConfigurationError, Settings
 from app.core.errors import ConflictError
 from app.core.heartbeat import run_with_heartbeat
@@ -85,7 +89,7 @@ def serve(  # noqa: PLR0917 - click passes the options by keyword
     settings = load_settings(ctx, serving_on=host)
     ensure_can_listen(host, port)
     if migrate:
-        upgrade_to_head(settings)
+        migrate_apart(settings, debug=bool(ctx.meta.get(DEBUG)))
     if settings.metrics_multiproc_dir and workers > 1 and not reload:
         share_with_child_processes(Path(settings.metrics_multiproc_dir))
     uvicorn.run(
@@ -104,6 +108,44 @@ def serve(  # noqa: PLR0917 - click passes the options by keyword
         log_config=None,  # keep the structlog configuration
         timeout_graceful_shutdown=30,
     )
+
+
+def migrate_apart(settings: Settings, *, debug: bool) -> None:
+    """Migrate to head in a child process, forked (it imports nothing again), so that the
+    process that goes on to serve never loads Alembic and what migrating needs (their
+    memory stays with the child). In this process when another thread runs here (a fork
+    copies no thread: a lock one held would stay held) or where there is no fork."""
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        upgrade_to_head(settings)
+        return
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_migrate_and_report, args=(settings, sender, debug), name="migrate"
+    )
+    child.start()
+    sender.close()
+    try:
+        failure: tuple[str, int] | None = receiver.recv()
+    except EOFError:  # it died before it could say
+        failure = ("The migration process died: run `python -m app migrate` to see why.", 1)
+    child.join()
+    if failure is not None:
+        raise CliError(*failure)
+
+
+def _migrate_and_report(settings: Settings, report: Connection, debug: bool) -> None:
+    """The migrating child: sends None, or the failure as the command line says it."""
+    try:
+        upgrade_to_head(settings)
+    except Exception as error:
+        failure = explain(error, settings)
+        if debug or failure is None:
+            traceback.print_exception(error)
+        if failure is None:
+            failure = CliError("Migrating failed (the traceback above says why)", exit_code=1)
+        report.send((str(failure), failure.exit_code))
+    else:
+        report.send(None)
 
 
 def ensure_can_listen(host: str, port: int) -> None:

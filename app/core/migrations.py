@@ -1,11 +1,13 @@
 """Alembic driven from code, for the CLI and the tests, and the schema's readiness.
 
-Alembic is imported where it is used: a process that never migrates (a worker, the
-scheduler, `serve --no-migrate`) does not load it (a fifth of the app's import time) until
-its first readiness probe reads the shipped revisions."""
+Alembic is imported where it is used: a process that does not migrate (a worker, the
+scheduler, the API, whose `serve` migrates in a child process) never loads it (a fifth of
+the app's import time, and its memory). The readiness probe reads the shipped revisions
+from the migration files without it."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import sys
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIGRATION_FILES = PROJECT_ROOT / "migrations" / "versions"
 # The PostgreSQL advisory lock that serialises migrations (any constant shared by every
 # replica of this app; advisory locks are per database).
 MIGRATION_LOCK_KEY = 0x6D6F64756C697468  # the kit's name in ASCII, kept by every project
@@ -73,14 +76,41 @@ class ShippedRevisions:
 
 @functools.cache
 def shipped_revisions() -> ShippedRevisions:
-    """Read once per process (it loads every migration file)."""
-    from alembic.script import ScriptDirectory  # noqa: PLC0415 - see the module's docstring
+    """Read once per process from each migration file's `revision` and `down_revision`,
+    parsed, not run (a test holds the result equal to Alembic's own reading)."""
+    parents: dict[str, tuple[str, ...]] = {}
+    for path in MIGRATION_FILES.glob("*.py"):
+        constants = _revision_constants(path)
+        if "revision" in constants:
+            parents[str(constants["revision"])] = _revisions(constants.get("down_revision"))
+    revised = {parent for down in parents.values() for parent in down}
+    return ShippedRevisions(heads=frozenset(parents) - revised, known=frozenset(parents))
 
-    script = ScriptDirectory.from_config(_project_config())
-    return ShippedRevisions(
-        heads=frozenset(script.get_heads()),
-        known=frozenset(revision.revision for revision in script.walk_revisions()),
-    )
+
+def _revisions(down_revision: object) -> tuple[str, ...]:
+    """A `down_revision`: none (the first migration), one, or several (a merge)."""
+    if isinstance(down_revision, str):
+        return (down_revision,)
+    if isinstance(down_revision, tuple | list):
+        return tuple(str(revision) for revision in down_revision)
+    return ()
+
+
+def _revision_constants(path: Path) -> dict[str, object]:
+    """The literal `revision` and `down_revision` a migration file assigns at module level."""
+    constants: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets: list[ast.expr]
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in {"revision", "down_revision"}:
+                constants[target.id] = ast.literal_eval(value)
+    return constants
 
 
 class SchemaNotAtHeadError(NotReadyError):

@@ -10,10 +10,16 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.core.migrations import MIGRATION_LOCK_KEY, alembic_config, upgrade_to_head
+from app.core.migrations import (
+    MIGRATION_LOCK_KEY,
+    alembic_config,
+    shipped_revisions,
+    upgrade_to_head,
+)
 from tests.conftest import load_test_settings, recreate_database, sibling_test_database
 from tests.integration.queue.conftest import wait_for
 
@@ -89,3 +95,11 @@ def test_migrations_print_to_the_stdout_of_when_they_run() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "(head)" in done.stdout
+
+
+def test_the_shipped_revisions_are_alembics_reading_of_the_migrations(settings: Settings) -> None:
+    """Readiness parses the files instead of loading Alembic: the same heads and revisions."""
+    script = ScriptDirectory.from_config(alembic_config(settings))
+    shipped = shipped_revisions()
+    assert shipped.heads == frozenset(script.get_heads())
+    assert shipped.known == frozenset(revision.revision for revision in script.walk_revisions())

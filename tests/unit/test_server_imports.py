@@ -26,8 +26,7 @@ NOT_FOR_SERVING = (
     # The task runner: the API only sends tasks (see tests/integration/test_process_imports.py).
     "taskiq",
     "aiohttp",
-    # Loaded by migrating (`serve` does, `serve --no-migrate` not) or the first readiness
-    # probe only.
+    # Loaded by migrating only (`serve` migrates in a child process).
     "alembic",
     # Tracing and error reporting, while their settings are empty (FastAPI and redis-py
     # import parts of the OpenTelemetry API and SDK themselves once they are installed).
