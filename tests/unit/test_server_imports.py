@@ -26,6 +26,7 @@ NOT_FOR_SERVING = (
     # The task runner: the API only sends tasks (see tests/integration/test_process_imports.py).
     "taskiq",
     "aiohttp",
+    "aiosmtplib",  # a worker delivers the mail the API renders
     # Loaded by migrating only (`serve` migrates in a child process).
     "alembic",
     # Tracing and error reporting, while their settings are empty (FastAPI and redis-py

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Protocol
 
-import aiosmtplib
 import structlog
 
 from app.core.config import Settings
@@ -31,6 +30,9 @@ class SmtpBackend:
         self.settings = settings
 
     async def deliver(self, email: OutgoingEmail) -> None:
+        # Imported by the process that delivers (a worker): the API only renders and queues.
+        import aiosmtplib  # noqa: PLC0415
+
         settings = self.settings
         await aiosmtplib.send(
             email.to_mime(),
