@@ -39,7 +39,7 @@ def wire_message(row: OutboxMessage) -> bytes:
     serializer writes it."""
     labels = {name: _label(value) for name, value in row.labels.items()}
     message = {
-        "task_id": row.task_id or uuid.uuid4().hex,
+        "task_id": row.task_id if row.task_id is not None else uuid.uuid4().hex,
         "task_name": row.task_name,
         "labels": {name: text for name, (text, _) in labels.items()},
         "labels_types": {name: kind for name, (_, kind) in labels.items()},
