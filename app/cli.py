@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import multiprocessing
+import signal
 import socket
 import sys
 import threading
@@ -37,7 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVED_APP = "app.main:create_app"
 
 
-@click.group(cls=OneLineErrors, no_args_is_help=True)
+@click.group(cls=OneLineErrors, no_args_is_help=True, context_settings={"max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure (or LOG_LEVEL=DEBUG)")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -117,12 +118,12 @@ def migrate_apart(settings: Settings, *, debug: bool) -> None:
     process that goes on to serve never loads Alembic and what migrating needs (their
     memory stays with the child). In this process when another thread runs here (a fork
     copies no thread: a lock one held would stay held) or where there is no fork."""
-    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
-        upgrade_to_head(settings)
-        return
     # What serving imports anyway, imported first: the child inherits it instead of
     # importing the models again (the fork then costs the start-up next to nothing).
     importlib.import_module(SERVED_APP.partition(":")[0])
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        upgrade_to_head(settings)
+        return
     receiver, sender = multiprocessing.Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_migrate_and_report, args=(settings, sender, debug), name="migrate"
@@ -132,14 +133,25 @@ def migrate_apart(settings: Settings, *, debug: bool) -> None:
     try:
         failure: tuple[str, int] | None = receiver.recv()
     except EOFError:  # it died before it could say
-        failure = ("The migration process died: run `python -m app migrate` to see why.", 1)
+        child.join()
+        failure = (
+            f"The migration process died (exit code {child.exitcode}): "
+            "run `python -m app migrate` to see why.",
+            1,
+        )
+    except KeyboardInterrupt:  # Ctrl-C: this process stops the child (which ignores it)
+        child.terminate()
+        child.join()
+        raise
     child.join()
     if failure is not None:
         raise CliError(*failure)
 
 
 def _migrate_and_report(settings: Settings, report: Connection, debug: bool) -> None:
-    """The migrating child: sends None, or the failure as the command line says it."""
+    """The migrating child: sends None, or the failure as the command line says it. A
+    Ctrl-C is the parent's to handle: it stops the child, whose transaction rolls back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         upgrade_to_head(settings)
     except Exception as error:

@@ -28,6 +28,7 @@ from app.core.config import Settings
 from app.core.errors import is_database_unavailable
 
 USAGE_EXIT_CODE = 2
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT
 # Keys of click's context `meta`, shared by the group and the command it runs.
 DEBUG = "app.debug"
 SETTINGS = "app.settings"
@@ -165,7 +166,11 @@ def report(message: str) -> None:
 
 
 class OneLineErrors(click.Group):
-    """The CLI's group: prints failures as one line (see the module's docstring)."""
+    """The CLI's group: prints failures as one line (see the module's docstring); lists
+    its commands in the order they are defined."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -196,14 +201,17 @@ class OneLineErrors(click.Group):
         except click.ClickException as error:  # usage errors
             result = USAGE_EXIT_CODE
             if isinstance(error, click.exceptions.NoArgsIsHelpError):
-                error.show()  # the help, on stderr
+                click.echo(error.format_message())  # the help
                 return self._exit(result, standalone_mode)
             usage = getattr(error, "ctx", None)
             hint = f" (see `{usage.command_path} --help`)" if usage else ""
             report(f"{error.format_message().rstrip('.')}{hint}")
-        except click.Abort:
-            click.echo("Aborted.", err=True)
-            result = 1
+        except click.Abort as abort:
+            if isinstance(abort.__context__, KeyboardInterrupt):
+                result = INTERRUPTED_EXIT_CODE  # Ctrl-C: what a shell expects, silently
+            else:
+                click.echo("Aborted.", err=True)
+                result = 1
         return self._exit(result, standalone_mode)
 
     @staticmethod

@@ -80,6 +80,8 @@ def shipped_revisions() -> ShippedRevisions:
     parsed, not run (a test holds the result equal to Alembic's own reading)."""
     parents: dict[str, tuple[str, ...]] = {}
     for path in MIGRATION_FILES.glob("*.py"):
+        if path.name.startswith((".#", "__init__")):  # what Alembic skips too
+            continue
         constants = _revision_constants(path)
         if "revision" in constants:
             parents[str(constants["revision"])] = _revisions(constants.get("down_revision"))
@@ -109,7 +111,10 @@ def _revision_constants(path: Path) -> dict[str, object]:
             continue
         for target in targets:
             if isinstance(target, ast.Name) and target.id in {"revision", "down_revision"}:
-                constants[target.id] = ast.literal_eval(value)
+                try:
+                    constants[target.id] = ast.literal_eval(value)
+                except ValueError:  # not a migration's literal: not a migration
+                    continue
     return constants
 
 

@@ -49,3 +49,13 @@ def test_an_unanswered_prompt_aborts_with_exit_code_1() -> None:
     result = CliRunner().invoke(cli, ["create-user", "--email", "a@b.co", "--username", "ada"])
     assert result.exit_code == 1
     assert "Aborted." in result.stderr
+
+
+def test_ctrl_c_exits_130_without_a_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("app.cli.upgrade_to_head", interrupted)
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 130
+    assert result.output.strip() == ""  # click ends the line the ^C left
