@@ -20,6 +20,8 @@ logger = structlog.get_logger(__name__)
 CHECK_TIMEOUT_SECONDS = 2.0
 
 router = APIRouter(prefix="/health", tags=["health"])
+# Answered by the request middleware before routing (`app.core.middleware`).
+LIVENESS_PATH = "/health/live"
 
 Probe = Callable[[], Awaitable[Any]]
 CheckStatus = Literal["ok", "degraded", "unavailable", "schema_not_at_head"]
@@ -70,7 +72,11 @@ LIVE = HealthRead(status="ok")
 
 
 # Probes are exempt from RATE_LIMIT_DEFAULT: a throttled liveness probe restarts the pod.
-@router.get("/live", response_model=HealthRead, response_model_exclude_none=True)
+@router.get(
+    LIVENESS_PATH.removeprefix(router.prefix),
+    response_model=HealthRead,
+    response_model_exclude_none=True,
+)
 @exempt_from_default_limit
 async def live() -> HealthRead:
     """The process is up (no I/O). The request middleware answers it before routing

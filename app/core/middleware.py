@@ -42,6 +42,7 @@ from app.core.errors import (
     problem_response,
     validation_problem,
 )
+from app.core.health import LIVE, LIVENESS_PATH
 from app.core.json_bounds import check_json_bounds, is_json_media_type
 from app.core.metrics import Metrics
 from app.core.rate_limit import QUOTA_STATE, Quota
@@ -50,9 +51,8 @@ RAW_SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
-# The liveness probe, answered before routing (its route documents it in the schema).
-LIVENESS_PATH = "/health/live"
-_ALIVE = b'{"status":"ok"}'
+# The liveness probe's answer, given before routing (its route documents it).
+_ALIVE = LIVE.model_dump_json(exclude_none=True).encode()
 _ALIVE_START: Message = {
     "type": "http.response.start",
     "status": HTTPStatus.OK.value,
